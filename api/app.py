@@ -1,0 +1,105 @@
+"""The FastAPI application: JSON API under /api, health probes, (pages added by the web layer)."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+
+from api.auth import Tokens
+from api.routes import auth, health, incidents, parties
+from api.service import Desk
+from desk.db import init_db
+from desk.policy import load_policy
+from desk.settings import Settings, get_settings
+
+
+def _field_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+# Pydantic's built-in messages, said in Chinese (our own validators already speak Chinese).
+_ZH = {
+    "missing": "必填",
+    "string_too_long": "不能超过 {max_length} 个字符",
+    "string_too_short": "不能为空",
+    "enum": "取值无效，可选：{expected}",
+    "literal_error": "取值无效，可选：{expected}",
+    "datetime_parsing": "时间格式无效，请使用 ISO 8601，例如 2026-11-27T09:30:00+08:00",
+    "datetime_from_date_parsing": "时间格式无效，请使用 ISO 8601，例如 2026-11-27T09:30:00+08:00",
+    "datetime_type": "时间格式无效",
+    "bool_parsing": "须为 true 或 false",
+    "bool_type": "须为 true 或 false",
+    "int_parsing": "须为整数",
+    "string_type": "须为文本",
+    "extra_forbidden": "不认识的字段",
+    "json_invalid": "请求体不是有效的 JSON",
+    "model_attributes_type": "请求体须为 JSON 对象",
+    "dict_type": "请求体须为 JSON 对象",
+    "string_pattern_mismatch": "格式不正确",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+}
+
+
+def _message(error: dict) -> str:
+    template = _ZH.get(str(error.get("type")))
+    if template:
+        try:
+            return template.format(**(error.get("ctx") or {}))
+        except (KeyError, IndexError):
+            return template.split("{")[0].rstrip("：: ")
+    msg = str(error.get("msg", ""))
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with one readable message per field (and the field's name), nothing stored."""
+    errors = [
+        {"loc": list(e.get("loc", ())), "field": _field_name(tuple(e.get("loc", ()))), "msg": _message(e),
+         "type": e.get("type", "value_error")}
+        for e in exc.errors()
+    ]
+    summary = "；".join(f"{e['field']}: {e['msg']}" for e in errors)[:1000]
+    return JSONResponse({"detail": errors, "message": f"输入有误：{summary}"}, status_code=422)
+
+
+def create_app(settings: Settings | None = None, *, client: Client | None = None,
+               database_url: str | None = None, task_queue: str | None = None) -> FastAPI:
+    """Build the app. Tests pass their own client, database and task queue; production reads settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        init_db(app.state.database_url)
+        if app.state.desk.client is None:
+            from desk.temporal import connect
+
+            # Lazy: the API comes up (and says 503 on actions) even while Temporal is still starting.
+            app.state.desk.client = await connect(settings, lazy=True)
+        yield
+
+    app = FastAPI(
+        title="舆情回应台 Opinion Response Desk",
+        description="Public-opinion response deadlines, durable and enforced (Bazhong policy by default).",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database_url = database_url or settings.resolved_database_url
+    app.state.tokens = Tokens(settings.resolved_secret_key(), settings.token_ttl_minutes)
+    app.state.desk = Desk(
+        client=client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        policy=load_policy(settings.policy),
+        drill_policy=load_policy(settings.drill_policy),
+        public_url=settings.resolved_public_url,
+    )
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for module in (auth, incidents, parties, health):
+        app.include_router(module.router)
+    return app

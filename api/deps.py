@@ -1,0 +1,65 @@
+"""Dependencies: the database session, the current user, role checks, the desk's Temporal side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from api.auth import ADMIN, RESPONDER, SUPERVISOR, Tokens
+from api.service import Desk
+from desk.db import get_engine
+from desk.models import Incident, User
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(get_engine(request.app.state.database_url), expire_on_commit=False) as session:
+        yield session
+
+
+def get_desk(request: Request) -> Desk:
+    return request.app.state.desk
+
+
+def get_tokens(request: Request) -> Tokens:
+    return request.app.state.tokens
+
+
+def current_user(
+    request: Request,
+    token: str | None = Depends(oauth2),
+    session: Session = Depends(get_session),
+    tokens: Tokens = Depends(get_tokens),
+) -> User:
+    uid = tokens.read(token, "api") if token else None
+    if uid is None:
+        cookie = request.cookies.get("desk_session")
+        uid = tokens.read(cookie, "session") if cookie else None
+    user = session.get(User, uid) if uid is not None else None
+    if user is None or not user.active:
+        raise HTTPException(401, "请先登录（令牌缺失、无效或已过期）。", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def require(*roles: str):
+    """Route dependency: the user must hold one of these roles."""
+
+    def check(user: User = Depends(current_user)) -> User:
+        if user.role not in roles:
+            raise HTTPException(403, "您的角色无权执行此操作。")
+        return user
+
+    return check
+
+
+def ensure_can_see(user: User, incident: Incident) -> None:
+    """A responder sees and acts only on its own party's incidents."""
+    if user.role == RESPONDER and incident.party_code != user.party_code:
+        raise HTTPException(403, "该事件不属于您所在单位，无权查看或处理。")
+
+
+SUPERVISORS = (SUPERVISOR, ADMIN)

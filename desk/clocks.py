@@ -1,0 +1,187 @@
+"""Deadline arithmetic: pure functions over milestone clocks, shared by the workflow and the API.
+
+Rules (SPEC §4): every clock runs from ``detected_at``; reassignment never touches a clock; a level
+change recomputes pending deadlines, keeps met ones, and escalates at once when the new deadline has
+already passed; reminders that would fall before the window opens, or before the schedule was made,
+are skipped rather than sent in the past.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from desk.policy import FOLLOW_UP, Policy
+
+PENDING, MET, MET_LATE, OVERDUE, WAIVED = "pending", "met", "met_late", "overdue", "waived"
+DONE_STATES = (MET, MET_LATE, WAIVED)
+
+
+@dataclass
+class MilestoneClock:
+    key: str
+    label: str
+    window_start: datetime
+    due_at: datetime
+    planned_from: datetime  # reminders before this instant are skipped (not sent in the past)
+    state: str = PENDING
+    generation: int = 1  # bumps whenever the deadline moves, so rung keys stay unique
+    met_at: datetime | None = None
+    waived_reason: str | None = None
+    sent_rungs: list[str] = field(default_factory=list)
+
+    @property
+    def open(self) -> bool:
+        return self.state in (PENDING, OVERDUE)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One step of a milestone's ladder: when it is due and whom it goes to."""
+
+    key: str  # unique within the incident, e.g. "first_release/g1/reminder-50%"
+    milestone: str
+    kind: str  # reminder | breach | repeat
+    at: datetime
+    tags: tuple[str, ...]
+
+
+def resolve_tags(templates: list[str], party_code: str) -> tuple[str, ...]:
+    tags: list[str] = []
+    for t in templates:
+        tag = {"party": party_code, "party-leaders": f"{party_code}-leaders"}.get(t, t)
+        if tag not in tags:
+            tags.append(tag)
+    return tuple(tags)
+
+
+def open_clocks(policy: Policy, level: str, detected_at: datetime, now: datetime) -> list[MilestoneClock]:
+    """The milestones an incident of this level gets, with deadlines counted from detected_at."""
+    clocks = []
+    for rule in policy.milestones:
+        if level not in rule.levels:
+            continue
+        due = detected_at + timedelta(seconds=rule.due_seconds[level])
+        clocks.append(
+            MilestoneClock(key=rule.key, label=rule.label, window_start=detected_at, due_at=due, planned_from=now)
+        )
+    return clocks
+
+
+def deadlines(policy: Policy, level: str, detected_at: datetime) -> dict[str, datetime]:
+    return {c.key: c.due_at for c in open_clocks(policy, level, detected_at, detected_at)}
+
+
+def change_level(
+    clocks: list[MilestoneClock], policy: Policy, level: str, detected_at: datetime, now: datetime
+) -> tuple[list[MilestoneClock], list[str], list[str]]:
+    """Recompute open deadlines for a new level. Returns (clocks, added keys, dropped keys).
+
+    Met and waived milestones stay as they are. Open milestones the new level no longer has are
+    dropped; milestones it newly has are added, their clocks still counted from detected_at.
+    """
+    result: list[MilestoneClock] = []
+    dropped: list[str] = []
+    by_key = {c.key: c for c in clocks}
+    for clock in clocks:
+        if clock.key == FOLLOW_UP or not clock.open:
+            result.append(clock)
+            continue
+        rule = policy.rule(clock.key)
+        if rule is None or level not in rule.levels:
+            dropped.append(clock.key)
+            continue
+        due = detected_at + timedelta(seconds=rule.due_seconds[level])
+        if due == clock.due_at:
+            result.append(clock)
+        else:
+            state = OVERDUE if due <= now and clock.state == OVERDUE else PENDING
+            result.append(replace(clock, due_at=due, planned_from=now, generation=clock.generation + 1, state=state))
+    added = []
+    for fresh in open_clocks(policy, level, detected_at, now):
+        if fresh.key not in by_key:
+            result.append(fresh)
+            added.append(fresh.key)
+    order = {rule.key: i for i, rule in enumerate(policy.milestones)}
+    result.sort(key=lambda c: order.get(c.key, len(order)))
+    return result, added, dropped
+
+
+def ladder(clock: MilestoneClock, policy: Policy, party_code: str, until: datetime) -> list[Rung]:
+    """Every rung of this clock's ladder due at or before ``until``, in time order."""
+    if not clock.open:
+        return []
+    esc = policy.escalation
+    prefix = f"{clock.key}/g{clock.generation}"
+    window = clock.due_at - clock.window_start
+    rungs: list[Rung] = []
+    remind_tags = resolve_tags(esc.remind, party_code)
+    for reminder in esc.reminders:
+        if reminder.fraction is not None:
+            at = clock.window_start + window * reminder.fraction
+        else:
+            at = clock.due_at - timedelta(seconds=reminder.before_due_seconds or 0)
+        if at <= clock.window_start or at >= clock.due_at or at < clock.planned_from:
+            continue  # outside the window, or already past when the schedule was made
+        rungs.append(Rung(f"{prefix}/reminder{reminder.spec}", clock.key, "reminder", at, remind_tags))
+    breach_tags = resolve_tags(esc.on_breach, party_code)
+    rungs.append(Rung(f"{prefix}/breach", clock.key, "breach", clock.due_at, breach_tags))
+    step = timedelta(seconds=esc.repeat_every_seconds)
+    # Repeats already past when the schedule was made are not sent: start from the first one after.
+    skipped = max(0, -(-(clock.planned_from - clock.due_at) // step)) if clock.planned_from > clock.due_at else 0
+    n = max(1, skipped)
+    at = clock.due_at + step * n
+    while at <= until:
+        rungs.append(Rung(f"{prefix}/repeat-{n}", clock.key, "repeat", at, breach_tags))
+        n, at = n + 1, at + step
+    rungs.sort(key=lambda r: r.at)
+    return [r for r in rungs if r.at <= until]
+
+
+def due_rungs(clocks: list[MilestoneClock], policy: Policy, party_code: str, now: datetime) -> list[Rung]:
+    """Rungs whose time has come and that have not been sent yet, oldest first."""
+    rungs = [
+        r for c in clocks for r in ladder(c, policy, party_code, now) if r.key not in c.sent_rungs
+    ]
+    rungs.sort(key=lambda r: r.at)
+    return rungs
+
+
+def next_rung_at(clocks: list[MilestoneClock], policy: Policy, party_code: str, now: datetime) -> datetime | None:
+    """When the next unsent rung falls due (None when no clock is open)."""
+    best: datetime | None = None
+    horizon = now + timedelta(seconds=policy.escalation.repeat_every_seconds)
+    for clock in clocks:
+        if not clock.open:
+            continue
+        for rung in ladder(clock, policy, party_code, max(horizon, clock.due_at)):
+            if rung.key in clock.sent_rungs:
+                continue
+            if best is None or rung.at < best:
+                best = rung.at
+            break
+    return best
+
+
+def meet(clock: MilestoneClock, at: datetime) -> MilestoneClock:
+    """The milestone was met at ``at`` (the time it happened, not when it was recorded)."""
+    return replace(clock, state=MET if at <= clock.due_at else MET_LATE, met_at=at)
+
+
+def follow_up_clock(policy: Policy, after: datetime, now: datetime, generation: int) -> MilestoneClock | None:
+    """The rolling clock for the next follow-up release (动态发布), counted from the last release."""
+    if not policy.follow_up_every_seconds:
+        return None
+    return MilestoneClock(
+        key=FOLLOW_UP,
+        label="动态发布",
+        window_start=after,
+        due_at=after + timedelta(seconds=policy.follow_up_every_seconds),
+        planned_from=now,
+        generation=generation,
+    )
+
+
+def blocking_close(clocks: list[MilestoneClock], now: datetime) -> list[MilestoneClock]:
+    """Milestones that forbid closing: any required one not met or waived, and an overdue follow-up."""
+    return [c for c in clocks if c.open and (c.key != FOLLOW_UP or c.due_at <= now)]

@@ -1,0 +1,137 @@
+"""SQL read models and records (SQLModel). Written by activities and the API; read by pages and reports.
+
+Timeline events and notification attempts are append-only: no route updates or deletes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC, returns aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utc_column(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Party(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100)
+    kind: str = Field(default="department", max_length=20)  # county | department | coordinator
+    active: bool = True
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True, max_length=64)
+    display_name: str = Field(default="", max_length=100)
+    password_hash: str
+    role: str = Field(max_length=20)  # duty_officer | responder | supervisor | admin
+    party_code: str | None = Field(default=None, foreign_key="party.code", max_length=64)
+    language: str = Field(default="zh", max_length=8)
+    active: bool = True
+    created_at: datetime = utc_column(default_factory=utcnow)
+
+
+class Incident(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_incident_status_next_due", "status", "next_due_at"),
+        Index("ix_incident_party_detected", "party_code", "detected_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    human_id: str = Field(unique=True, max_length=32)
+    workflow_id: str = Field(unique=True, max_length=64)
+    title: str = Field(max_length=200)
+    summary: str = Field(default="", max_length=5000)
+    source: str = Field(max_length=32)
+    source_url: str = Field(default="", max_length=2000)
+    category: str = Field(max_length=32)
+    level: str = Field(max_length=4)
+    party_code: str = Field(foreign_key="party.code", max_length=64)
+    status: str = Field(default="open", max_length=16, index=True)
+    drill: bool = Field(default=False)
+    policy_name: str = Field(default="", max_length=100)
+    reporter: str = Field(default="", max_length=64)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    detected_at: datetime = utc_column()
+    opened_at: datetime = utc_column(default_factory=utcnow)
+    closed_at: datetime | None = utc_column(default=None)
+    next_due_at: datetime | None = utc_column(default=None)  # nearest open deadline: the board sorts on it
+    overdue: bool = False
+    version: int = 0  # the workflow's event sequence: an older snapshot never overwrites a newer one
+    updated_at: datetime = utc_column(default_factory=utcnow)
+
+
+class Milestone(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("incident_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    key: str = Field(max_length=32)
+    label: str = Field(default="", max_length=100)
+    due_at: datetime = utc_column()
+    state: str = Field(default="pending", max_length=16)
+    met_at: datetime | None = utc_column(default=None)
+    waived_reason: str | None = Field(default=None, max_length=2000)
+
+
+class TimelineEvent(SQLModel, table=True):
+    __table_args__ = (Index("ix_timeline_incident_seq", "incident_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    event_key: str = Field(unique=True, max_length=120)
+    seq: int
+    kind: str = Field(max_length=32)
+    actor: str = Field(default="", max_length=64)
+    at: datetime = utc_column()
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class NotificationAttempt(SQLModel, table=True):
+    """One row per attempt per channel. ``channel`` is apprise's privacy URL: tokens never stored."""
+
+    __table_args__ = (Index("ix_notification_dedupe", "dedupe_key", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    dedupe_key: str = Field(max_length=160)
+    kind: str = Field(max_length=24)
+    tags: str = Field(default="", max_length=400)
+    channel_id: str = Field(max_length=64)  # hash of the full URL, to tell channels apart without the secret
+    channel: str = Field(default="", max_length=500)
+    service: str = Field(default="", max_length=64)
+    attempt: int = 1
+    status: str = Field(max_length=24)  # delivered | accepted_unconfirmed | failed
+    error: str = Field(default="", max_length=1000)
+    at: datetime = utc_column(default_factory=utcnow)

@@ -1,0 +1,61 @@
+"""Notification text, written for a busy person on a phone, in Chinese."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from desk.messages import Notify
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+LEVEL_NAMES = {"I": "特别重大(I级)", "II": "重大(II级)", "III": "较大(III级)", "IV": "一般(IV级)"}
+KIND_TITLES = {
+    "reminder": "【时限提醒】",
+    "breach": "【超时督办】",
+    "repeat": "【再次督办】",
+    "channel_failure": "【通知渠道故障】",
+}
+
+
+def human_span(delta: timedelta) -> str:
+    """3小时20分 / 45分 / 2天3小时; seconds only under a minute (drills)."""
+    total = int(abs(delta.total_seconds()))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days}天")
+    if hours:
+        parts.append(f"{hours}小时")
+    if minutes and not days:
+        parts.append(f"{minutes}分")
+    if not parts:
+        parts.append(f"{seconds}秒")
+    return "".join(parts)
+
+
+def local_time(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
+
+
+def compose(n: Notify, now: datetime) -> tuple[str, str]:
+    """Return (title, body) for one notification."""
+    drill = "【演练】" if n.drill else ""
+    title = f"{drill}{KIND_TITLES.get(n.kind, '【通知】')}{n.human_id} {n.title}"[:250]
+    lines = [
+        f"{drill}{KIND_TITLES.get(n.kind, '')}{LEVEL_NAMES.get(n.level, n.level)} {n.human_id}",
+        f"事件：{n.title}",
+        f"责任单位：{n.party_name}",
+    ]
+    if n.milestone_label:
+        lines.append(f"事项：{n.milestone_label}")
+    if n.due_at is not None:
+        lines.append(f"时限：{local_time(n.due_at)}（北京时间）")
+        left = n.due_at - now
+        lines.append(f"剩余：{human_span(left)}" if left > timedelta(0) else f"已超时：{human_span(left)}")
+    if n.kind == "channel_failure":
+        lines.append(f"原因：通知多次发送失败，请检查该单位的通知渠道。{n.detail}"[:400])
+    if n.link:
+        lines.append(f"处理：{n.link}")
+    return title, "\n".join(lines)

@@ -1,0 +1,193 @@
+"""The response policy as data: milestones, deadlines per level, the escalation ladder.
+
+A policy is loaded from TOML (a preset name or a file path), validated, and turned into plain
+dataclasses. The workflow receives the policy as part of its input (a snapshot), so editing the file
+never changes a live incident. Nothing here does I/O except :func:`load_policy`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+LEVELS = ("I", "II", "III", "IV")
+MILESTONE_KEYS = ("acknowledge", "first_release", "press_conference")
+FOLLOW_UP = "follow_up"
+PRESETS = ("bazhong", "national-2016", "drill")
+
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the key that is wrong."""
+
+
+def parse_duration(text: str, *, key: str = "duration") -> int:
+    """'48h' -> 172800; '1h30m' -> 5400. Units: s, m, h, d."""
+    cleaned = str(text).strip().lower()
+    parts = _DURATION.findall(cleaned)
+    if not parts or _DURATION.sub("", cleaned).strip():
+        raise PolicyError(f"{key}: '{text}' is not a duration; write e.g. '48h', '30m', '90s', '1d'")
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds <= 0:
+        raise PolicyError(f"{key}: '{text}' must be longer than zero")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder rung: a share of the window elapsed, or an offset before the deadline."""
+
+    spec: str  # as written: "50%" or "-1h"
+    fraction: float | None = None
+    before_due_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class MilestoneRule:
+    key: str
+    label: str
+    due_seconds: dict[str, int]  # level -> seconds from detected_at
+    levels: list[str]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    reminders: list[Reminder]
+    on_breach: list[str]  # tag templates: party, party-leaders, supervisor, or a literal tag
+    repeat_every_seconds: int
+    remind: list[str] = field(default_factory=lambda: ["party"])
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    milestones: list[MilestoneRule]
+    escalation: Escalation
+    follow_up_every_seconds: int | None = None
+    reopen_within_seconds: int = 30 * 86400
+
+    def rule(self, key: str) -> MilestoneRule | None:
+        return next((m for m in self.milestones if m.key == key), None)
+
+    def applies(self, key: str, level: str) -> bool:
+        rule = self.rule(key)
+        return rule is not None and level in rule.levels
+
+
+def _parse_reminder(spec: str, key: str) -> Reminder:
+    text = str(spec).strip()
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1]) / 100
+        except ValueError:
+            raise PolicyError(f"{key}: '{spec}' is not a percentage like '50%'") from None
+        if not 0 < share < 1:
+            raise PolicyError(f"{key}: '{spec}' must be between 0% and 100%")
+        return Reminder(spec=text, fraction=share)
+    if text.startswith("-"):
+        return Reminder(spec=text, before_due_seconds=parse_duration(text[1:], key=key))
+    raise PolicyError(f"{key}: '{spec}' must be a share of the window ('50%') or an offset before due ('-1h')")
+
+
+def _tag_template(value: str, key: str) -> str:
+    text = str(value).strip()
+    if text in ("party", "party-leaders", "supervisor") or _TAG.match(text):
+        return text
+    raise PolicyError(f"{key}: '{value}' is not a tag; use party, party-leaders, supervisor or [a-z0-9][a-z0-9_-]*")
+
+
+def policy_from_dict(data: dict) -> Policy:
+    """Validate a parsed TOML document and build the policy. Errors name the offending key."""
+    if not isinstance(data, dict):
+        raise PolicyError("the policy must be a TOML table")
+    known = {"name", "milestones", "follow_up", "escalation", "reopen_within"}
+    for k in data:
+        if k not in known:
+            raise PolicyError(f"{k}: unknown key; expected one of {', '.join(sorted(known))}")
+    name = str(data.get("name") or "").strip()
+    if not name:
+        raise PolicyError("name: the policy needs a name")
+    raw_milestones = data.get("milestones")
+    if not isinstance(raw_milestones, list) or not raw_milestones:
+        raise PolicyError("milestones: at least one [[milestones]] table is required")
+    milestones: list[MilestoneRule] = []
+    for i, raw in enumerate(raw_milestones):
+        where = f"milestones[{i}]"
+        if not isinstance(raw, dict):
+            raise PolicyError(f"{where}: must be a table")
+        key = raw.get("key")
+        if key not in MILESTONE_KEYS:
+            raise PolicyError(f"{where}.key: '{key}' is not one of {', '.join(MILESTONE_KEYS)}")
+        if any(m.key == key for m in milestones):
+            raise PolicyError(f"{where}.key: '{key}' appears twice")
+        levels = raw.get("levels", list(LEVELS))
+        if not isinstance(levels, list) or not levels or any(lv not in LEVELS for lv in levels):
+            raise PolicyError(f"{where}.levels: must be a list of levels from {', '.join(LEVELS)}")
+        due = raw.get("due")
+        if isinstance(due, str):
+            due_seconds = {lv: parse_duration(due, key=f"{where}.due") for lv in levels}
+        elif isinstance(due, dict):
+            missing = [lv for lv in levels if lv not in due]
+            if missing:
+                raise PolicyError(f"{where}.due: no deadline for level {', '.join(missing)}")
+            unknown = [lv for lv in due if lv not in LEVELS]
+            if unknown:
+                raise PolicyError(f"{where}.due: unknown level {', '.join(unknown)}")
+            due_seconds = {lv: parse_duration(due[lv], key=f"{where}.due.{lv}") for lv in levels}
+        else:
+            raise PolicyError(f"{where}.due: write a duration ('48h') or one per level ({{ I = \"5h\", ... }})")
+        label = str(raw.get("label") or key)
+        milestones.append(MilestoneRule(key=key, label=label, due_seconds=due_seconds, levels=list(levels)))
+
+    follow_up = data.get("follow_up") or {}
+    if not isinstance(follow_up, dict):
+        raise PolicyError("follow_up: must be a table")
+    every = follow_up.get("every")
+    follow_up_every = parse_duration(every, key="follow_up.every") if every else None
+
+    esc = data.get("escalation") or {}
+    if not isinstance(esc, dict):
+        raise PolicyError("escalation: must be a table")
+    reminders = [_parse_reminder(r, f"escalation.reminders[{i}]") for i, r in enumerate(esc.get("reminders", []))]
+    on_breach = [
+        _tag_template(t, f"escalation.on_breach[{i}]")
+        for i, t in enumerate(esc.get("on_breach", ["party", "party-leaders", "supervisor"]))
+    ]
+    remind = [_tag_template(t, f"escalation.remind[{i}]") for i, t in enumerate(esc.get("remind", ["party"]))]
+    repeat = parse_duration(esc.get("repeat_every", "2h"), key="escalation.repeat_every")
+    reopen = parse_duration(data.get("reopen_within", "30d"), key="reopen_within")
+    return Policy(
+        name=name,
+        milestones=milestones,
+        escalation=Escalation(reminders=reminders, on_breach=on_breach, repeat_every_seconds=repeat, remind=remind),
+        follow_up_every_seconds=follow_up_every,
+        reopen_within_seconds=reopen,
+    )
+
+
+def load_policy(name_or_path: str | Path) -> Policy:
+    """Load a preset by name (bazhong, national-2016, drill) or a TOML file by path."""
+    text_name = str(name_or_path)
+    if text_name in PRESETS:
+        text = resources.files("desk.presets").joinpath(f"{text_name}.toml").read_text(encoding="utf-8")
+        source = f"preset {text_name}"
+    else:
+        path = Path(text_name)
+        if not path.is_file():
+            raise PolicyError(f"policy '{text_name}' is neither a preset ({', '.join(PRESETS)}) nor a readable file")
+        text = path.read_text(encoding="utf-8")
+        source = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return policy_from_dict(data)
+    except PolicyError as exc:
+        raise PolicyError(f"{source}: {exc}") from None

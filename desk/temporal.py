@@ -1,0 +1,51 @@
+"""Connecting to Temporal: the embedded dev server, a self-hosted cluster, or Temporal Cloud."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client, TLSConfig
+
+from desk.settings import Settings
+
+log = logging.getLogger("desk.temporal")
+
+# Registered on the dev server by `opinion-desk up`, and by the worker where it is allowed to.
+SEARCH_ATTRIBUTES = {"DeskParty": "Keyword", "DeskLevel": "Keyword"}
+
+
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.temporal_tls_cert or settings.temporal_tls_ca:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert.read_bytes() if settings.temporal_tls_cert else None,
+            client_private_key=settings.temporal_tls_key.read_bytes() if settings.temporal_tls_key else None,
+            server_root_ca_cert=settings.temporal_tls_ca.read_bytes() if settings.temporal_tls_ca else None,
+        )
+    elif settings.temporal_api_key:
+        tls = True  # Temporal Cloud with an API key always uses TLS
+    return await Client.connect(
+        settings.resolved_temporal_address,
+        namespace=settings.temporal_namespace,
+        tls=tls,
+        api_key=settings.temporal_api_key,
+        lazy=lazy,
+    )
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Add the desk's search attributes if missing (self-hosted servers; Cloud manages its own)."""
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        missing = {k: v for k, v in SEARCH_ATTRIBUTES.items() if k not in existing.custom_attributes}
+        if missing:
+            await client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+                namespace=client.namespace,
+                search_attributes={k: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{v.upper()}") for k, v in missing.items()},
+            ))
+    except Exception as exc:  # no operator permission (Temporal Cloud): they must be added by an admin
+        log.warning("could not check the search attributes %s: %s", ", ".join(SEARCH_ATTRIBUTES), exc)

@@ -1,0 +1,214 @@
+"""The production stack (docker-compose.yml, Dockerfile, .env.example, config/notify.example.yml).
+
+These read the deployment files as text and run `docker-compose config`; they start no containers.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "Dockerfile"
+SETTINGS_FILE = ROOT / "desk" / "settings.py"
+TEMPORAL_FILE = ROOT / "desk" / "temporal.py"
+NOTIFY_EXAMPLE = ROOT / "config" / "notify.example.yml"
+
+# The `opinion-desk` subcommands a container may run; mirrors the commands defined in desk/cli.py.
+CONTAINER_SUBCOMMANDS = {("api",), ("worker",), ("db", "upgrade"), ("doctor",)}
+
+# DESK_-prefixed names that only feed compose interpolation and are not Settings fields.
+COMPOSE_ONLY_VARS = {"DESK_DB_PASSWORD"}
+
+APPRISE_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _compose_binary() -> str | None:
+    return shutil.which("docker-compose") or (
+        "/usr/bin/docker-compose" if Path("/usr/bin/docker-compose").exists() else None
+    )
+
+
+def _run_compose_config(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = _compose_binary()
+    if binary is None:
+        pytest.skip("docker-compose is not installed (Debian: apt-get install docker-compose)")
+    # Variables from the caller's shell would override .env and hide a missing entry.
+    names_in_example = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), re.M))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in names_in_example and not k.startswith(("DESK_", "TEMPORAL_", "COMPOSE_"))
+    }
+    return subprocess.run(
+        [binary, "-f", str(workdir / "docker-compose.yml"), "config", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def stack_dir(tmp_path: Path) -> Path:
+    shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
+    shutil.copy(ENV_EXAMPLE, tmp_path / ".env")
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def _command(service: dict) -> list[str]:
+    command = service.get("command") or []
+    return shlex.split(command) if isinstance(command, str) else [str(part) for part in command]
+
+
+def _desk_services(compose: dict) -> dict[str, dict]:
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if _command(service)[:1] == ["opinion-desk"]
+    }
+
+
+def _environment_keys(service: dict) -> set[str]:
+    environment = service.get("environment") or {}
+    if isinstance(environment, dict):
+        return set(environment)
+    return {entry.split("=", 1)[0] for entry in environment}
+
+
+def _settings_fields() -> set[str]:
+    tree = ast.parse(SETTINGS_FILE.read_text(), filename=str(SETTINGS_FILE))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Settings":
+            return {
+                stmt.target.id
+                for stmt in node.body
+                if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+            }
+    raise AssertionError(f"{SETTINGS_FILE} defines no class Settings")
+
+
+def test_compose_file_is_valid_with_the_example_env(stack_dir: Path) -> None:
+    result = _run_compose_config(stack_dir, "-q")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("secret", ["DESK_SECRET_KEY", "DESK_DB_PASSWORD", "TEMPORAL_DB_PASSWORD"])
+def test_compose_refuses_to_run_without_a_secret(stack_dir: Path, secret: str) -> None:
+    env_file = stack_dir / ".env"
+    kept = [line for line in env_file.read_text().splitlines() if not line.startswith(f"{secret}=")]
+    env_file.write_text("\n".join(kept) + "\n")
+
+    result = _run_compose_config(stack_dir, "-q")
+
+    assert result.returncode != 0
+    assert secret in result.stderr
+
+
+def test_desk_containers_run_known_subcommands(compose: dict) -> None:
+    desk = _desk_services(compose)
+    assert {"migrate", "web", "worker"} <= set(desk)
+    for name, service in desk.items():
+        subcommand = tuple(_command(service)[1:])
+        assert subcommand in CONTAINER_SUBCOMMANDS, f"{name}: opinion-desk {' '.join(subcommand)}"
+    assert _command(desk["migrate"]) == ["opinion-desk", "db", "upgrade"]
+    assert _command(desk["web"]) == ["opinion-desk", "api"]
+    assert _command(desk["worker"]) == ["opinion-desk", "worker"]
+
+
+def test_image_defaults_to_the_web_app() -> None:
+    cmd = re.search(r"^CMD\s+(\[.*\])\s*$", DOCKERFILE.read_text(), re.M)
+    assert cmd, "Dockerfile has no exec-form CMD"
+    assert json.loads(cmd.group(1)) == ["opinion-desk", "api"]
+    assert re.search(r"^USER\s+(?!root\b)\S+", DOCKERFILE.read_text(), re.M), "image must not run as root"
+
+
+def test_worker_scales_by_count(compose: dict) -> None:
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker
+    assert "ports" not in worker
+
+
+def test_web_waits_for_migrations_and_temporal_setup(compose: dict) -> None:
+    depends = compose["services"]["web"]["depends_on"]
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    assert depends["temporal-setup"]["condition"] == "service_completed_successfully"
+    assert "/healthz" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
+
+
+def _desk_search_attributes() -> dict[str, str]:
+    tree = ast.parse(TEMPORAL_FILE.read_text(), filename=str(TEMPORAL_FILE))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "SEARCH_ATTRIBUTES" for t in node.targets
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{TEMPORAL_FILE} defines no SEARCH_ATTRIBUTES")
+
+
+def test_temporal_setup_creates_the_desk_search_attributes(compose: dict) -> None:
+    script = " ".join(_command(compose["services"]["temporal-setup"]))
+    wanted = _desk_search_attributes()
+    assert wanted
+    assert "search-attribute create" in script
+    # The setup job creates Keyword attributes only.
+    assert "--type Keyword" in script
+    assert set(wanted.values()) == {"Keyword"}, wanted
+    for name in wanted:
+        assert re.search(rf"\b{name}\b", script), f"temporal-setup does not create {name}"
+
+
+def test_every_desk_variable_is_a_setting(compose: dict) -> None:
+    fields = _settings_fields()
+
+    in_containers = set()
+    for service in _desk_services(compose).values():
+        in_containers |= {k for k in _environment_keys(service) if k.startswith("DESK_")}
+    in_containers |= set(re.findall(r"\b(DESK_[A-Z0-9_]+)=", DOCKERFILE.read_text()))
+    in_example = set(re.findall(r"^#?\s*(DESK_[A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.M))
+
+    assert in_containers, "no DESK_ variable reaches the desk containers"
+    unknown = sorted(
+        name
+        for name in (in_containers | in_example) - COMPOSE_ONLY_VARS
+        if name.removeprefix("DESK_").lower() not in fields
+    )
+    assert not unknown, f"not fields of desk.settings.Settings: {unknown}"
+
+    compose_text = COMPOSE_FILE.read_text()
+    for name in COMPOSE_ONLY_VARS:
+        assert "${" + name in compose_text, f"{name} is listed as compose-only but compose never uses it"
+        assert name.removeprefix("DESK_").lower() not in fields
+        assert name not in in_containers
+
+
+def test_notify_example_routes_by_party_and_supervisor_tags() -> None:
+    import apprise
+
+    config = apprise.AppriseConfig()
+    assert config.add(str(NOTIFY_EXAMPLE))
+    notifier = apprise.Apprise()
+    notifier.add(config)
+
+    tags = {str(tag) for service in notifier for tag in service.tags}
+    assert len(notifier) >= 3
+    assert {"bazhou", "bazhou-leaders", "supervisor"} <= tags
+    assert all(APPRISE_TAG.match(tag) for tag in tags), sorted(tags)
+    assert all("FAKE" in service.url(privacy=False) for service in notifier), "example must hold fake tokens only"
