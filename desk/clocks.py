@@ -128,8 +128,7 @@ def ladder(clock: MilestoneClock, policy: Policy, party_code: str, until: dateti
     rungs.append(Rung(f"{prefix}/breach", clock.key, "breach", clock.due_at, breach_tags))
     step = timedelta(seconds=esc.repeat_every_seconds)
     # Repeats already past when the schedule was made are not sent: start from the first one after.
-    skipped = max(0, -(-(clock.planned_from - clock.due_at) // step)) if clock.planned_from > clock.due_at else 0
-    n = max(1, skipped)
+    n = (clock.planned_from - clock.due_at) // step + 1 if clock.planned_from > clock.due_at else 1
     at = clock.due_at + step * n
     while at <= until:
         rungs.append(Rung(f"{prefix}/repeat-{n}", clock.key, "repeat", at, breach_tags))
