@@ -1,0 +1,76 @@
+"""Record workflow histories for the replay test: `python -m tests.histories.record`.
+
+Runs real scenarios (every human action, reminders, breach, repeats, close, reopen) on a fresh dev
+server and saves each history as JSON beside this file. Re-record only on purpose: a history recorded
+from old code is what proves new code can still replay live workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from temporalio.common import SearchAttributeKey
+from temporalio.testing import WorkflowEnvironment
+
+from desk.temporal import SEARCH_ATTRIBUTES
+from tests.conftest import BIN, Receiver, make_settings, start_desk, workflow_id
+
+HERE = Path(__file__).parent
+FAST = HERE.parent / "policies" / "fast.toml"
+
+
+async def scenario_full_life(desk) -> str:
+    iid = (await desk.open(level="III", party="bazhou")).json()["id"]
+    await asyncio.sleep(11)  # reminder, breach and a repeat of the acknowledgement ladder
+    steps = [
+        ("acknowledge", "bazhou", {"note": "收到"}),
+        ("notes", "duty", {"text": "网民关注度上升"}),
+        ("reassign", "super", {"party": "enyang", "reason": "属地调整"}),
+        ("level", "super", {"level": "I", "reason": "升级"}),
+        ("releases", "enyang", {"channel": "政府网站", "url": "https://example.gov.cn/1"}),
+        ("press-conferences", "enyang", {"channel": "新闻发布厅"}),
+        ("updates", "enyang", {"summary": "处置进展"}),
+        ("close", "super", {"reason": "处置完毕"}),
+        ("reopen", "super", {"reason": "出现新情况"}),
+        ("waive", "super", {"milestone": "follow_up", "reason": "无新进展"}),
+        ("close", "super", {"reason": "再次结案"}),
+    ]
+    for path, who, body in steps:
+        r = await desk.http.post(f"/api/incidents/{iid}/{path}", json=body, headers=desk.auth(who))
+        assert r.status_code == 200, (path, r.text)
+    return iid
+
+
+async def scenario_refused_actions(desk) -> str:
+    iid = (await desk.open(level="IV", party="bazhou", drill=True)).json()["id"]
+    for path, who, body in [("close", "super", {}), ("updates", "bazhou", {}), ("reopen", "super", {"reason": "x"})]:
+        r = await desk.http.post(f"/api/incidents/{iid}/{path}", json=body, headers=desk.auth(who))
+        assert r.status_code == 409, (path, r.text)
+    await desk.http.post(f"/api/incidents/{iid}/acknowledge", json={}, headers=desk.auth("bazhou"))
+    return iid
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
+    )
+    try:
+        for name, scenario in [("full_life", scenario_full_life), ("refused_actions", scenario_refused_actions)]:
+            tmp = Path(tempfile.mkdtemp())
+            settings = make_settings(tmp, None, policy=str(FAST), drill_policy=str(FAST))
+            async for desk in start_desk(env.client, settings, f"sqlite:///{tmp / 'desk.db'}", Receiver()):
+                iid = await scenario(desk)
+                handle = env.client.get_workflow_handle(workflow_id(desk, iid))
+                history = await handle.fetch_history()
+                (HERE / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+                print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
+    finally:
+        await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
