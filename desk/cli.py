@@ -226,11 +226,22 @@ def _span_seconds(seconds: int) -> str:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Bring the database schema up to date and seed the parties."""
+    """Bring the database schema up to date (Alembic migrations) and seed the parties."""
     from desk.db import init_db
 
     init_db()
     typer.echo(f"database ready: {get_settings().resolved_database_url}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    to: str = typer.Option("-1", "--to", help="target: -1 (one step back, the default), a revision id, or base"),
+) -> None:
+    """Undo migrations, newest first (data in dropped tables is lost: back the database up first)."""
+    from desk.db import downgrade_db
+
+    downgrade_db(revision=to)
+    typer.echo(f"database downgraded ({to}): {get_settings().resolved_database_url}")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
-"""The one database engine and session factory, and the parties seed."""
+"""The one database engine and session factory, the schema (Alembic migrations), and the parties seed."""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import tomllib
 from collections.abc import Iterator
@@ -9,9 +10,11 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
 from desk import models
 from desk.settings import get_settings
@@ -52,11 +55,72 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def init_db(url: str | None = None) -> None:
-    """Create the schema (if missing) and seed the parties."""
+    """Bring the schema up to date (Alembic, in every environment) and seed the parties.
+
+    Safe to run from several processes at once (web replicas and workers starting together):
+    they take turns on a lock, and the later ones find nothing left to do.
+    """
+    url = url or get_settings().resolved_database_url
+    with _schema_lock(url):
+        _migrate(url, "head")
+        with session_scope(url) as session:
+            seed_parties(session, get_settings().parties)
+
+
+def downgrade_db(url: str | None = None, revision: str = "-1") -> None:
+    url = url or get_settings().resolved_database_url
+    with _schema_lock(url):
+        _migrate(url, revision, down=True)
+
+
+INITIAL_REVISION = "0001"
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration without an alembic.ini: the scripts ship inside the desk package."""
+    config = Config()
+    config.set_main_option("script_location", "desk:migrations")
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+    config = alembic_config(url)
+    with get_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        if down:
+            command.downgrade(config, revision)
+            return
+        tables = inspect(connection)
+        if tables.has_table("incident") and not tables.has_table("alembic_version"):
+            # A database made by create_all before migrations existed: it has the initial schema.
+            command.stamp(config, INITIAL_REVISION)
+        command.upgrade(config, revision)
+
+
+@contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
     engine = get_engine(url)
-    SQLModel.metadata.create_all(engine)
-    with session_scope(url) as session:
-        seed_parties(session, get_settings().parties)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(hashtext('opinion-desk schema'))"))
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(hashtext('opinion-desk schema'))"))
+                connection.commit()
+        return
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.schema-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def read_parties_file(path: Path | None) -> list[dict]:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the desk's database; run them with `opinion-desk db upgrade`."""
