@@ -1,0 +1,99 @@
+"""The real hour-scale ladders of the Bazhong policy, on Temporal's time-skipping test server.
+
+The test server skips ahead whenever the workflow only waits on timers, so 49 hours pass in seconds;
+activities (SQL writes, apprise to the local receiver) run for real. Human actions are updates,
+which the time-skipping server supports poorly, so they are covered on the dev server elsewhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+from sqlmodel import select
+
+from desk.db import init_db, session_scope
+from desk.messages import IncidentFacts, IncidentInput
+from desk.models import Incident, TimelineEvent
+from desk.policy import load_policy
+from tests.conftest import make_settings
+from worker import build_worker
+from workflows.incident import IncidentWorkflow
+
+H = timedelta(hours=1)
+
+
+def bazhong_without_acknowledgement():
+    """The bazhong release and press-conference clocks alone, so the counts below stay readable."""
+    policy = load_policy("bazhong")
+    return policy.__class__(**{**policy.__dict__, "milestones": [m for m in policy.milestones if m.key != "acknowledge"]})
+
+
+async def test_extraordinary_incident_ladders_over_49_hours(time_skipping_env, tmp_path, notify_config,
+                                                            database_url, receiver):
+    env = time_skipping_env
+    settings = make_settings(tmp_path, notify_config)
+    init_db(database_url)
+    task_queue = f"long-{uuid.uuid4().hex[:8]}"
+    detected = await env.get_current_time()
+    facts = IncidentFacts(incident_id=1, human_id="YQ-2026-000001", title="山体滑坡致道路中断", category="natural_disaster",
+                          level="I", party_code="bazhou", party_name="巴州区人民政府", detected_at=detected,
+                          opened_at=detected, reporter="duty")
+    policy = bazhong_without_acknowledgement()
+    async with build_worker(env.client, settings, task_queue=task_queue, database_url=database_url):
+        handle = await env.client.start_workflow(
+            IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url="http://desk.test"),
+            id=f"incident-long-{task_queue}", task_queue=task_queue)
+        await env.sleep(49 * H)
+        state = await handle.query(IncidentWorkflow.current_state)
+        await handle.terminate("test over")  # an orphaned timer would stall time skipping for the next test
+
+    by_key = {c.key: c for c in state.clocks}
+    assert by_key["press_conference"].due_at == detected + 24 * H
+    assert by_key["first_release"].due_at == detected + 48 * H
+    assert by_key["press_conference"].state == by_key["first_release"].state == "overdue"
+
+    with session_scope(database_url) as s:
+        events = s.exec(select(TimelineEvent).order_by(TimelineEvent.seq)).all()
+        incident = s.exec(select(Incident)).one()  # the workflow rebuilt the read model from its facts
+    assert incident.human_id == "YQ-2026-000001" and incident.overdue
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    sent = [(e.payload["milestone"], e.kind, e.at - detected) for e in events if e.kind != "opened"]
+    press = [(k, at) for m, k, at in sent if m == "press_conference"]
+    release = [(k, at) for m, k, at in sent if m == "first_release"]
+    hours = lambda pairs: [(k, round(at / H, 2)) for k, at in pairs]  # noqa: E731
+    assert hours(press) == [("reminder_sent", 12), ("reminder_sent", 18), ("reminder_sent", 23), ("escalated", 24)] + [
+        ("escalation_repeated", h) for h in range(26, 49, 2)]
+    assert hours(release) == [("reminder_sent", 24), ("reminder_sent", 36), ("reminder_sent", 47), ("escalated", 48)]
+
+    seen = Counter(m.path.strip("/") for m in receiver.messages)
+    repeats = 12  # 26 h … 48 h, every 2 h
+    assert seen["bazhou"] == 3 + 1 + repeats + 3 + 1
+    assert seen["bazhou-leaders"] == seen["supervisor"] == 1 + repeats + 1
+    assert not seen["enyang"]
+
+
+async def test_national_policy_releases_within_5_hours_for_grave_incidents(time_skipping_env, tmp_path,
+                                                                         notify_config, database_url, receiver):
+    env = time_skipping_env
+    settings = make_settings(tmp_path, notify_config)
+    init_db(database_url)
+    task_queue = f"long-{uuid.uuid4().hex[:8]}"
+    detected = await env.get_current_time()
+    facts = IncidentFacts(incident_id=7, human_id="YQ-2026-000007", title="某化工厂异味", category="accident",
+                          level="II", party_code="dept-sthjj", party_name="市生态环境局", detected_at=detected,
+                          opened_at=detected, reporter="duty")
+    national = load_policy("national-2016")
+    async with build_worker(env.client, settings, task_queue=task_queue, database_url=database_url):
+        handle = await env.client.start_workflow(
+            IncidentWorkflow.run, IncidentInput(facts=facts, policy=national, public_url="http://desk.test"),
+            id=f"incident-national-{task_queue}", task_queue=task_queue)
+        await env.sleep(5 * H + timedelta(minutes=1))
+        state = await handle.query(IncidentWorkflow.current_state)
+        await handle.terminate("test over")  # an orphaned timer would stall time skipping for the next test
+    release = next(c for c in state.clocks if c.key == "first_release")
+    assert release.due_at == detected + 5 * H and release.state == "overdue"
+    breaches = [m for m in receiver.tagged("supervisor") if "发布权威信息" in m.body]
+    assert len(breaches) == 1 and "重大(II级)" in breaches[0].body
+
