@@ -96,7 +96,7 @@ class Notifier:
         rows, failures = [], []
         for r in result:
             ok = bool(r)
-            errors = [e.message for e in r.logs() if e.level >= logging.WARNING]
+            errors = [e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
             rows.append(NotificationAttempt(
                 incident_id=n.incident_id, dedupe_key=n.dedupe_key, kind=n.kind, tags=",".join(n.tags),
                 channel_id=r.url_id or r.url, channel=r.url[:500], service=r.name[:64], attempt=attempt,

@@ -98,6 +98,7 @@ class Receiver:
     port: int = 0
     messages: list[Received] = field(default_factory=list)
     fail_with: int | None = None
+    fail_tags: set[str] = field(default_factory=set)  # answer 500 for these tags only
     hang_seconds: float = 0
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -120,10 +121,10 @@ def receiver():
             raw = self.rfile.read(length)
             if state.hang_seconds:
                 time.sleep(state.hang_seconds)
-            if state.fail_with:
+            if state.fail_with or self.path.strip("/").split("?")[0] in state.fail_tags:
                 with state.lock:
                     state.refused += 1
-                self.send_response(state.fail_with)
+                self.send_response(state.fail_with or 500)
                 self.end_headers()
                 return
             data = json.loads(raw or b"{}")

@@ -97,3 +97,36 @@ async def test_national_policy_releases_within_5_hours_for_grave_incidents(time_
     breaches = [m for m in receiver.tagged("supervisor") if "发布权威信息" in m.body]
     assert len(breaches) == 1 and "重大(II级)" in breaches[0].body
 
+
+
+async def test_a_channel_that_keeps_failing_is_escalated_to_the_supervisor(time_skipping_env, tmp_path,
+                                                                           notify_config, database_url, receiver):
+    from desk.models import NotificationAttempt
+
+    env = time_skipping_env
+    receiver.fail_tags = {"bazhou"}  # the county's WeCom group is down; the supervisor's channel works
+    settings = make_settings(tmp_path, notify_config)
+    init_db(database_url)
+    task_queue = f"long-{uuid.uuid4().hex[:8]}"
+    detected = await env.get_current_time()
+    facts = IncidentFacts(incident_id=3, human_id="YQ-2026-000003", title="网传学校食物中毒", category="public_health",
+                          level="I", party_code="bazhou", party_name="巴州区人民政府", detected_at=detected,
+                          opened_at=detected, reporter="duty")
+    async with build_worker(env.client, settings, task_queue=task_queue, database_url=database_url):
+        handle = await env.client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(facts=facts, policy=bazhong_without_acknowledgement(), public_url="http://desk.test"),
+            id=f"incident-failing-{task_queue}", task_queue=task_queue)
+        await env.sleep(12 * H + timedelta(minutes=10))  # the first reminder (press conference at 50%) and its retries
+        await handle.terminate("test over")
+
+    with session_scope(database_url) as s:
+        rows = s.exec(select(NotificationAttempt).order_by(NotificationAttempt.id)).all()
+        kinds = [e.kind for e in s.exec(select(TimelineEvent).order_by(TimelineEvent.seq)).all()]
+    failed = [r for r in rows if r.status == "failed"]
+    assert len(failed) == 5 and {r.attempt for r in failed} == {1, 2, 3, 4, 5}  # every attempt logged
+    assert all("bazhou" in r.channel and r.error for r in failed)
+    alert = receiver.tagged("supervisor")
+    assert len(alert) == 1 and alert[0].title.startswith("【通知渠道故障】")
+    assert "举行新闻发布会" in alert[0].body
+    assert kinds == ["opened", "notification_failed", "channel_failure_escalated"]
