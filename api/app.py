@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.auth import Tokens
-from api.routes import auth, health, incidents, parties
+from api.routes import auth, board, health, incidents, parties, stats
 from api.service import Desk
 from desk.db import init_db
 from desk.policy import load_policy
@@ -100,6 +100,6 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         public_url=settings.resolved_public_url,
     )
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (auth, incidents, parties, health):
+    for module in (auth, incidents, parties, board, stats, health):
         app.include_router(module.router)
     return app

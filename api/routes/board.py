@@ -1,0 +1,34 @@
+"""GET /api/board: the supervisor board's rows and counts (the page polls it)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import Session
+
+from api.auth import ADMIN, DUTY_OFFICER, SUPERVISOR
+from api.deps import get_session, require
+from api.schemas import Category, Level
+from desk.board import DEFAULT_LIMIT, BoardFilters, board
+
+router = APIRouter(prefix="/api", tags=["board"])
+BOARD_VIEWERS = (SUPERVISOR, ADMIN, DUTY_OFFICER)  # duty officers watch it read-only
+
+
+def board_filters(
+    party: str | None = Query(default=None, max_length=64),
+    level: Level | None = None,
+    category: Category | None = None,
+    status: Literal["overdue", "at_risk", "on_track"] | None = None,
+    drills: bool = Query(default=False, description="演练默认隐藏"),
+    limit: int = Query(default=DEFAULT_LIMIT, ge=1, le=2000),
+) -> BoardFilters:
+    return BoardFilters(party=party or None, level=level.value if level else None,
+                        category=category.value if category else None, status=status, drills=drills, limit=limit)
+
+
+@router.get("/board", summary="Open incidents, overdue first, then the nearest deadline (督办看板)",
+            dependencies=[Depends(require(*BOARD_VIEWERS))])
+def read_board(filters: BoardFilters = Depends(board_filters), session: Session = Depends(get_session)) -> dict:
+    return board(session, filters)
