@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
@@ -12,6 +13,8 @@ from activities.notify import Notifier, load_channels
 from activities.records import Recorder
 from desk.settings import Settings, get_settings
 from workflows.incident import IncidentWorkflow
+
+log = logging.getLogger("desk.worker")
 
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None,
@@ -31,13 +34,17 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
 
 async def main(settings: Settings | None = None) -> None:
     from desk.db import init_db
-    from desk.temporal import connect, ensure_search_attributes
+    from desk.temporal import connect, ensure_search_attributes, metrics_runtime
 
     settings = settings or get_settings()
     init_db()
-    client = await connect(settings)
+    runtime = metrics_runtime(settings.worker_metrics_port) if settings.worker_metrics_port else None
+    client = await connect(settings, runtime=runtime)
     await ensure_search_attributes(client)
     worker = build_worker(client, settings)
+    log.info("worker %s polling task queue %s at %s (namespace %s)%s", client.identity, worker.task_queue,
+             settings.resolved_temporal_address, settings.temporal_namespace,
+             f"; SDK metrics on :{settings.worker_metrics_port}/metrics" if runtime else "")
     await worker.run()
 
 

@@ -107,7 +107,11 @@ class Notifier:
             else:
                 failures.append(f"{r.name}: {errors[-1] if errors else '发送失败'}")
         await asyncio.to_thread(self._log, rows)
+        where = {"incident": n.human_id, "rung": n.dedupe_key.split("/", 1)[-1], "attempt": attempt}
+        log.info("%s %s sent to %d channel(s), %d failed, %d had it already", n.kind, where["rung"],
+                 outcome.delivered, len(failures), outcome.skipped, extra=where)
         if failures:
+            log.warning("notification channels failed: %s", "; ".join(failures)[:500], extra=where)
             raise ApplicationError(f"{len(failures)} 个通知渠道发送失败：" + "；".join(failures)[:500])
         return outcome
 

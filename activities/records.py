@@ -6,6 +6,8 @@ the event and the read model are written in one transaction, so they never disag
 
 from __future__ import annotations
 
+import logging
+
 from sqlmodel import Session, select
 from temporalio import activity
 
@@ -13,6 +15,8 @@ from desk import clocks as clk
 from desk.db import session_scope
 from desk.messages import RecordEvent
 from desk.models import Incident, Milestone, TimelineEvent, utcnow
+
+log = logging.getLogger("desk.records")
 
 
 class Recorder:
@@ -31,6 +35,8 @@ class Recorder:
                 actor=r.entry.actor, at=r.entry.at, payload=r.entry.payload,
             ))
             session.commit()
+        log.info("recorded %s #%d by %s", r.entry.kind, r.entry.seq, r.entry.actor or "system",
+                 extra={"incident": r.state.facts.human_id, "event": r.entry.kind})
 
 
 def upsert_incident(session: Session, r: RecordEvent) -> Incident:

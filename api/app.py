@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.auth import Tokens
+from api.metrics import install_metrics
 from api.routes import auth, board, health, incidents, parties, stats
 from api.service import Desk
 from desk.db import init_db
@@ -102,4 +103,5 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.add_exception_handler(RequestValidationError, validation_error)
     for module in (auth, incidents, parties, board, stats, health):
         app.include_router(module.router)
+    install_metrics(app, app.state.database_url)
     return app

@@ -7,6 +7,7 @@ A crash between the two steps leaves a row without a workflow, which `opinion-de
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from desk.models import Incident, Milestone, NotificationAttempt, Party, Timelin
 from desk.policy import Policy
 from workflows.incident import LEVEL_ATTR, PARTY_ATTR, IncidentWorkflow
 
+log = logging.getLogger("desk.api")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPORAL_DOWN = "流程引擎暂时无法连接，操作未执行，请稍后重试。"
 
@@ -133,7 +135,10 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
         pass
     except RPCError as exc:
         _remove_unstarted(session, incident)
+        log.warning("could not start the workflow of a new incident: %s", exc, extra={"incident": incident.human_id})
         raise HTTPException(503, TEMPORAL_DOWN) from exc
+    log.info("opened level %s for %s by %s", level, party.code, user.username,
+             extra={"incident": incident.human_id, "drill": data.drill})
     return incident, True
 
 
@@ -147,8 +152,10 @@ async def act(desk: Desk, incident: Incident, update: Any, command: Any) -> None
     """Run one human action as a workflow update; its validator's refusal becomes a 409 or 422."""
     client = desk.require_client()
     handle = client.get_workflow_handle(incident.workflow_id)
+    name = getattr(update, "__name__", str(update))
     try:
         await handle.execute_update(update, command)
+        log.info("%s by %s", name, getattr(command, "actor", ""), extra={"incident": incident.human_id})
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):

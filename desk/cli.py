@@ -110,16 +110,17 @@ def up() -> None:
         typer.echo(f"等待 Temporal 就绪 / waiting for Temporal at {settings.resolved_temporal_address} …")
         _wait_for_temporal(settings.resolved_temporal_address, settings.temporal_namespace)
         for name in ("worker", "api"):
+            log = open(data_dir / f"{name}.log", "ab")  # JSON lines; the terminal keeps the summary below
             children.append((name, subprocess.Popen([sys.executable, "-m", "desk.cli", name], env=env,
-                                                    start_new_session=True)))
+                                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
         typer.secho("舆情回应台已启动 / Opinion Response Desk is up", fg=typer.colors.GREEN)
         typer.echo(f"  web & API   {settings.resolved_public_url}   (API docs: {settings.resolved_public_url}/docs)")
         typer.echo(f"  Temporal    {settings.resolved_temporal_address}  namespace {settings.temporal_namespace}")
         if settings.temporal_address is None:
             typer.echo(f"  Temporal UI http://127.0.0.1:{settings.temporal_ui_port}")
         typer.echo(f"  database    {settings.resolved_database_url}")
-        typer.echo(f"  data dir    {data_dir}")
-        typer.echo("  first user: opinion-desk user add --username admin --password '…' --role admin")
+        typer.echo(f"  data dir    {data_dir}   (logs: temporal.log, worker.log, api.log)")
+        _first_admin(data_dir)
         typer.echo("按 Ctrl-C 停止 / Ctrl-C stops everything")
         while True:
             for name, proc in children:
@@ -133,11 +134,36 @@ def up() -> None:
         stop_all()
 
 
+def _first_admin(data_dir: Path) -> None:
+    """On a desk with no users, create `admin` with a random password, kept in data_dir (0600)."""
+    import secrets
+
+    from sqlmodel import select
+
+    from api.auth import ADMIN, create_user
+    from desk.db import session_scope
+    from desk.models import User
+
+    with session_scope() as session:
+        if session.exec(select(User.id)).first() is not None:
+            typer.echo("  users       opinion-desk user add --username U --password P --role R [--party CODE]")
+            return
+        password = secrets.token_urlsafe(12)
+        create_user(session, username="admin", password=password, role=ADMIN, display_name="管理员")
+    path = data_dir / "admin-password.txt"
+    path.write_text(password + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    typer.secho(f"  first login admin / {password}   (also in {path}; add users with `opinion-desk user add`)",
+                fg=typer.colors.YELLOW)
+
+
 @app.command()
 def worker() -> None:
     """Run the Temporal worker against DESK_TEMPORAL_ADDRESS."""
     import worker as worker_module
+    from desk.logs import setup_logging
 
+    setup_logging(get_settings().log_json)
     try:
         asyncio.run(worker_module.main())
     except KeyboardInterrupt:
@@ -149,9 +175,13 @@ def api() -> None:
     """Run the web app and JSON API (uvicorn) on DESK_API_HOST:DESK_API_PORT."""
     import uvicorn
 
+    from desk.logs import setup_logging
+
     settings = get_settings()
+    setup_logging(settings.log_json)
+    # log_config=None: uvicorn's own lines (access log included) go through the desk's JSON handler.
     uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                proxy_headers=True, log_level="info")
+                proxy_headers=True, log_level="info", log_config=None)
 
 
 @user_app.command("add")

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     secret_key: str | None = None  # unset: generated once and kept in data_dir/secret.key
     token_ttl_minutes: int = 12 * 60
     log_json: bool = True
+    worker_metrics_port: int | None = None  # the worker's Temporal SDK metrics (Prometheus) on 0.0.0.0:PORT
 
     @property
     def resolved_database_url(self) -> str:

@@ -7,6 +7,7 @@ import logging
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, TLSConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from desk.settings import Settings
 
@@ -16,7 +17,13 @@ log = logging.getLogger("desk.temporal")
 SEARCH_ATTRIBUTES = {"DeskParty": "Keyword", "DeskLevel": "Keyword"}
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+def metrics_runtime(port: int, host: str = "0.0.0.0") -> Runtime:
+    """A Temporal runtime whose SDK metrics (workflow/activity task latency, slots, polls...) are
+    served to Prometheus at http://HOST:PORT/metrics. One per process."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{host}:{port}")))
+
+
+async def connect(settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None) -> Client:
     tls: TLSConfig | bool = False
     if settings.temporal_tls_cert or settings.temporal_tls_ca:
         tls = TLSConfig(
@@ -32,6 +39,7 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
         tls=tls,
         api_key=settings.temporal_api_key,
         lazy=lazy,
+        runtime=runtime,
     )
 
 
