@@ -1,0 +1,114 @@
+// Opinion Response Desk: small progressive enhancement. Every page works without it.
+(function () {
+  "use strict";
+  var words = {};
+  try { words = JSON.parse(document.body.getAttribute("data-i18n") || "{}"); } catch (e) { words = {}; }
+  var BEIJING = 8 * 3600 * 1000; // China keeps one offset all year
+
+  function fill(template, values) {
+    return String(template || "").replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
+  }
+
+  function span(ms) {
+    var total = Math.floor(Math.abs(ms) / 1000);
+    var d = Math.floor(total / 86400), h = Math.floor(total % 86400 / 3600);
+    var m = Math.floor(total % 3600 / 60), s = total % 60;
+    var parts = [];
+    if (d) parts.push(fill(words.days, { n: d }));
+    if (h) parts.push(fill(words.hours, { n: h }));
+    if (!d && (m || h)) parts.push(fill(words.minutes, { n: m }));
+    if (!d && !h) parts.push(fill(words.seconds, { n: s }));
+    return parts.join(words.sep || "");
+  }
+
+  // Countdowns: green, amber once a reminder rung has passed, red when overdue.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-due"));
+      var amberAt = el.getAttribute("data-amber") ? Date.parse(el.getAttribute("data-amber")) : NaN;
+      var left = due - now;
+      var tone = left <= 0 ? "red" : (!isNaN(amberAt) && now >= amberAt ? "amber" : "green");
+      el.classList.remove("green", "amber", "red");
+      el.classList.add(tone);
+      el.textContent = fill(left > 0 ? words.left : words.overdue, { t: span(left) });
+    });
+  }
+  if (document.querySelector(".countdown[data-due]")) { tick(); setInterval(tick, 1000); }
+
+  // Confirm what an action changes before it is sent; one submit per form (no double click).
+  document.querySelectorAll("form").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      var message = form.getAttribute("data-confirm");
+      if (message && !window.confirm(message)) { ev.preventDefault(); return; }
+      if (form.getAttribute("data-sent")) { ev.preventDefault(); return; }
+      form.setAttribute("data-sent", "1");
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; b.setAttribute("aria-busy", "true"); });
+      // A disabled button no longer sends its name/value: carry it in a hidden field.
+      if (ev.submitter && ev.submitter.name) {
+        var carry = document.createElement("input");
+        carry.type = "hidden"; carry.name = ev.submitter.name; carry.value = ev.submitter.value;
+        form.appendChild(carry);
+      }
+    });
+  });
+
+  // Searchable select: typing filters the options (by name or code).
+  document.querySelectorAll("input[data-filter-for]").forEach(function (input) {
+    var select = document.getElementById(input.getAttribute("data-filter-for"));
+    if (!select) return;
+    input.addEventListener("input", function () {
+      var q = input.value.trim().toLowerCase();
+      var first = null;
+      Array.prototype.forEach.call(select.options, function (opt) {
+        var hit = !q || opt.value === "" || opt.text.toLowerCase().indexOf(q) >= 0 || opt.value.indexOf(q) >= 0;
+        opt.hidden = !hit;
+        if (hit && opt.value && !first) first = opt;
+      });
+      var current = select.options[select.selectedIndex];
+      if (q && first && (!current || current.hidden || !current.value)) { select.value = first.value; select.dispatchEvent(new Event("change")); }
+    });
+  });
+
+  // New incident form: the deadlines the chosen level gets under the active policy.
+  var preview = document.getElementById("deadline-preview");
+  if (preview) {
+    var data = JSON.parse(document.getElementById("deadline-data").textContent);
+    var form = preview.closest("form");
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var show = function (ms) {
+      var d = new Date(ms + BEIJING);
+      return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " +
+        pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+    };
+    var update = function () {
+      var level = form.elements.level.value;
+      var category = form.elements.category.value;
+      if (!level && data.ungraded.indexOf(category) >= 0) level = "IV";
+      var policy = form.elements.drill && form.elements.drill.checked ? data.drill : data.normal;
+      var list = preview.querySelector("ul");
+      var lead = preview.querySelector(".lead");
+      list.innerHTML = "";
+      lead.textContent = fill(data.words.policy, { name: policy.name });
+      if (!level) { lead.textContent = data.words.choose; return; }
+      var typed = form.elements.detected_at.value; // YYYY-MM-DDTHH:MM, Beijing time
+      var m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(typed);
+      var start = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) - BEIJING : Date.now();
+      (policy.levels[level] || []).forEach(function (row) {
+        var li = document.createElement("li");
+        li.textContent = fill(data.words.row, { label: row.label, due: show(start + row.seconds * 1000), span: span(row.seconds * 1000) });
+        list.appendChild(li);
+      });
+      if (policy.follow_up) {
+        var li = document.createElement("li");
+        li.textContent = fill(data.words.follow_up, { span: span(policy.follow_up * 1000) });
+        list.appendChild(li);
+      }
+    };
+    ["level", "category", "detected_at", "drill"].forEach(function (name) {
+      var el = form.elements[name];
+      if (el) { el.addEventListener("change", update); el.addEventListener("input", update); }
+    });
+    update();
+  }
+})();
