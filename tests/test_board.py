@@ -1,0 +1,96 @@
+"""The supervisor board: what needs attention first, the counts above it, filters, drills, roles."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from desk.board import BoardFilters, board
+from desk.db import init_db, session_scope
+from tests.test_stats import add_incident
+
+NOW = datetime(2026, 3, 10, 4, 0, tzinfo=timezone.utc)  # noon in Beijing: "today" is unambiguous
+
+
+def ago(**kw) -> datetime:
+    return NOW - timedelta(**kw)
+
+
+@pytest.fixture
+def open_incidents(database_url):
+    init_db(database_url)
+    with session_scope(database_url) as s:
+        add_incident(s, party="enyang", level="IV", status="open", title="临近签收时限", detected_at=ago(minutes=50),
+                     next_due_at=ago(minutes=50) + timedelta(hours=1),
+                     milestones={"acknowledge": "pending", "first_release": "pending"})
+        add_incident(s, party="bazhou", level="II", status="open", title="发布已超期", category="public_health",
+                     detected_at=ago(hours=50), next_due_at=ago(hours=2), overdue=True,
+                     milestones={"acknowledge": ("met", 0.5), "first_release": "overdue"},
+                     events=[("reminder_sent", ago(hours=26)), ("reminder_sent", ago(hours=14)),
+                             ("escalated", ago(hours=2)), ("escalation_repeated", ago(minutes=1))])
+        add_incident(s, party="bazhou", level="III", status="open", title="刚签收", detected_at=ago(hours=1),
+                     next_due_at=ago(hours=1) + timedelta(hours=48),
+                     milestones={"acknowledge": ("met", 0.5), "first_release": "pending"})
+        add_incident(s, party="bazhou", level="IV", status="open", title="演练：燃气泄漏", drill=True,
+                     detected_at=ago(minutes=3), next_due_at=ago(minutes=3) + timedelta(minutes=5),
+                     milestones={"acknowledge": "pending"})
+        add_incident(s, party="bazhou", level="IV", status="closed", title="已结案", detected_at=ago(hours=3),
+                     milestones={"acknowledge": ("met", 0.1), "first_release": ("met", 2.5)})
+    return database_url
+
+
+def titles(result) -> list[str]:
+    return [r["title"] for r in result["rows"]]
+
+
+def test_overdue_first_then_nearest_deadline_with_counts(open_incidents):
+    with session_scope(open_incidents) as s:
+        result = board(s, now=NOW)
+    assert titles(result) == ["发布已超期", "临近签收时限", "刚签收"]  # no drill, nothing closed
+    overdue, at_risk, fine = result["rows"]
+    assert (overdue["status"], at_risk["status"], fine["status"]) == ("overdue", "at_risk", "on_track")
+    assert overdue["next_milestone"]["key"] == "first_release"
+    assert overdue["next_milestone"]["seconds_left"] == -2 * 3600
+    assert at_risk["next_milestone"]["seconds_left"] == 10 * 60  # 10 of 60 minutes left: in the last quarter
+    assert (overdue["reminders"], overdue["escalations"], overdue["failures"]) == (2, 2, 0)
+    assert overdue["party_name"] == "巴州区人民政府" and overdue["level_label"] == "重大"
+    counts = result["counts"]
+    assert (counts["open"], counts["overdue"], counts["at_risk"], counts["on_track"]) == (3, 1, 1, 1)
+    assert counts["met_today"] == 3  # the closed one's two milestones and one acknowledgement; not 2 days ago
+
+
+def test_filters_and_drills(open_incidents):
+    with session_scope(open_incidents) as s:
+        assert titles(board(s, BoardFilters(party="bazhou"), now=NOW)) == ["发布已超期", "刚签收"]
+        assert titles(board(s, BoardFilters(level="IV"), now=NOW)) == ["临近签收时限"]
+        assert titles(board(s, BoardFilters(category="public_health"), now=NOW)) == ["发布已超期"]
+        only_at_risk = board(s, BoardFilters(status="at_risk"), now=NOW)
+        assert titles(only_at_risk) == ["临近签收时限"]
+        assert only_at_risk["counts"]["open"] == 3  # the counts keep showing the whole picture
+        with_drills = board(s, BoardFilters(drills=True), now=NOW)
+    assert titles(with_drills) == ["发布已超期", "演练：燃气泄漏", "临近签收时限", "刚签收"]
+    assert [r["drill"] for r in with_drills["rows"]] == [False, True, False, False]
+
+
+async def test_board_api_roles_and_filters(desk):
+    with session_scope(desk.database_url) as s:
+        add_incident(s, party="enyang", level="IV", status="open", title="恩阳事件", detected_at=ago(minutes=5),
+                     next_due_at=ago(minutes=5) + timedelta(hours=1), milestones={"acknowledge": "pending"})
+    for who, code in (("super", 200), ("admin", 200), ("duty", 200), ("bazhou", 403)):
+        r = await desk.http.get("/api/board", headers=desk.auth(who))
+        assert r.status_code == code, (who, r.text)
+    assert (await desk.http.get("/api/board")).status_code == 401
+    r = await desk.http.get("/api/board", params={"party": "enyang", "level": "IV"}, headers=desk.auth("duty"))
+    assert [row["title"] for row in r.json()["rows"]] == ["恩阳事件"]
+    r = await desk.http.get("/api/board", params={"status": "sideways"}, headers=desk.auth("super"))
+    assert r.status_code == 422
+
+
+async def test_an_incident_opened_through_the_api_appears_on_the_board(desk):
+    r = await desk.open(title="新开事件出现在看板", level="II")
+    assert r.status_code == 201, r.text
+    rows = (await desk.http.get("/api/board", headers=desk.auth("super"))).json()["rows"]
+    row = next(x for x in rows if x["id"] == r.json()["id"])
+    assert row["next_milestone"]["key"] == "acknowledge"
+    assert 0 < row["next_milestone"]["seconds_left"] <= 3600
