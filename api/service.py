@@ -118,21 +118,8 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     for c in clocks:
         session.add(Milestone(incident_id=incident.id, key=c.key, label=c.label, due_at=c.due_at))
     session.commit()
-    facts = IncidentFacts(
-        incident_id=incident.id, human_id=incident.human_id, title=incident.title, category=incident.category,
-        level=level, party_code=party.code, party_name=party.name, detected_at=detected_at, opened_at=now,
-        reporter=user.username, drill=data.drill, summary=data.summary, source=incident.source,
-        source_url=data.source_url,
-    )
     try:
-        await client.start_workflow(
-            IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url=desk.public_url),
-            id=incident.workflow_id, task_queue=desk.task_queue,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(PARTY_ATTR, party.code), SearchAttributePair(LEVEL_ATTR, level)]),
-            static_summary=f"{incident.human_id} {incident.title}"[:200],
-        )
-    except WorkflowAlreadyStartedError:
-        pass
+        await start_incident_workflow(client, incident, party, policy, desk.public_url, desk.task_queue)
     except RPCError as exc:
         _remove_unstarted(session, incident)
         log.warning("could not start the workflow of a new incident: %s", exc, extra={"incident": incident.human_id})
@@ -140,6 +127,29 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     log.info("opened level %s for %s by %s", level, party.code, user.username,
              extra={"incident": incident.human_id, "drill": data.drill})
     return incident, True
+
+
+async def start_incident_workflow(client: Client, incident: Incident, party: Party, policy: Policy,
+                                  public_url: str, task_queue: str) -> bool:
+    """Start the incident's workflow from its row (opening, or `opinion-desk doctor` repairing a crash
+    between the two steps). Returns False if it was already running: starting twice is harmless."""
+    facts = IncidentFacts(
+        incident_id=incident.id, human_id=incident.human_id, title=incident.title, category=incident.category,
+        level=incident.level, party_code=party.code, party_name=party.name, detected_at=incident.detected_at,
+        opened_at=incident.opened_at, reporter=incident.reporter, drill=incident.drill, summary=incident.summary,
+        source=incident.source, source_url=incident.source_url,
+    )
+    try:
+        await client.start_workflow(
+            IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url=public_url),
+            id=incident.workflow_id, task_queue=task_queue,
+            search_attributes=TypedSearchAttributes([SearchAttributePair(PARTY_ATTR, party.code),
+                                                     SearchAttributePair(LEVEL_ATTR, incident.level)]),
+            static_summary=f"{incident.human_id} {incident.title}"[:200],
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 def _remove_unstarted(session: Session, incident: Incident) -> None:

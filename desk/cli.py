@@ -274,6 +274,39 @@ def db_downgrade(
     typer.echo(f"database downgraded ({to}): {get_settings().resolved_database_url}")
 
 
+@app.command()
+def doctor(
+    repair: bool = typer.Option(False, "--repair", help="start missing workflows, rebuild missing rows"),
+    grace: int = typer.Option(60, help="seconds: leave incidents opened more recently alone (still starting)"),
+) -> None:
+    """Report (and with --repair fix) drift between incident rows and their Temporal workflows."""
+    from datetime import timedelta
+
+    from desk.doctor import reconcile
+    from desk.temporal import connect
+
+    settings = get_settings()
+
+    async def run():
+        client = await connect(settings)
+        return await reconcile(
+            client, database_url=settings.resolved_database_url, task_queue=settings.temporal_task_queue,
+            policy=load_policy(settings.policy), drill_policy=load_policy(settings.drill_policy),
+            public_url=settings.resolved_public_url, repair=repair, grace=timedelta(seconds=grace))
+
+    try:
+        report = asyncio.run(run())
+    except RuntimeError as exc:
+        _fail(f"无法连接流程引擎 / cannot reach Temporal at {settings.resolved_temporal_address}: {exc}")
+    typer.echo(f"事件记录 {report.rows} 条，处理流程 {report.workflows} 个，不一致 {len(report.drift)} 处")
+    for drift in report.drift:
+        typer.echo(f"  {drift.describe()}")
+    if not report.clean:
+        if not repair:
+            typer.echo("运行 `opinion-desk doctor --repair` 修复。")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 
