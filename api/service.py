@@ -120,7 +120,7 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     session.commit()
     try:
         await start_incident_workflow(client, incident, party, policy, desk.public_url, desk.task_queue)
-    except RPCError as exc:
+    except (RPCError, RuntimeError) as exc:  # RuntimeError: a lazy client that never reached the server
         _remove_unstarted(session, incident)
         log.warning("could not start the workflow of a new incident: %s", exc, extra={"incident": incident.human_id})
         raise HTTPException(503, TEMPORAL_DOWN) from exc
@@ -171,6 +171,8 @@ async def act(desk: Desk, incident: Incident, update: Any, command: Any) -> None
         if isinstance(cause, ApplicationError):
             raise HTTPException(422 if cause.type == INVALID else 409, cause.message) from exc
         raise HTTPException(409, str(cause)) from exc
+    except RuntimeError as exc:  # a lazy client that never reached the server
+        raise HTTPException(503, TEMPORAL_DOWN) from exc
     except RPCError as exc:
         if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
             raise HTTPException(409, "该事件的处理流程已结束（结案超过可重新打开期限），不能再操作。") from exc
