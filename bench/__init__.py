@@ -1,0 +1,1 @@
+"""Benchmarks: each one command, printing figures and ratios against a baseline measured in the same run."""

@@ -1,0 +1,376 @@
+"""What every benchmark needs: the whole desk started for real, on this machine, and small statistics.
+
+A `Stack` is a Temporal dev server (SQLite file, WAL pragmas, as `opinion-desk up` runs it), the desk's
+database (a SQLite file, or a fresh PostgreSQL database on the server given by --database-url), the
+API served by uvicorn in its own process (`python -m desk.cli api`), worker processes
+(`python -m desk.cli worker`), and a local HTTP receiver for the json:// notification channels.
+The benchmark process talks to it over real HTTP and gRPC, like any client would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = Path(__file__).resolve().parent / "policies"
+PASSWORD = "bench-password-9"
+PARTY = "bazhou"
+USERS = {"duty": ("duty_officer", None), "bazhou": ("responder", PARTY), "super": ("supervisor", None)}
+INCIDENT = {"title": "某小区燃气泄漏引发网络关注", "category": "accident", "level": "III", "party": PARTY,
+            "source": "weibo"}
+
+
+# --- arguments and printing --------------------------------------------------------------------------------
+
+
+def parser(description: str, *, workers: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="a smoke run with tiny numbers (seconds, not minutes)")
+    p.add_argument("--workers", default=workers, help=f"worker process counts to run, comma-separated (default {workers})")
+    p.add_argument("--concurrency", type=int, default=32, help="HTTP requests in flight (default 32)")
+    p.add_argument("--database-url", default=None,
+                   help="PostgreSQL server to use instead of a SQLite file; a fresh database is made and dropped")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    return p
+
+
+def worker_counts(spec: str) -> list[int]:
+    return [int(x) for x in spec.split(",") if x.strip()]
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def ms(seconds: float) -> str:
+    return "n/a" if math.isnan(seconds) else f"{seconds * 1000:.1f} ms"
+
+
+def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
+    """rows: (figure, value, baseline/target, ratio/verdict)."""
+    head = ("figure", "value", "baseline / target", "ratio / verdict")
+    widths = [max(_w(r[i]) for r in [head, *rows]) for i in range(4)]
+    print(f"\n== {title}")
+    for r in [head, *rows]:
+        print("  " + "  ".join(s + " " * (widths[i] - _w(s)) for i, s in enumerate(r)))
+    sys.stdout.flush()
+
+
+def _w(s: str) -> int:  # CJK characters take two columns
+    return sum(2 if ord(c) > 0x2E80 else 1 for c in s)
+
+
+def machine() -> str:
+    mem_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), 0)
+    from desk.cli import temporal_binary
+
+    version = subprocess.run([temporal_binary(), "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores, {mem_kb / 1024 / 1024:.1f} GiB, Python {platform.python_version()}, "
+            f"{version.replace('temporal version ', 'temporal CLI ')}")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# --- load generation ----------------------------------------------------------------------------------------
+
+
+async def bounded(n: int, concurrency: int, call: Callable[[int], Awaitable[object]]) -> list[object]:
+    """Run call(0..n-1) with at most `concurrency` in flight; results in index order."""
+    results: list[object] = [None] * n
+    next_index = 0
+
+    async def lane() -> None:
+        nonlocal next_index
+        while next_index < n:
+            i = next_index
+            next_index += 1
+            results[i] = await call(i)
+
+    await asyncio.gather(*(lane() for _ in range(min(concurrency, n))))
+    return results
+
+
+async def paced(rate: float, seconds: float, call: Callable[[int], Awaitable[object]]) -> list[object]:
+    """Start call(i) at a steady `rate` per second for `seconds` (open loop: no waiting on replies)."""
+    start = time.perf_counter()
+    tasks = []
+    i = 0
+    while (due := start + i / rate) < start + seconds:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(call(i)))
+        i += 1
+    return list(await asyncio.gather(*tasks))
+
+
+async def timed(coro: Awaitable[httpx.Response]) -> tuple[float, httpx.Response]:
+    t = time.perf_counter()
+    response = await coro
+    return time.perf_counter() - t, response
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+# --- the stack ----------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    policy: str
+    database_url: str | None = None  # a PostgreSQL server URL; None: SQLite file
+    keep: bool = False
+    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="desk-bench-")))
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    workers: list[subprocess.Popen] = field(default_factory=list)
+    task_queue: str = "opinion-desk"
+    tokens: dict[str, str] = field(default_factory=dict)
+    _pg_admin: str | None = None
+    _pg_name: str | None = None
+
+    def __post_init__(self) -> None:
+        self.temporal_port, self.api_port, self.receiver_port = free_port(), free_port(), free_port()
+        self.address = f"127.0.0.1:{self.temporal_port}"
+        self.base_url = f"http://127.0.0.1:{self.api_port}"
+
+    # -- life cycle --
+
+    async def start(self, workers: int) -> Stack:
+        from desk.cli import dev_server_command
+
+        self._make_database()
+        self._spawn("temporal", [*dev_server_command(self.tmp, self.temporal_port, free_port(), "default"),
+                                 "--headless"])
+        self._spawn("receiver", [sys.executable, "-m", "bench.receiver", str(self.receiver_port)])
+        self._write_notify_config()
+        await self._wait_for_temporal()
+        self._seed()
+        self._spawn("api", [sys.executable, "-m", "desk.cli", "api"], env=self.env())
+        await self.start_workers(workers)
+        self.http = httpx.AsyncClient(base_url=self.base_url, timeout=120,
+                                      limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
+        await self._wait_http("/healthz")
+        for name in USERS:
+            r = await self.http.post("/api/auth/token", data={"username": name, "password": PASSWORD})
+            r.raise_for_status()
+            self.tokens[name] = r.json()["access_token"]
+        from temporalio.client import Client
+
+        self.client = await Client.connect(self.address)
+        return self
+
+    async def stop(self) -> None:
+        if hasattr(self, "http"):
+            await self.http.aclose()
+        await self.stop_workers()
+        for name in ("api", "receiver", "temporal"):
+            proc = self.procs.pop(name, None)
+            if proc is not None:
+                _terminate(proc)
+        from desk.db import dispose_engine
+
+        dispose_engine(self.db_url)
+        if self._pg_name:
+            from sqlalchemy import create_engine, text
+
+            admin = create_engine(self._pg_admin, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)'))
+            admin.dispose()
+        if self.keep:
+            log(f"kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    async def start_workers(self, n: int) -> None:
+        for i in range(n):
+            self.workers.append(self._spawn(f"worker-{len(self.workers)}", [sys.executable, "-m", "desk.cli", "worker"],
+                                            env=self.env(), register=False))
+
+    async def stop_workers(self) -> None:
+        while self.workers:
+            _terminate(self.workers.pop())
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+        env.update(
+            DESK_DATA_DIR=str(self.tmp), DESK_DATABASE_URL=self.db_url, DESK_TEMPORAL_ADDRESS=self.address,
+            DESK_TEMPORAL_TASK_QUEUE=self.task_queue, DESK_POLICY=self.policy, DESK_DRILL_POLICY="drill",
+            DESK_NOTIFY_CONFIG=str(self.tmp / "notify.yml"), DESK_SECRET_KEY="bench-secret",
+            DESK_API_HOST="127.0.0.1", DESK_API_PORT=str(self.api_port), DESK_PUBLIC_URL="http://desk.bench",
+            PYTHONPATH=str(ROOT),
+        )
+        return env
+
+    def check_alive(self) -> None:
+        for name, proc in [*self.procs.items(), *((f"worker pid {w.pid}", w) for w in self.workers)]:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with code {proc.returncode}; see the logs in {self.tmp}")
+
+    # -- the desk, as a client sees it --
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    async def open(self, **fields) -> tuple[float, httpx.Response]:
+        return await timed(self.http.post("/api/incidents", json={**INCIDENT, **fields}, headers=self.auth("duty")))
+
+    def count_events(self, kind: str) -> int:
+        from sqlalchemy import func
+        from sqlmodel import select
+
+        from desk.db import session_scope
+        from desk.models import TimelineEvent
+
+        with session_scope(self.db_url) as session:
+            return session.exec(select(func.count()).select_from(TimelineEvent).where(TimelineEvent.kind == kind)).one()
+
+    async def wait_events(self, kind: str, n: int, timeout: float = 1800) -> float:
+        """Wait until `n` timeline events of `kind` are in SQL; returns the time.perf_counter() it happened."""
+        end = time.monotonic() + timeout
+        while (have := await asyncio.to_thread(self.count_events, kind)) < n:
+            self.check_alive()
+            if time.monotonic() > end:
+                raise RuntimeError(f"only {have}/{n} '{kind}' events after {timeout}s")
+            await asyncio.sleep(0.1)
+        return time.perf_counter()
+
+    def worker_rss_kb(self) -> int:
+        return sum(rss_kb(w.pid) for w in self.workers)
+
+    async def arrivals(self) -> list[dict]:
+        async with httpx.AsyncClient() as http:
+            return (await http.get(f"http://127.0.0.1:{self.receiver_port}/arrivals", timeout=60)).json()
+
+    # -- helpers --
+
+    def _spawn(self, name: str, cmd: list[str], env: dict | None = None, register: bool = True) -> subprocess.Popen:
+        logf = open(self.tmp / f"{name}.log", "ab")
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env or self.env(), cwd=ROOT,
+                                start_new_session=True)
+        if register:
+            self.procs[name] = proc
+        return proc
+
+    def _make_database(self) -> None:
+        if self.database_url and self.database_url.startswith("postgresql"):
+            from sqlalchemy import create_engine, text
+
+            self._pg_admin = self.database_url
+            self._pg_name = f"desk_bench_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(self._pg_admin, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self._pg_name}"'))
+            admin.dispose()
+            self.db_url = self.database_url.rsplit("/", 1)[0] + f"/{self._pg_name}"
+        else:
+            self.db_url = self.database_url or f"sqlite:///{self.tmp / 'desk.db'}"
+
+    def _seed(self) -> None:
+        from api.auth import create_user
+        from desk.db import init_db, session_scope
+
+        init_db(self.db_url)
+        with session_scope(self.db_url) as session:
+            for name, (role, party) in USERS.items():
+                create_user(session, username=name, password=PASSWORD, role=role, party_code=party)
+
+    def _write_notify_config(self) -> None:
+        lines = ["urls:"]
+        for tag in (PARTY, f"{PARTY}-leaders", "supervisor"):
+            lines += [f"  - json://127.0.0.1:{self.receiver_port}/{tag}:", f"    - tag: {tag}"]
+        (self.tmp / "notify.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    async def _wait_for_temporal(self, timeout: float = 90) -> None:
+        from temporalio.client import Client
+
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                client = await Client.connect(self.address)
+                await client.service_client.check_health()
+                return
+            except Exception:
+                self.check_alive()
+                if time.monotonic() > end:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def _wait_http(self, path: str, timeout: float = 90) -> None:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                if (await self.http.get(path)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            self.check_alive()
+            if time.monotonic() > end:
+                raise RuntimeError(f"the API did not answer {path} within {timeout}s")
+            await asyncio.sleep(0.3)
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    """Stop one child we started (its own process group: the dev server has children of its own)."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=20)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+async def warm_up(stack: Stack, n: int = 20) -> None:
+    """Open a few incidents and wait for their first events, so imports and caches are loaded."""
+    before = await asyncio.to_thread(stack.count_events, "opened")
+    for _ in range(n):
+        _, r = await stack.open()
+        r.raise_for_status()
+    await stack.wait_events("opened", before + n, timeout=180)
+
+
+def dump_json(path: Path | None, data: dict) -> None:
+    if path:
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -1,0 +1,119 @@
+"""Intake: incidents opened per second over HTTP, against bare `start_workflow` on the same dev server.
+
+Baseline (same run, same dev server): a trivial workflow started with `client.start_workflow` at the
+same concurrency, its worker in a process of its own. Then the desk, with 1 and 2 worker processes:
+POST /api/incidents (validate, incident row + milestones in SQL, start the workflow), and the time
+until every incident's "opened" event is in SQL (the worker's first activity). Last, p95 open
+latency with requests arriving at a steady half of the maximum rate.
+
+Run: python -m bench intake [--quick] [--incidents N] [--workers 1,2] [--database-url postgresql+psycopg://…]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+
+from bench.common import (
+    Stack,
+    bounded,
+    log,
+    machine,
+    ms,
+    paced,
+    parser,
+    percentile,
+    print_table,
+    warm_up,
+    worker_counts,
+)
+
+TARGET_RATIO = 0.70
+TARGET_P95 = 0.100
+
+
+async def baseline(stack: Stack, n: int, concurrency: int, paced_seconds: float) -> dict:
+    import sys as _sys
+
+    queue = f"bench-trivial-{uuid.uuid4().hex[:6]}"
+    worker = stack._spawn("trivial-worker", [_sys.executable, "-m", "bench.trivial", stack.address, queue])
+    try:
+        run = uuid.uuid4().hex[:6]
+
+        async def start(i: int) -> float:
+            t = time.perf_counter()
+            await stack.client.start_workflow("BenchTrivial", i, id=f"trivial-{run}-{i}", task_queue=queue)
+            return time.perf_counter() - t
+
+        await bounded(50, concurrency, start)  # warm the connection and the server's caches
+        t0 = time.perf_counter()
+        await bounded(n, concurrency, lambda i: start(50 + i))
+        rate = n / (time.perf_counter() - t0)
+        latencies = await paced(rate / 2, paced_seconds, lambda i: start(50 + n + i))
+        return {"rate": rate, "p50": percentile(latencies, 50), "p95": percentile(latencies, 95)}
+    finally:
+        from bench.common import _terminate
+
+        stack.procs.pop("trivial-worker", None)
+        _terminate(worker)
+
+
+async def desk_intake(stack: Stack, workers: int, n: int, concurrency: int, paced_seconds: float) -> dict:
+    await stack.start_workers(workers)
+    try:
+        await warm_up(stack)
+        before = await asyncio.to_thread(stack.count_events, "opened")
+        t0 = time.perf_counter()
+        results = await bounded(n, concurrency, lambda i: stack.open())
+        http_seconds = time.perf_counter() - t0
+        failed = [r for _, r in results if r.status_code != 201]
+        if failed:
+            raise RuntimeError(f"{len(failed)} opens failed, e.g. {failed[0].status_code} {failed[0].text[:300]}")
+        drained = await stack.wait_events("opened", before + n)
+        http_rate, e2e_rate = n / http_seconds, n / (drained - t0)
+        log(f"{workers} worker(s): {n} opened over HTTP at {http_rate:.1f}/s; all 'opened' in SQL at {e2e_rate:.1f}/s")
+        half = min(http_rate, e2e_rate) / 2
+        results = await paced(half, paced_seconds, lambda i: stack.open())
+        latencies = [t for t, r in results if r.status_code == 201]
+        await stack.wait_events("opened", before + n + len(results))
+        return {"http_rate": http_rate, "e2e_rate": e2e_rate, "half": half, "p50": percentile(latencies, 50),
+                "p95": percentile(latencies, 95), "p99": percentile(latencies, 99), "errors": len(results) - len(latencies)}
+    finally:
+        await stack.stop_workers()
+
+
+async def main(argv: list[str]) -> None:
+    p = parser(__doc__.split("\n")[0], workers="1,2")
+    p.add_argument("--incidents", type=int, default=2000, help="incidents per maximum-rate burst (default 2000)")
+    p.add_argument("--paced-seconds", type=float, default=30, help="length of the half-rate run (default 30 s)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.incidents, args.paced_seconds = 30, 3
+    print(f"intake benchmark · {machine()}", flush=True)
+    stack = await Stack(policy="bazhong", database_url=args.database_url, keep=args.keep).start(workers=0)
+    try:
+        log(f"stack up (database {stack.db_url.split('://')[0]}); baseline: bare start_workflow × {args.incidents}")
+        base = await baseline(stack, args.incidents, args.concurrency, args.paced_seconds)
+        log(f"baseline: {base['rate']:.1f} starts/s, p95 {ms(base['p95'])} at half rate")
+        rows = [("bare start_workflow (baseline)", f"{base['rate']:.1f} /s", "-", "-"),
+                ("bare start_workflow p95 @ half rate", ms(base["p95"]), "-", "-")]
+        for workers in worker_counts(args.workers):
+            d = await desk_intake(stack, workers, args.incidents, args.concurrency, args.paced_seconds)
+            rows += [
+                (f"open over HTTP, {workers} worker(s)", f"{d['http_rate']:.1f} /s", f"{base['rate']:.1f} /s",
+                 f"{d['http_rate'] / base['rate']:.0%} (target ≥ {TARGET_RATIO:.0%})"),
+                (f"open + 'opened' in SQL, {workers} worker(s)", f"{d['e2e_rate']:.1f} /s", f"{base['rate']:.1f} /s",
+                 f"{d['e2e_rate'] / base['rate']:.0%} (target ≥ {TARGET_RATIO:.0%})"),
+                (f"open p50 @ {d['half']:.0f}/s, {workers} worker(s)", ms(d["p50"]), "-", "-"),
+                (f"open p95 @ {d['half']:.0f}/s, {workers} worker(s)", ms(d["p95"]), f"target ≤ {ms(TARGET_P95)}",
+                 "met" if d["p95"] <= TARGET_P95 else "missed"),
+            ]
+        print_table(f"intake ({args.incidents} per burst, {args.concurrency} in flight, {stack.db_url.split(':')[0]})", rows)
+    finally:
+        await stack.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
