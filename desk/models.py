@@ -75,6 +75,8 @@ class Incident(SQLModel, table=True):
     __table_args__ = (
         Index("ix_incident_status_next_due", "status", "next_due_at"),
         Index("ix_incident_party_detected", "party_code", "detected_at"),
+        # Assessment: the period's incidents per party, index-only (desk/stats.py).
+        Index("ix_incident_party_period", "party_code", "detected_at", "drill", "level"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -102,7 +104,12 @@ class Incident(SQLModel, table=True):
 
 
 class Milestone(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("incident_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "key"),
+        # Assessment reads outcomes without touching the table; the board counts what was met today.
+        Index("ix_milestone_outcome", "incident_id", "key", "state", "due_at", "met_at"),
+        Index("ix_milestone_met_at", "met_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
@@ -115,7 +122,10 @@ class Milestone(SQLModel, table=True):
 
 
 class TimelineEvent(SQLModel, table=True):
-    __table_args__ = (Index("ix_timeline_incident_seq", "incident_id", "seq"),)
+    __table_args__ = (
+        Index("ix_timeline_incident_seq", "incident_id", "seq"),
+        Index("ix_timeline_incident_kind", "incident_id", "kind", "at"),  # the board's reminder/escalation counts
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal_column, or_, select
+from sqlalchemy import and_, case, false, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -234,7 +234,7 @@ def bucket_of(now: datetime) -> ColumnElement:
 
 
 def _scope(period: Period, party: str | None) -> list[ColumnElement]:
-    conditions = [Incident.drill.is_(False), Incident.detected_at >= period.utc_start,
+    conditions = [Incident.drill == false(), Incident.detected_at >= period.utc_start,
                   Incident.detected_at < period.utc_end]
     if party:
         conditions.append(Incident.party_code == party)
