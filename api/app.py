@@ -14,6 +14,7 @@ from api.limits import BodySizeLimit
 from api.metrics import install_metrics
 from api.routes import auth, board, health, incidents, parties, stats
 from api.service import Desk
+from api.web import install as install_pages
 from desk.db import init_db
 from desk.policy import load_policy
 from desk.settings import Settings, get_settings
@@ -106,4 +107,5 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     for module in (auth, incidents, parties, board, stats, health):
         app.include_router(module.router)
     install_metrics(app, app.state.database_url)
+    install_pages(app)
     return app

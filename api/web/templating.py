@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from jinja2.ext import _make_new_gettext, _make_new_ngettext  # the wrappers install_gettext_callables uses
 from starlette.responses import HTMLResponse
 
@@ -22,7 +23,8 @@ from desk.notify_text import SHANGHAI
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LANG_COOKIE = "desk_lang"
 
-templates = Jinja2Templates(directory=str(TEMPLATES_DIR), extensions=["jinja2.ext.i18n"])
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+                                           extensions=["jinja2.ext.i18n"]))
 templates.env.install_gettext_callables(gettext=lambda s: s, ngettext=lambda s, p, n: s if n == 1 else p,
                                         newstyle=True)
 
@@ -54,11 +56,50 @@ def translator(request: Request):
     return lambda message, **values: i18n.gettext(lang, message, **values)
 
 
+# The top navigation: (path, label, roles). Entries whose page is not mounted are left out.
+NAV = (
+    ("/my", i18n.N_("My incidents"), ("responder",)),
+    ("/incidents", i18n.N_("Incidents"), ("duty_officer", "responder", "supervisor", "admin")),
+    ("/incidents/new", i18n.N_("New incident"), ("duty_officer", "supervisor", "admin")),
+    ("/board", i18n.N_("Board"), ("supervisor", "admin")),
+    ("/assessment", i18n.N_("Assessment"), ("supervisor", "admin")),
+)
+
+
+def _paths(routes: Any, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    for route in routes:
+        if getattr(route, "path", None):
+            found.add(prefix + route.path)
+        included = getattr(route, "original_router", None)  # FastAPI keeps included routers as a unit
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            found |= _paths(included.routes, prefix + (getattr(context, "prefix", "") or ""))
+    return found
+
+
+def _nav(request: Request, user: Any, gettext) -> list[dict[str, Any]]:
+    if user is None:
+        return []
+    mounted = getattr(request.app.state, "page_paths", None)
+    if mounted is None:
+        mounted = request.app.state.page_paths = _paths(request.app.routes)
+    return [{"href": path, "label": gettext(label), "current": request.url.path == path}
+            for path, label, roles in NAV if user.role in roles and path in mounted]
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
+    from api.web.labels import ROLES
+    from api.web.views import clock_words
+
     lang = language(request)
     catalog = i18n.translations(lang)
+    user = getattr(request.state, "user", None)
     values: dict[str, Any] = {
-        "user": getattr(request.state, "user", None),
+        "user": user,
+        "nav": _nav(request, user, catalog.gettext),
+        "role_label": catalog.gettext(ROLES.get(user.role, user.role)) if user else "",
+        "clock_words": clock_words(lambda m, **v: catalog.gettext(m) % v if v else catalog.gettext(m), lang),
         "lang": lang,
         "html_lang": i18n.LANGUAGES[lang][1],
         "languages": {code: label for code, (_l, _h, label) in i18n.LANGUAGES.items()},

@@ -1,0 +1,114 @@
+"""Names of codes as people read them. Msgids in English; the zh_CN catalog gives the Chinese."""
+
+from __future__ import annotations
+
+from api.web.i18n import N_
+
+LEVELS = {
+    "I": N_("Especially serious (I)"),
+    "II": N_("Serious (II)"),
+    "III": N_("Relatively serious (III)"),
+    "IV": N_("General (IV)"),
+}
+CATEGORIES = {
+    "natural_disaster": N_("Natural disaster"),
+    "accident": N_("Accident or disaster"),
+    "public_health": N_("Public health event"),
+    "social_security": N_("Social security event"),
+    "public_opinion": N_("Government affairs opinion / media concern"),
+}
+SOURCES = {
+    "web": N_("Online media"),
+    "weibo": N_("Weibo"),
+    "wechat": N_("WeChat"),
+    "short_video": N_("Douyin / short video"),
+    "hotline_12345": N_("12345 hotline"),
+    "leader_mailbox": N_("Leader's mailbox"),
+    "media_visit": N_("Media visit"),
+    "assigned_from_above": N_("Assigned from above"),
+    "other": N_("Other"),
+}
+MILESTONES = {
+    "acknowledge": N_("Acknowledgement by the responsible party"),
+    "first_release": N_("Authoritative information released"),
+    "press_conference": N_("Press conference held"),
+    "follow_up": N_("Follow-up release"),
+}
+MILESTONE_STATES = {
+    "pending": N_("Pending"),
+    "overdue": N_("Overdue"),
+    "met": N_("Met on time"),
+    "met_late": N_("Met late"),
+    "waived": N_("Waived"),
+}
+STATUSES = {"open": N_("Open"), "closed": N_("Closed")}
+ROLES = {
+    "duty_officer": N_("Duty officer"),
+    "responder": N_("Responder"),
+    "supervisor": N_("Supervisor"),
+    "admin": N_("Administrator"),
+}
+EVENTS = {
+    "opened": N_("Incident opened"),
+    "acknowledged": N_("Acknowledged"),
+    "released": N_("Authoritative information released"),
+    "press_conference": N_("Press conference held"),
+    "update": N_("Follow-up release"),
+    "note": N_("Note"),
+    "reassigned": N_("Reassigned"),
+    "level_changed": N_("Level changed"),
+    "waived": N_("Milestone waived"),
+    "closed": N_("Closed"),
+    "reopened": N_("Reopened"),
+    "reminder_sent": N_("Reminder sent"),
+    "escalated": N_("Deadline missed: escalated"),
+    "escalation_repeated": N_("Escalated again"),
+    "notification_failed": N_("Notification failed"),
+    "channel_failure_escalated": N_("Failing channel reported to the supervisor"),
+}
+NOTIFICATION_KINDS = {
+    "reminder": N_("Reminder"),
+    "breach": N_("Escalation"),
+    "repeat": N_("Repeated escalation"),
+    "channel_failure": N_("Channel failure alert"),
+}
+DELIVERY = {
+    "delivered": N_("Delivered"),
+    "accepted_unconfirmed": N_("Accepted (platform cannot confirm)"),
+    "failed": N_("Failed"),
+}
+RELEASE_CHANNELS = (
+    N_("Government website"),
+    N_("Government Weibo"),
+    N_("Government WeChat account"),
+    N_("Douyin government account"),
+    N_("Press release to the media"),
+)
+
+# Messages the schemas and the workflow write in Chinese, said in the catalog's words, so an English
+# page shows English. Anything not listed is shown as it came.
+KNOWN_MESSAGES = {
+    "请填写标题": N_("Enter a title."),
+    "必填": N_("This field is required."),
+    "来源链接须以 http:// 或 https:// 开头": N_("The source link must start with http:// or https://."),
+    "发现时间不能晚于当前时间": N_("The detected time cannot be later than now."),
+    "请选择事件级别（自然灾害、事故灾难、公共卫生事件须定级）": N_(
+        "Choose a level: natural disasters, accidents and public health events must be graded."),
+    "不能包含空字符（NUL）": N_("Remove the invalid (NUL) character."),
+    "发布时间不能晚于当前时间": N_("The release time cannot be later than now."),
+    "发布时间早于舆情发现时间，请核对后重新填写": N_(
+        "The release time is earlier than the detected time; check it and enter it again."),
+    "请填写备注内容": N_("Enter the note."),
+    "备注内容不能为空": N_("Enter the note."),
+    "请填写理由": N_("Enter the reason."),
+    "该事件已签收，无需重复签收": N_("This incident has already been acknowledged."),
+    "尚未记录首次权威信息发布，请先记录“发布权威信息”": N_(
+        "No authoritative release has been recorded yet: record the first release first."),
+    "该事件已由此单位负责": N_("This party is already responsible for the incident."),
+    "事件已是该级别": N_("The incident already has this level."),
+    "该时限已完成或已豁免": N_("This milestone is already met or waived."),
+    "事件已结案；如需继续处理，请先重新打开": N_("The incident is closed; reopen it first to continue."),
+    "事件未结案，无需重新打开": N_("The incident is not closed; there is nothing to reopen."),
+    "流程引擎暂时无法连接，操作未执行，请稍后重试": N_(
+        "The workflow engine cannot be reached right now; nothing was changed. Try again shortly."),
+}

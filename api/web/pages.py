@@ -1,0 +1,418 @@
+"""Page routes: login/logout, language, the incident form, the incident page and its actions, lists.
+
+Every state change goes through api.service (open_incident, act) and the workflow's updates, exactly
+as the JSON API does; every POST carries the CSRF token; each page shows only what the role may do.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, col, select
+
+from api.auth import RESPONDER, Tokens, authenticate
+from api.deps import ensure_can_see, get_desk, get_session, get_tokens
+from api.schemas import (
+    SHANGHAI,
+    AcknowledgeIn,
+    CloseIn,
+    IncidentCreate,
+    LevelIn,
+    NoteIn,
+    ReassignIn,
+    ReleaseIn,
+    ReopenIn,
+    WaiveIn,
+)
+from api.service import Desk, act, get_incident, incident_out, open_incident, timeline_rows
+from api.web import csrf, labels, views
+from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
+from api.web.templating import LANG_COOKIE, language, local, render, translator
+from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Waive
+from desk.models import Incident, Milestone, Party, User, utcnow
+from desk.policy import LEVELS
+from workflows.incident import IncidentWorkflow
+
+router = APIRouter(include_in_schema=False)
+CSRF = [Depends(csrf.verify)]
+FORM_FIELDS = ("title", "summary", "source", "source_url", "category", "level", "party", "detected_at")
+_KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def home(user: User) -> str:
+    return "/my" if user.role == RESPONDER else "/incidents"
+
+
+def _parties(session: Session) -> list[Party]:
+    return list(session.exec(select(Party).where(Party.active == True).order_by(Party.kind, Party.code)).all())  # noqa: E712
+
+
+def _now_local() -> str:
+    return datetime.now(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+
+
+def _choices(mapping: dict[str, str], _: Callable[..., str]) -> list[tuple[str, str]]:
+    return [(code, _(label)) for code, label in mapping.items()]
+
+
+# --- login, logout, language ------------------------------------------------------------------------
+
+
+@router.get("/")
+def index(user: User = Depends(page_user)):
+    return RedirectResponse(home(user), 303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "", user: User | None = Depends(viewer)):
+    if user is not None:
+        return RedirectResponse(safe_next(next, home(user)), 303)
+    return render(request, "login.html", {"next": safe_next(next, ""), "username": "", "error": ""})
+
+
+@router.post("/login", dependencies=CSRF)
+async def login(request: Request, session: Session = Depends(get_session), tokens: Tokens = Depends(get_tokens)):
+    form = await request.form()
+    username = str(form.get("username") or "").strip()[:64]
+    next_url = safe_next(str(form.get("next") or ""), "")
+    user = authenticate(session, username, str(form.get("password") or ""))
+    if user is None:
+        _ = translator(request)
+        return render(request, "login.html", {"next": next_url, "username": username,
+                                              "error": _("Wrong user name or password.")}, status_code=401)
+    response = RedirectResponse(next_url or home(user), 303)
+    response.set_cookie(SESSION_COOKIE, tokens.issue(user, "session"), max_age=tokens.ttl_seconds, httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/logout", dependencies=CSRF)
+def logout():
+    response = RedirectResponse("/login", 303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/language", dependencies=CSRF)
+async def switch_language(request: Request, session: Session = Depends(get_session),
+                          user: User | None = Depends(viewer)):
+    form = await request.form()
+    lang = "en" if str(form.get("language")) == "en" else "zh"
+    if user is not None:  # remembered with the user, on every device
+        user.language = lang
+        session.add(user)
+        session.commit()
+    response = RedirectResponse(safe_next(str(form.get("next") or ""), "/"), 303)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax", path="/")
+    return response
+
+
+# --- lists ------------------------------------------------------------------------------------------
+
+
+def _list_context(request: Request, session: Session, desk: Desk, rows: list[Incident]) -> list[dict[str, Any]]:
+    """Each incident with its nearest open milestone and that milestone's countdown."""
+    _ = translator(request)
+    lang = language(request)
+    now = utcnow()
+    ids = [i.id for i in rows]
+    milestones: dict[int, list[Milestone]] = {}
+    if ids:
+        for m in session.exec(select(Milestone).where(col(Milestone.incident_id).in_(ids))
+                              .order_by(col(Milestone.due_at))).all():
+            milestones.setdefault(m.incident_id, []).append(m)
+    names = {p.code: p.name for p in session.exec(select(Party)).all()}
+    items = []
+    for incident in rows:
+        shown = views.milestone_views(desk, incident, milestones.get(incident.id, []), now, _, lang)
+        next_open = next((v for v in shown if v.open), None) if incident.status == "open" else None
+        items.append({"incident": incident, "party": names.get(incident.party_code, incident.party_code),
+                      "level": _(labels.LEVELS.get(incident.level, incident.level)),
+                      "status": _(labels.STATUSES.get(incident.status, incident.status)), "next": next_open})
+    return items
+
+
+def _urgent_first(query):
+    return query.order_by(col(Incident.next_due_at).is_(None), col(Incident.next_due_at), col(Incident.id).desc())
+
+
+@router.get("/my")
+def my_incidents(request: Request, user: User = Depends(page_user), session: Session = Depends(get_session),
+                 desk: Desk = Depends(get_desk)):
+    """A responder: its party's open incidents, most urgent first. Others: the open ones they reported."""
+    _ = translator(request)
+    query = select(Incident).where(Incident.status == "open")
+    if user.role == RESPONDER:
+        query = query.where(Incident.party_code == user.party_code)
+        party = session.get(Party, user.party_code)
+        heading = _("Open incidents of %(party)s", party=party.name if party else user.party_code)
+    else:
+        query = query.where(Incident.reporter == user.username)
+        heading = _("Open incidents I reported")
+    rows = list(session.exec(_urgent_first(query).limit(200)).all())
+    return render(request, "incidents.html", {"heading": heading, "items": _list_context(request, session, desk, rows),
+                                              "filters": None})
+
+
+@router.get("/incidents")
+def list_incidents(request: Request, status: str = "open", user: User = Depends(page_user),
+                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    _ = translator(request)
+    status = status if status in ("open", "closed", "all") else "open"
+    query = select(Incident)
+    if user.role == RESPONDER:
+        query = query.where(Incident.party_code == user.party_code)
+    if status != "all":
+        query = query.where(Incident.status == status)
+    rows = list(session.exec(_urgent_first(query).limit(200)).all())
+    filters = [(code, label, code == status) for code, label in
+               (("open", _("Open")), ("closed", _("Closed")), ("all", _("All")))]
+    return render(request, "incidents.html", {"heading": _("Incidents"), "filters": filters,
+                                              "items": _list_context(request, session, desk, rows)})
+
+
+# --- the new-incident form --------------------------------------------------------------------------
+
+
+def _form_page(request: Request, session: Session, desk: Desk, values: dict[str, Any], errors: dict[str, str],
+               key: str, status_code: int = 200):
+    _ = translator(request)
+    data = views.deadline_data(desk, _)
+    return render(request, "incident_new.html", {
+        "values": values, "errors": errors, "key": key, "parties": _parties(session),
+        "levels": _choices(labels.LEVELS, _), "categories": _choices(labels.CATEGORIES, _),
+        "sources": _choices(labels.SOURCES, _), "deadline_data": data,
+        "preview": _preview(values, data, _, language(request)),
+    }, status_code=status_code)
+
+
+def _preview(values: dict[str, Any], data: dict[str, Any], _, lang: str) -> dict[str, Any]:
+    """The same deadline list desk.js writes, rendered on the server for the first paint (and without JS)."""
+    policy = data["drill"] if values.get("drill") else data["normal"]
+    level = values.get("level") or ("IV" if values.get("category") in data["ungraded"] else "")
+    if not level or level not in LEVELS:
+        return {"lead": data["words"]["choose"], "rows": []}
+    try:
+        start = datetime.fromisoformat(values.get("detected_at") or "").replace(tzinfo=SHANGHAI)
+    except ValueError:
+        start = datetime.now(SHANGHAI)
+    rows = []
+    for row in policy["levels"][level]:
+        due = start.timestamp() + row["seconds"]
+        rows.append(data["words"]["row"] % {"label": row["label"], "span": views.span(row["seconds"], _, lang),
+                                            "due": datetime.fromtimestamp(due, SHANGHAI).strftime("%Y-%m-%d %H:%M")})
+    if policy["follow_up"]:
+        rows.append(data["words"]["follow_up"] % {"span": views.span(policy["follow_up"], _, lang)})
+    return {"lead": data["words"]["policy"] % {"name": policy["name"]}, "rows": rows}
+
+
+@router.get("/incidents/new")
+def new_incident(request: Request, user: User = Depends(page_role(*views.OPENERS)),
+                 session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    values = {"detected_at": _now_local(), "source": "other"}
+    return _form_page(request, session, desk, values, {}, f"web-{uuid.uuid4()}")
+
+
+@router.post("/incidents/new", dependencies=CSRF)
+async def create_incident(request: Request, user: User = Depends(page_role(*views.OPENERS)),
+                          session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    _ = translator(request)
+    form = await request.form()
+    values: dict[str, Any] = {k: str(form.get(k) or "") for k in FORM_FIELDS}
+    values["drill"] = form.get("drill") in ("on", "1", "true")
+    key = str(form.get("idempotency_key") or "")
+    key = key if _KEY.match(key) else f"web-{uuid.uuid4()}"
+    data = {k: v.strip() for k, v in values.items() if isinstance(v, str) and v.strip()}
+    data["title"] = values["title"]
+    data["drill"] = values["drill"]
+    errors: dict[str, str] = {}
+    try:
+        body = IncidentCreate.model_validate(data)
+    except ValidationError as exc:
+        errors = views.field_errors(exc, _)
+        body = None
+    if not values["party"]:
+        errors["party"] = _("Choose the responsible party.")
+    if not values["category"]:
+        errors["category"] = _("Choose a category.")
+    if errors or body is None:
+        return _form_page(request, session, desk, values, errors, key, status_code=422)
+    try:
+        incident, _created = await open_incident(session, desk, body, user, key)
+    except HTTPException as exc:
+        if isinstance(exc.detail, list):
+            errors = {str(e.get("field")): _("Choose the responsible party from the list.") if e.get("field") == "party"
+                      else views.message(e.get("msg", ""), _) for e in exc.detail}
+        else:
+            errors = {"form": views.message(str(exc.detail), _)}
+        return _form_page(request, session, desk, values, errors, key, status_code=exc.status_code)
+    return RedirectResponse(f"/incidents/{incident.human_id}?done=opened", 303)
+
+
+# --- the incident page and its actions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One form on the incident page: who may use it, what it validates, which workflow update it runs."""
+
+    roles: tuple[str, ...]
+    model: type[BaseModel]
+    update: Any
+    command: Callable[[User, Any, Session], Any]
+
+
+def _reassign(user: User, body: ReassignIn, session: Session) -> Reassign:
+    party = session.get(Party, body.party)
+    if party is None or not party.active:
+        raise HTTPException(422, [{"field": "party", "msg": "unknown party"}])
+    return Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
+
+
+def _release(kind: str) -> Callable[[User, ReleaseIn, Session], RecordRelease]:
+    return lambda user, body, _s: RecordRelease(actor=user.username, kind=kind, released_at=body.released_at,
+                                                channel=body.channel, url=body.url, summary=body.summary)
+
+
+ACTIONS: dict[str, Action] = {
+    "acknowledge": Action(views.RESPONDERS, AcknowledgeIn, IncidentWorkflow.acknowledge,
+                          lambda u, b, _s: Acknowledge(actor=u.username, note=b.note)),
+    "release": Action(views.RESPONDERS, ReleaseIn, IncidentWorkflow.record_release, _release("release")),
+    "press_conference": Action(views.RESPONDERS, ReleaseIn, IncidentWorkflow.record_release,
+                               _release("press_conference")),
+    "update": Action(views.RESPONDERS, ReleaseIn, IncidentWorkflow.record_release, _release("update")),
+    "note": Action(views.EVERYONE, NoteIn, IncidentWorkflow.add_note, lambda u, b, _s: AddNote(actor=u.username, text=b.text)),
+    "reassign": Action(views.SUPERVISORS, ReassignIn, IncidentWorkflow.reassign, _reassign),
+    "level": Action(views.SUPERVISORS, LevelIn, IncidentWorkflow.change_level,
+                    lambda u, b, _s: ChangeLevel(actor=u.username, level=b.level.value, reason=b.reason)),
+    "waive": Action(views.SUPERVISORS, WaiveIn, IncidentWorkflow.waive,
+                    lambda u, b, _s: Waive(actor=u.username, milestone=b.milestone.value, reason=b.reason)),
+    "close": Action(views.SUPERVISORS, CloseIn, IncidentWorkflow.close, lambda u, b, _s: Close(actor=u.username, reason=b.reason)),
+    "reopen": Action(views.SUPERVISORS, ReopenIn, IncidentWorkflow.reopen,
+                     lambda u, b, _s: Reopen(actor=u.username, reason=b.reason)),
+}
+ACTION_LABELS = {
+    "acknowledge": labels.N_("Acknowledge"),
+    "release": labels.N_("Record an authoritative release"),
+    "press_conference": labels.N_("Record a press conference"),
+    "update": labels.N_("Record a follow-up release"),
+    "note": labels.N_("Add a note"),
+    "reassign": labels.N_("Reassign to another party"),
+    "level": labels.N_("Change the level"),
+    "waive": labels.N_("Waive a milestone"),
+    "close": labels.N_("Close the incident"),
+    "reopen": labels.N_("Reopen the incident"),
+}
+ACTION_CONFIRM = {
+    "acknowledge": labels.N_("Acknowledge %(id)s for %(party)s? The acknowledgement milestone is recorded as met now."),
+    "release": labels.N_("Record an authoritative release for %(id)s? The first-release milestone (and the "
+                         "acknowledgement, if still open) is recorded as met at the release time, and the "
+                         "follow-up clock starts."),
+    "press_conference": labels.N_("Record a press conference for %(id)s? It also counts as an authoritative release."),
+    "update": labels.N_("Record a follow-up release for %(id)s? The next follow-up deadline is counted from its time."),
+    "note": labels.N_("Add this note to the timeline of %(id)s? Timeline entries cannot be edited or deleted."),
+    "reassign": labels.N_("Reassign %(id)s to the chosen party? The deadlines keep running from the detected time."),
+    "level": labels.N_("Change the level of %(id)s? Pending deadlines are recomputed from the detected time; a "
+                       "deadline already past escalates at once."),
+    "waive": labels.N_("Waive the chosen milestone of %(id)s? Its reminders and escalations stop; the reason is "
+                       "kept in the timeline."),
+    "close": labels.N_("Close %(id)s? Every due milestone must be met or waived."),
+    "reopen": labels.N_("Reopen %(id)s? Its follow-up clock runs again."),
+}
+
+
+def _visible(request: Request, session: Session, user: User, human_id: str) -> Incident:
+    """The incident, if this user may see it; else the 404/403 page in the user's language."""
+    _ = translator(request)
+    try:
+        incident = get_incident(session, human_id)
+    except HTTPException:
+        raise PageError(404, _("There is no incident numbered %(id)s.", id=human_id[:40])) from None
+    try:
+        ensure_can_see(user, incident)
+    except HTTPException:
+        raise PageError(403, _("This incident belongs to another party: you cannot see or act on it.")) from None
+    return incident
+
+
+def _incident_page(request: Request, session: Session, desk: Desk, user: User, incident: Incident, *,
+                   errors: dict[str, dict[str, str]] | None = None, values: dict[str, dict[str, str]] | None = None,
+                   done: str = "", status_code: int = 200):
+    _ = translator(request)
+    lang = language(request)
+    now = utcnow()
+    out = incident_out(session, incident)
+    milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
+                                   .order_by(col(Milestone.due_at))).all())
+    events, notes = timeline_rows(session, incident)
+    actions = views.allowed_actions(user, incident, milestones)
+    party_name = out.party.name
+    done_text = ""
+    if done == "opened":
+        done_text = _("Incident %(id)s opened; its deadlines are running.",
+                      id=incident.human_id)
+    elif done in ACTION_LABELS:
+        done_text = _("Done: %(action)s.", action=_(ACTION_LABELS[done]))
+    return render(request, "incident.html", {
+        "incident": out,
+        "level_label": _(labels.LEVELS.get(out.level, out.level)),
+        "category_label": _(labels.CATEGORIES.get(out.category, out.category)),
+        "source_label": _(labels.SOURCES.get(out.source, out.source)),
+        "status_label": _(labels.STATUSES.get(out.status, out.status)),
+        "source_href": views._http(out.source_url),
+        "milestones": views.milestone_views(desk, incident, milestones, now, _, lang),
+        "timeline": views.timeline(session, events, notes, _, local),
+        "actions": [{"key": a, "label": _(ACTION_LABELS[a]),
+                     "confirm": _(ACTION_CONFIRM[a], id=incident.human_id, party=party_name)} for a in actions],
+        "errors": errors or {}, "values": values or {}, "done": done_text,
+        "now_local": _now_local(),
+        "parties": [p for p in _parties(session) if p.code != incident.party_code],
+        "levels": [(code, label) for code, label in _choices(labels.LEVELS, _) if code != out.level],
+        "open_milestones": [(m.key, _(labels.MILESTONES.get(m.key, m.label))) for m in milestones
+                            if m.state in ("pending", "overdue")],
+        "channels": [_(c) for c in labels.RELEASE_CHANNELS],
+    }, status_code=status_code)
+
+
+@router.get("/incidents/{human_id}")
+def incident_page(request: Request, human_id: str, done: str = "", user: User = Depends(page_user),
+                  session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    incident = _visible(request, session, user, human_id)
+    return _incident_page(request, session, desk, user, incident, done=done[:32])
+
+
+@router.post("/incidents/{human_id}/{action}", dependencies=CSRF)
+async def incident_action(request: Request, human_id: str, action: str, user: User = Depends(page_user),
+                          session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    _ = translator(request)
+    spec = ACTIONS.get(action)
+    if spec is None:
+        raise PageError(404, _("This page does not exist."))
+    incident = _visible(request, session, user, human_id)
+    if user.role not in spec.roles:
+        raise PageError(403, _("Your role cannot take this action."))
+    form = await request.form()
+    values = {k: str(form.get(k) or "") for k in spec.model.model_fields if k in form}
+    data = {k: v for k, v in values.items() if v.strip() or k not in ("released_at",)}
+    try:
+        body = spec.model.model_validate(data)
+        await act(desk, incident, spec.update, spec.command(user, body, session))
+    except ValidationError as exc:
+        return _incident_page(request, session, desk, user, incident, errors={action: views.field_errors(exc, _)},
+                              values={action: values}, status_code=422)
+    except HTTPException as exc:
+        if isinstance(exc.detail, list):
+            problems = {str(e.get("field")): _("Choose a party from the list.") for e in exc.detail}
+        else:
+            problems = {"form": views.message(str(exc.detail), _)}
+        session.refresh(incident)
+        return _incident_page(request, session, desk, user, incident, errors={action: problems},
+                              values={action: values}, status_code=exc.status_code)
+    return RedirectResponse(f"/incidents/{incident.human_id}?done={action}", 303)

@@ -1,0 +1,286 @@
+"""What the incident pages show, built from the read models: milestones with their countdowns, the
+timeline, the actions a role may take. Pure presentation: no writes, no Temporal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.auth import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
+from api.schemas import UNGRADED_CATEGORIES
+from api.service import Desk
+from api.web import labels
+from desk import clocks as clk
+from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
+from desk.policy import FOLLOW_UP, LEVELS, Policy
+
+Translate = Callable[..., str]
+OPENERS = (DUTY_OFFICER, SUPERVISOR, ADMIN)
+RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
+EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
+SUPERVISORS = (SUPERVISOR, ADMIN)
+_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+# --- words -----------------------------------------------------------------------------------------
+
+
+def span(seconds: float, _: Translate, lang: str) -> str:
+    """3小时20分 / 3 h 20 min; seconds only under an hour (drills run in seconds). Same rules as desk.js."""
+    total = int(abs(seconds))
+    days, hours = divmod(total, 86400)[0], total % 86400 // 3600
+    minutes, secs = total % 3600 // 60, total % 60
+    parts = []
+    if days:
+        parts.append(_("%(n)sd", n=days))
+    if hours:
+        parts.append(_("%(n)sh", n=hours))
+    if not days and (minutes or hours):
+        parts.append(_("%(n)smin", n=minutes))
+    if not days and not hours:
+        parts.append(_("%(n)ss", n=secs))
+    return ("" if lang == "zh" else " ").join(parts)
+
+
+def clock_words(_: Translate, lang: str) -> dict[str, str]:
+    """The words desk.js needs to write a countdown (raw templates with %(n)s / %(t)s)."""
+    return {"days": _("%(n)sd"), "hours": _("%(n)sh"), "minutes": _("%(n)smin"), "seconds": _("%(n)ss"),
+            "sep": "" if lang == "zh" else " ", "left": _("%(t)s left"), "overdue": _("overdue by %(t)s")}
+
+
+def message(text: str, _: Translate) -> str:
+    """A message from the schemas or the workflow, in the viewer's language when the catalog knows it."""
+    key = str(text).strip().rstrip("。.")
+    return _(labels.KNOWN_MESSAGES[key]) if key in labels.KNOWN_MESSAGES else str(text)
+
+
+def field_errors(exc: ValidationError, _: Translate) -> dict[str, str]:
+    """One message per form field. A model-level error (the level rule) belongs to the level field."""
+    out: dict[str, str] = {}
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        name = loc[0] if loc else "level"
+        if name in out:
+            continue
+        kind = str(error.get("type", ""))
+        ctx = error.get("ctx") or {}
+        if kind in ("missing", "string_too_short"):
+            out[name] = _("This field is required.")
+        elif kind == "string_too_long":
+            out[name] = _("Too long: at most %(n)s characters.", n=ctx.get("max_length", ""))
+        elif kind in ("enum", "literal_error"):
+            out[name] = _("Choose one of the listed options.")
+        elif kind.startswith("datetime"):
+            out[name] = _("Enter a date and time, for example 2026-11-27 09:30.")
+        else:
+            out[name] = message(str(error.get("msg", "")).removeprefix("Value error, "), _)
+    return out
+
+
+# --- the policy's deadlines, for the new-incident form ---------------------------------------------------
+
+
+def policy_offsets(policy: Policy, _: Translate) -> dict[str, Any]:
+    """Per level: each milestone and how long after detection it falls due (desk.clocks.deadlines)."""
+    levels = {}
+    for level in LEVELS:
+        due = clk.deadlines(policy, level, _EPOCH)
+        levels[level] = [{"key": key, "label": _(labels.MILESTONES.get(key, key)),
+                          "seconds": int((at - _EPOCH).total_seconds())} for key, at in due.items()]
+    return {"name": policy.name, "levels": levels, "follow_up": policy.follow_up_every_seconds}
+
+
+def deadline_data(desk: Desk, _: Translate) -> dict[str, Any]:
+    return {
+        "normal": policy_offsets(desk.policy, _),
+        "drill": policy_offsets(desk.drill_policy, _),
+        "ungraded": [c.value for c in UNGRADED_CATEGORIES],
+        "words": {
+            "policy": _("Under the policy “%(name)s” this incident gets these deadlines (Beijing time):"),
+            "choose": _("Choose a level (or an ungraded category) to see the deadlines."),
+            "row": _("%(label)s: by %(due)s (%(span)s after detection)"),
+            "follow_up": _("Follow-up releases: every %(span)s after the last release, while the incident is open"),
+        },
+    }
+
+
+# --- the incident page -------------------------------------------------------------------------------
+
+
+def policy_of(desk: Desk, incident: Incident) -> Policy:
+    preferred = desk.drill_policy if incident.drill else desk.policy
+    for policy in (preferred, desk.policy, desk.drill_policy):
+        if policy.name == incident.policy_name:
+            return policy
+    return preferred
+
+
+def first_reminder_at(policy: Policy, incident: Incident, m: Milestone) -> datetime | None:
+    """When the milestone's first reminder rung falls: from then on its countdown turns amber."""
+    if m.state not in (clk.PENDING, clk.OVERDUE):
+        return None
+    start = incident.detected_at
+    if m.key == FOLLOW_UP:
+        start = m.due_at - timedelta(seconds=policy.follow_up_every_seconds or 0)
+    clock = clk.MilestoneClock(key=m.key, label=m.label, window_start=start, due_at=m.due_at, planned_from=start)
+    rungs = [r for r in clk.ladder(clock, policy, incident.party_code, m.due_at) if r.kind == "reminder"]
+    return rungs[0].at if rungs else None
+
+
+@dataclass
+class MilestoneView:
+    key: str
+    label: str
+    due_at: datetime
+    state: str
+    state_label: str
+    open: bool
+    amber_at: datetime | None = None
+    tone: str = "green"
+    countdown: str = ""
+    met_at: datetime | None = None
+    met_text: str = ""
+    waived_reason: str | None = None
+
+
+def milestone_views(desk: Desk, incident: Incident, milestones: list[Milestone], now: datetime,
+                    _: Translate, lang: str) -> list[MilestoneView]:
+    policy = policy_of(desk, incident)
+    views = []
+    for m in milestones:
+        view = MilestoneView(key=m.key, label=_(labels.MILESTONES.get(m.key, m.label)), due_at=m.due_at, state=m.state,
+                             state_label=_(labels.MILESTONE_STATES.get(m.state, m.state)),
+                             open=m.state in (clk.PENDING, clk.OVERDUE), met_at=m.met_at,
+                             waived_reason=m.waived_reason)
+        if view.open and incident.status == "open":
+            view.amber_at = first_reminder_at(policy, incident, m)
+            left = (m.due_at - now).total_seconds()
+            view.tone = "red" if left <= 0 else ("amber" if view.amber_at and now >= view.amber_at else "green")
+            words = _("%(t)s left") if left > 0 else _("overdue by %(t)s")
+            view.countdown = words % {"t": span(left, _, lang)}
+        elif m.met_at is not None:
+            early = (m.due_at - m.met_at).total_seconds()
+            view.met_text = (_("met %(t)s early", t=span(early, _, lang)) if early >= 0
+                             else _("met %(t)s late", t=span(early, _, lang)))
+        views.append(view)
+    return views
+
+
+@dataclass
+class Entry:
+    at: datetime
+    order: tuple
+    title: str
+    actor: str = ""
+    css: str = ""
+    details: list[tuple[str, str, str]] = field(default_factory=list)  # (label, text, href)
+
+
+def _http(url: str) -> str:
+    return url if url.lower().startswith(("http://", "https://")) else ""
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime | None], str]) -> list[tuple[str, str, str]]:
+    p = event.payload or {}
+    rows: list[tuple[str, str, str]] = []
+
+    def add(label: str, text: Any, href: str = "") -> None:
+        if text not in (None, "", [], {}):
+            rows.append((label, str(text), href))
+
+    def milestone(key: Any) -> str:
+        return _(labels.MILESTONES.get(str(key), str(key)))
+
+    kind = event.kind
+    if kind in ("opened", "level_changed") and isinstance(p.get("deadlines"), dict):
+        if kind == "level_changed":
+            add(_("Level"), f"{_(labels.LEVELS.get(p.get('from'), str(p.get('from'))))} → "
+                            f"{_(labels.LEVELS.get(p.get('to'), str(p.get('to'))))}")
+        for key, due in p["deadlines"].items():
+            add(milestone(key), _("due %(when)s", when=local(_parse_time(due))))
+    if kind in ("released", "press_conference", "update"):
+        add(_("Released at"), local(_parse_time(p.get("released_at"))))
+        add(_("Channel"), p.get("channel"))
+        add(_("Link"), p.get("url"), _http(str(p.get("url") or "")))
+        add(_("Summary"), p.get("summary"))
+        met = p.get("met") or []
+        add(_("Milestones met"), "、".join(milestone(k) for k in met) if met else "")
+    if kind == "acknowledged":
+        add(_("Note"), p.get("note"))
+    if kind == "note":
+        add(_("Note"), p.get("text"))
+    if kind == "reassigned":
+        add(_("Party"), f"{(p.get('from') or {}).get('name', '')} → {(p.get('to') or {}).get('name', '')}")
+    if kind == "waived":
+        add(_("Milestone"), milestone(p.get("milestone")))
+    if kind in ("reminder_sent", "escalated", "escalation_repeated", "notification_failed"):
+        add(_("Milestone"), milestone(p.get("milestone")))
+        add(_("Sent to"), ", ".join(p.get("tags") or []))
+        if "matched" in p:
+            add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
+                                  matched=p.get("matched", 0)))
+        add(_("Error"), p.get("error"))
+    if kind == "channel_failure_escalated":
+        add(_("Detail"), p.get("error") or p.get("detail") or p.get("channel"))
+    add(_("Reason"), p.get("reason"))
+    return rows
+
+
+def timeline(session: Session, events: list[TimelineEvent], notes: list[NotificationAttempt], _: Translate,
+             local: Callable[[datetime | None], str]) -> list[Entry]:
+    """Every event and every notification attempt, newest first."""
+    names = {u.username: u.display_name or u.username for u in session.exec(
+        select(User).where(col(User.username).in_({e.actor for e in events}))).all()}
+    entries = []
+    for e in events:
+        actor = _("System") if e.actor == "system" else names.get(e.actor, e.actor)
+        entries.append(Entry(at=e.at, order=(1, e.seq), title=_(labels.EVENTS.get(e.kind, e.kind)), actor=actor,
+                             css=f"event {e.kind}", details=event_details(e, _, local)))
+    for n in notes:
+        status = _(labels.DELIVERY.get(n.status, n.status))
+        details = [(_("Delivery"), status, ""), (_("Sent to"), n.tags, ""),
+                   (_("Channel"), n.service or n.channel, "")]
+        if n.attempt > 1:
+            details.append((_("Attempt"), str(n.attempt), ""))
+        if n.error:
+            details.append((_("Error"), n.error, ""))
+        entries.append(Entry(at=n.at, order=(0, n.id or 0),
+                             title=_("Notification: %(kind)s", kind=_(labels.NOTIFICATION_KINDS.get(n.kind, n.kind))),
+                             css="notification" + (" failed" if n.status == "failed" else ""), details=details))
+    entries.sort(key=lambda x: (x.at, x.order), reverse=True)
+    return entries
+
+
+def allowed_actions(user: User, incident: Incident, milestones: list[Milestone]) -> list[str]:
+    """The actions this user may take on this incident now, in the order the page shows them."""
+    is_open = incident.status == "open"
+    state = {m.key: m.state for m in milestones}
+    acts = []
+    if is_open and user.role in RESPONDERS:
+        if state.get("acknowledge") in (clk.PENDING, clk.OVERDUE):
+            acts.append("acknowledge")
+        acts += ["release", "press_conference"]
+        if state.get("first_release") in clk.DONE_STATES:
+            acts.append("update")
+    if user.role in EVERYONE:
+        acts.append("note")
+    if user.role in SUPERVISORS:
+        if is_open:
+            acts += ["reassign", "level"]
+            if any(s in (clk.PENDING, clk.OVERDUE) for s in state.values()):
+                acts.append("waive")
+            acts.append("close")
+        else:
+            acts.append("reopen")
+    return acts
