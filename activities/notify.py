@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import apprise
 from sqlmodel import select
@@ -62,6 +64,23 @@ def load_channels(path: Path | None) -> apprise.Apprise:
     return channels
 
 
+_SECRET_PARAM = re.compile(r"token|key|secret|pass|auth|sign", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """apprise's privacy URL still shows custom headers (``+Authorization=Bearer …``) and some query
+    tokens: mask those values too, so the notification log never holds a secret."""
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url
+    params = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if value and (name.startswith("+") or _SECRET_PARAM.search(name)) and value != "****":
+            value = "****"
+        params.append((name, value))
+    return f"{base}?{urlencode(params, safe='*')}"
+
+
 def _status(service: str, ok: bool) -> str:
     if not ok:
         return FAILED
@@ -99,7 +118,7 @@ class Notifier:
             errors = [e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
             rows.append(NotificationAttempt(
                 incident_id=n.incident_id, dedupe_key=n.dedupe_key, kind=n.kind, tags=",".join(n.tags),
-                channel_id=r.url_id or r.url, channel=r.url[:500], service=r.name[:64], attempt=attempt,
+                channel_id=r.url_id or redact(r.url)[:64], channel=redact(r.url)[:500], service=r.name[:64], attempt=attempt,
                 status=_status(r.url, ok), error="; ".join(errors)[:1000] if not ok else "",
             ))
             if ok:

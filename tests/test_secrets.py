@@ -1,0 +1,89 @@
+"""Notification URLs carry secrets (bot keys, passwords, auth headers): they never reach an API answer,
+the notification log or the application's logs — only apprise's privacy form (``****``) does."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest_asyncio
+from sqlmodel import select
+
+from desk.db import session_scope
+from desk.models import NotificationAttempt
+from tests.conftest import eventually, make_settings, start_desk
+
+FAST = Path(__file__).parent / "policies" / "fast.toml"
+PASSWORD_SECRET = "S3cretPassw0rd"
+HEADER_SECRET = "HeaderTok3nXyz"
+SECRETS = (PASSWORD_SECRET, HEADER_SECRET)
+
+
+@pytest_asyncio.fixture
+async def secret_desk(temporal_env, tmp_path, database_url, receiver):
+    dead = f"127.0.0.1:{_closed_port()}"
+    config = tmp_path / "notify.yml"
+    config.write_text("\n".join([
+        "urls:",
+        # delivered: credentials in the URL and a token in a custom header
+        f"  - json://deskbot:{PASSWORD_SECRET}@127.0.0.1:{receiver.port}/bazhou?+X-Token={HEADER_SECRET}:",
+        "    - tag: bazhou",
+        # failing (nothing listens): the error path must not leak them either
+        f"  - json://deskbot:{PASSWORD_SECRET}@{dead}/bazhou?+Authorization=Bearer%20{HEADER_SECRET}:",
+        "    - tag: bazhou",
+        f"  - {receiver.url('supervisor')}:",
+        "    - tag: supervisor",
+    ]) + "\n", encoding="utf-8")
+    settings = make_settings(tmp_path, config, policy=str(FAST), drill_policy=str(FAST))
+    async for d in start_desk(temporal_env.client, settings, database_url, receiver):
+        yield d
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def attempts(database_url: str) -> list[NotificationAttempt]:
+    with session_scope(database_url) as s:
+        return list(s.exec(select(NotificationAttempt)).all())
+
+
+async def test_channel_secrets_never_appear_in_answers_records_or_logs(secret_desk, caplog):
+    desk = secret_desk
+    caplog.set_level(logging.DEBUG)
+    iid = (await desk.open(party="bazhou", title="渠道密钥不得外泄")).json()["id"]
+
+    def both_outcomes():
+        rows = attempts(desk.database_url)
+        return {r.status for r in rows} >= {"delivered", "failed"}
+
+    await eventually(both_outcomes, timeout=60)
+    assert desk.receiver.tagged("bazhou"), "the reminder reached the working channel"
+
+    rows = attempts(desk.database_url)
+    stored = json.dumps([r.model_dump(mode="json") for r in rows], ensure_ascii=False)
+    assert "deskbot" in stored and "****" in stored  # the channel is named, its secret masked
+    for secret in SECRETS:
+        assert secret not in stored, f"{secret} stored in the notification log"
+
+    answers = []
+    for who in ("duty", "bazhou", "super", "admin"):
+        for path in (f"/api/incidents/{iid}/timeline", f"/api/incidents/{iid}", "/api/incidents", "/api/board"):
+            r = await desk.http.get(path, headers=desk.auth(who))
+            answers.append(r.text)
+    answers.append((await desk.http.get("/metrics")).text)
+    timeline = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("super"))).json()
+    failed = [n for n in timeline["notifications"] if n["status"] == "failed"]
+    assert failed and failed[0]["error"], "the failure is visible, with its reason"
+    for secret in SECRETS:
+        assert not any(secret in a for a in answers), f"{secret} shown in an API answer"
+
+    logged = "\n".join(f"{r.name} {r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "notification channels failed" in logged  # the failure was logged ...
+    for secret in SECRETS:
+        assert secret not in logged, f"{secret} written to the logs"  # ... without the secret
