@@ -11,13 +11,13 @@
 
   function span(ms) {
     var total = Math.floor(Math.abs(ms) / 1000);
-    var d = Math.floor(total / 86400), h = Math.floor(total % 86400 / 3600);
-    var m = Math.floor(total % 3600 / 60), s = total % 60;
-    var parts = [];
-    if (d) parts.push(fill(words.days, { n: d }));
-    if (h) parts.push(fill(words.hours, { n: h }));
-    if (!d && (m || h)) parts.push(fill(words.minutes, { n: m }));
-    if (!d && !h) parts.push(fill(words.seconds, { n: s }));
+    var units = [[Math.floor(total / 86400), words.days], [Math.floor(total % 86400 / 3600), words.hours],
+      [Math.floor(total % 3600 / 60), words.minutes], [total % 60, words.seconds]];
+    var first = 0;
+    while (first < 3 && !units[first][0]) first++;
+    // The largest unit, and the next one when it is not zero: 2天3小时 / 1小时 / 5分30秒.
+    var parts = [fill(units[first][1], { n: units[first][0] })];
+    if (first < 3 && units[first + 1][0]) parts.push(fill(units[first + 1][1], { n: units[first + 1][0] }));
     return parts.join(words.sep || "");
   }
 

@@ -328,6 +328,11 @@ ACTION_CONFIRM = {
 }
 
 
+def _display_name(session: Session, username: str) -> str:
+    user = session.exec(select(User).where(User.username == username)).first()
+    return (user.display_name or user.username) if user else username
+
+
 def _visible(request: Request, session: Session, user: User, human_id: str) -> Incident:
     """The incident, if this user may see it; else the 404/403 page in the user's language."""
     _ = translator(request)
@@ -362,6 +367,7 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         done_text = _("Done: %(action)s.", action=_(ACTION_LABELS[done]))
     return render(request, "incident.html", {
         "incident": out,
+        "reporter": _display_name(session, out.reporter),
         "level_label": _(labels.LEVELS.get(out.level, out.level)),
         "category_label": _(labels.CATEGORIES.get(out.category, out.category)),
         "source_label": _(labels.SOURCES.get(out.source, out.source)),

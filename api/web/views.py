@@ -30,19 +30,14 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def span(seconds: float, _: Translate, lang: str) -> str:
-    """3小时20分 / 3 h 20 min; seconds only under an hour (drills run in seconds). Same rules as desk.js."""
+    """The largest unit and the next one: 2天3小时 / 1小时 / 5分30秒 (2d 3h ...). Same rules as desk.js."""
     total = int(abs(seconds))
-    days, hours = divmod(total, 86400)[0], total % 86400 // 3600
-    minutes, secs = total % 3600 // 60, total % 60
-    parts = []
-    if days:
-        parts.append(_("%(n)sd", n=days))
-    if hours:
-        parts.append(_("%(n)sh", n=hours))
-    if not days and (minutes or hours):
-        parts.append(_("%(n)smin", n=minutes))
-    if not days and not hours:
-        parts.append(_("%(n)ss", n=secs))
+    days, hours, minutes, secs = total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60
+    units = [(days, "%(n)sd"), (hours, "%(n)sh"), (minutes, "%(n)smin"), (secs, "%(n)ss")]
+    first = next((i for i, (n, _u) in enumerate(units) if n), 3)  # the largest unit, then the next if not zero
+    parts = [_(units[first][1], n=units[first][0])]
+    if first < 3 and units[first + 1][0]:
+        parts.append(_(units[first + 1][1], n=units[first + 1][0]))
     return ("" if lang == "zh" else " ").join(parts)
 
 

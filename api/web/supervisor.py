@@ -1,0 +1,254 @@
+"""Supervisor pages: the live board, an incident's whole history as a timeline, the assessment.
+
+All three read SQL only (desk.board, desk.stats, the timeline tables), never Temporal. The board's
+first paint is rendered here; board.js then polls /api/board with the same filters every few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session, col, select
+
+from api.auth import ADMIN, DUTY_OFFICER, SUPERVISOR
+from api.deps import get_session
+from api.service import get_incident, timeline_rows
+from api.web import i18n, labels
+from api.web.security import PageError, page_role
+from api.web.templating import language, render
+from api.web.views import span
+from desk import stats
+from desk.board import STATUSES, BoardFilters, board
+from desk.models import Milestone, Party, User
+from jinja2.ext import _make_new_gettext
+
+router = APIRouter(include_in_schema=False)
+BOARD_VIEWERS = (SUPERVISOR, ADMIN, DUTY_OFFICER)  # duty officers watch the board read-only
+ASSESSORS = (SUPERVISOR, ADMIN)
+POLL_SECONDS = 3
+
+# Chinese for this module's messages, used while the gettext catalog does not carry them yet.
+ZH = {
+    "Supervisor board": "督办看板", "Open": "处置中", "At risk": "临近时限", "Overdue": "已超期",
+    "Met today": "今日完成", "On track": "正常", "All parties": "全部单位", "All levels": "全部级别",
+    "All categories": "全部类别", "All open": "全部处置中", "Party": "责任单位", "Level": "级别", "Category": "类别",
+    "Status": "状态", "Show drills": "显示演练", "Apply": "筛选", "Incident": "事件", "Next deadline": "最近时限",
+    "Time left": "剩余时间", "Reminders and escalations": "提醒与升级", "No open incidents match these filters.":
+    "没有符合筛选条件的处置中事件。", "[Drill]": "【演练】", "reminded %(n)s×": "已提醒 %(n)s 次",
+    "escalated %(n)s×": "已升级 %(n)s 次", "%(n)s failed": "失败 %(n)s 次", "none yet": "暂无",
+    "Updated %(t)s, refreshes every %(n)s s": "更新于 %(t)s，每 %(n)s 秒自动刷新",
+    "Not refreshed: the server cannot be reached. Retrying.": "刷新失败：无法连接服务器，正在重试。",
+    "Timeline": "时间线", "Timeline of %(id)s": "%(id)s 时间线", "Detected": "发现舆情",
+    "Deadline: %(label)s": "时限截止：%(label)s", "%(t)s later": "间隔 %(t)s",
+    "Detection to %(label)s: %(t)s": "发现至%(label)s：%(t)s", "not yet": "尚未完成",
+    "Notification": "通知", "Open the incident page": "打开事件页面", "Back to the board": "返回看板",
+    "Assessment": "考核统计", "From": "起始日期", "To": "截止日期", "Show": "统计",
+    "Download CSV (figures)": "下载 CSV（统计表）", "Download CSV (every incident)": "下载 CSV（逐件明细）",
+    "Period %(from)s to %(to)s (Beijing time), drills excluded": "统计期间 %(from)s 至 %(to)s（北京时间），不含演练",
+    "On-time and response rate by party": "各单位及时率与回应率", "Outcomes by milestone": "各时限完成情况",
+    "Monthly trend": "月度趋势", "Time to first authoritative release": "首次权威发布用时分布",
+    "Press conferences for especially serious (I) incidents": "特别重大（I 级）事件新闻发布会",
+    "Definitions": "指标口径", "Month": "月份", "Incidents": "事件数", "Met on time": "按时完成",
+    "Met late": "超时完成", "Waived": "已豁免", "Not yet due": "未到期", "On-time rate": "及时率",
+    "Response rate": "回应率", "Milestone": "时限", "Median to acknowledge": "签收用时中位数",
+    "P90 to acknowledge": "签收用时 P90", "Median to first release": "首次发布用时中位数",
+    "P90 to first release": "首次发布用时 P90", "Time": "用时", "Compliance": "合规率", "Total": "合计",
+    "No incidents in this period.": "该期间没有事件。", "Enter dates as YYYY-MM-DD; the end may not be before the start.":
+    "日期格式为 YYYY-MM-DD，截止日期不能早于起始日期。", "by %(who)s": "操作人 %(who)s",
+    "Delivery": "送达情况", "No channel configured": "未配置通知渠道", "upcoming": "尚未到期",
+    "Every figure is defined below; hover a column heading for its definition.": "各项指标口径见页面底部；鼠标悬停在表头上可查看定义。",
+}
+
+
+def translate(lang: str):
+    """gettext from the catalog; this module's Chinese where the catalog has no entry yet."""
+    catalog = i18n.translations(lang)
+
+    def gettext(message: str) -> str:
+        text = catalog.gettext(message)
+        if text == message and lang == "zh":
+            return ZH.get(message, message)
+        return text
+
+    def _(message: str, **values: Any) -> str:
+        text = gettext(message)
+        return text % values if values else text
+
+    return gettext, _
+
+
+def page(request: Request, name: str, context: dict[str, Any], status_code: int = 200):
+    gettext, _ = translate(language(request))
+    context = {**context, "_": _make_new_gettext(gettext), "gettext": _make_new_gettext(gettext)}
+    return render(request, name, context, status_code=status_code)
+
+
+def _parties(session: Session) -> list[Party]:
+    return list(session.exec(select(Party).where(Party.active == True).order_by(Party.kind, Party.code)).all())  # noqa: E712
+
+
+# --- the board ----------------------------------------------------------------------------------------
+
+
+@router.get("/board")
+def board_page(request: Request, party: str = "", level: str = "", category: str = "", status: str = "",
+               drills: bool = False, user: User = Depends(page_role(*BOARD_VIEWERS)),
+               session: Session = Depends(get_session)):
+    _gettext, _ = translate(language(request))
+    filters = BoardFilters(
+        party=party if session.get(Party, party) else None,
+        level=level if level in labels.LEVELS else None,
+        category=category if category in labels.CATEGORIES else None,
+        status=status if status in STATUSES else None, drills=drills,
+    )
+    data = board(session, filters)
+    lang = language(request)
+    return page(request, "supervisor/board.html", {
+        "data": data, "filters": filters, "parties": _parties(session), "poll_seconds": POLL_SECONDS,
+        "levels": [(c, _(label)) for c, label in labels.LEVELS.items()],
+        "categories": [(c, _(label)) for c, label in labels.CATEGORIES.items()],
+        "statuses": [("overdue", _("Overdue")), ("at_risk", _("At risk")), ("on_track", _("On track"))],
+        "read_only": user.role == DUTY_OFFICER,
+        "words": board_words(_, lang),
+    })
+
+
+def board_words(_, lang: str) -> dict[str, str]:
+    """What board.js writes into rows (raw templates: %(n)s, %(t)s)."""
+    return {
+        "drill": _("[Drill]"), "reminded": _("reminded %(n)s×"), "escalated": _("escalated %(n)s×"),
+        "failed": _("%(n)s failed"), "none": _("none yet"), "empty": _("No open incidents match these filters."),
+        "updated": _("Updated %(t)s, refreshes every %(n)s s"),
+        "offline": _("Not refreshed: the server cannot be reached. Retrying."),
+        "levels": {c: _(label) for c, label in labels.LEVELS.items()},
+        "lang": lang,
+    }
+
+
+# --- one incident's timeline ----------------------------------------------------------------------------
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str  # event | notification | deadline | detected
+    title: str
+    detail: str = ""
+    css: str = ""
+    gap: str = ""  # time since the entry before, in words
+
+
+@router.get("/board/incidents/{human_id}")
+def timeline_page(request: Request, human_id: str, user: User = Depends(page_role(*BOARD_VIEWERS)),
+                  session: Session = Depends(get_session)):
+    lang = language(request)
+    _gettext, _ = translate(lang)
+    try:
+        incident = get_incident(session, human_id)
+    except Exception as exc:  # the API's 404, as the page's 404
+        raise PageError(404, getattr(exc, "detail", str(exc))) from None
+    events, notes = timeline_rows(session, incident)
+    milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
+                                   .order_by(col(Milestone.due_at))).all())
+    now = datetime.now(timezone.utc)
+    entries = [Entry(incident.detected_at, "detected", _("Detected"), incident.title, "start")]
+    for e in events:
+        detail = _event_detail(e.payload or {}, _)
+        if e.actor and e.actor != "system":
+            detail = (_("by %(who)s", who=e.actor) + (" · " + detail if detail else ""))
+        css = "failed" if e.kind in ("notification_failed", "channel_failure_escalated") else \
+            "escalation" if e.kind in ("escalated", "escalation_repeated") else ""
+        entries.append(Entry(e.at, "event", _(labels.EVENTS.get(e.kind, e.kind)), detail, css))
+    for n in notes:
+        status = _("No channel configured") if n.status == "no_channel" else _(labels.DELIVERY.get(n.status, n.status))
+        what = _(labels.NOTIFICATION_KINDS.get(n.kind, n.kind))
+        detail = " · ".join(x for x in (n.service or n.channel, n.tags, f"#{n.attempt}", n.error) if x)
+        entries.append(Entry(n.at, "notification", f"{_('Notification')}：{what} — {status}", detail,
+                             "notification " + ("failed" if n.status in ("failed", "no_channel") else "delivered")))
+    for m in milestones:
+        label = _(labels.MILESTONES.get(m.key, m.key))
+        state = _(labels.MILESTONE_STATES.get(m.state, m.state))
+        upcoming = m.due_at > now and m.state in ("pending", "overdue")
+        entries.append(Entry(m.due_at, "deadline", _("Deadline: %(label)s", label=label),
+                             state + (f" · {_('upcoming')}" if upcoming else ""), f"deadline state-{m.state}"))
+    entries.sort(key=lambda x: (x.at, {"detected": 0, "event": 1, "notification": 2, "deadline": 3}[x.kind]))
+    previous = None
+    for entry in entries:
+        if previous is not None and (entry.at - previous).total_seconds() >= 60:
+            entry.gap = _("%(t)s later", t=span((entry.at - previous).total_seconds(), _, lang))
+        previous = entry.at
+    intervals = []
+    for m in milestones:
+        label = _(labels.MILESTONES.get(m.key, m.key))
+        took = span((m.met_at - incident.detected_at).total_seconds(), _, lang) if m.met_at else _("not yet")
+        intervals.append(_("Detection to %(label)s: %(t)s", label=label, t=took))
+    party = session.get(Party, incident.party_code)
+    return page(request, "supervisor/timeline.html", {
+        "incident": incident, "party": party.name if party else incident.party_code, "entries": entries,
+        "intervals": intervals, "level": _(labels.LEVELS.get(incident.level, incident.level)),
+    })
+
+
+def _event_detail(payload: dict, _) -> str:
+    parts = []
+    for key in ("reason", "text", "note", "summary", "channel", "url", "party_name", "level", "error"):
+        value = payload.get(key)
+        if value:
+            parts.append(str(value))
+    if payload.get("milestone"):
+        parts.insert(0, _(labels.MILESTONES.get(payload["milestone"], payload["milestone"])))
+    return " · ".join(parts)[:500]
+
+
+# --- the assessment -------------------------------------------------------------------------------------
+
+
+@router.get("/assessment")
+def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)),
+                    session: Session = Depends(get_session)):
+    lang = language(request)
+    _gettext, _ = translate(lang)
+    q = request.query_params
+    default = stats.Period.year_to_date()
+    error = ""
+    try:
+        start = date.fromisoformat(q["from"]) if q.get("from") else default.start
+        end = date.fromisoformat(q["to"]) if q.get("to") else default.end
+        period = stats.Period(start, end)
+    except ValueError:
+        error = _("Enter dates as YYYY-MM-DD; the end may not be before the start.")
+        period = default
+    party = q.get("party") or None
+    if party and session.get(Party, party) is None:
+        party = None
+    report = stats.assessment(session, period, party=party, language=lang)
+    definitions = {d["key"]: d["text"] for d in report["definitions"]}
+    query = f"from={period.start}&to={period.end}" + (f"&party={party}" if party else "")
+    chart_data = {
+        "parties": [{"name": p["name"], "on_time": p["figures"]["on_time_rate"],
+                     "response": p["figures"]["response_rate"]} for p in report["parties"]],
+        "milestones": [{"name": m["label"], **{b: m[b] for b in stats.BUCKETS}} for m in report["milestones"]],
+        "monthly": report["monthly"],
+        "release": report["release_distribution"],
+        "words": {"on_time": _("On-time rate"), "response": _("Response rate"), "incidents": _("Incidents"),
+                  **{b: _(w) for b, w in (("met", "Met on time"), ("met_late", "Met late"), ("overdue", "Overdue"),
+                                          ("waived", "Waived"), ("pending", "Not yet due"))}},
+    }
+    return page(request, "supervisor/assessment.html", {
+        "report": report, "period": period, "party": party, "parties": _parties(session), "error": error,
+        "definitions": definitions, "query": query, "chart_data": json.dumps(chart_data, ensure_ascii=False),
+        "milestone_labels": {k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED},
+        "pct": _pct, "hours": _hours,
+    })
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _hours(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds / 3600:.2f} h"
