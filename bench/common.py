@@ -203,7 +203,7 @@ class Stack:
         for name in ("api", "receiver", "temporal"):
             proc = self.procs.pop(name, None)
             if proc is not None:
-                _terminate(proc)
+                terminate(proc)
         from desk.db import dispose_engine
 
         dispose_engine(self.db_url)
@@ -224,9 +224,16 @@ class Stack:
             self.workers.append(self._spawn(f"worker-{len(self.workers)}", [sys.executable, "-m", "desk.cli", "worker"],
                                             env=self.env(), register=False))
 
+    def start_baseline_worker(self) -> tuple[str, subprocess.Popen]:
+        """The trivial workflows' worker (bench/trivial.py) on a task queue of its own."""
+        queue = f"bench-trivial-{uuid.uuid4().hex[:6]}"
+        proc = self._spawn("baseline-worker", [sys.executable, "-m", "bench.trivial", self.address, queue,
+                                               f"http://127.0.0.1:{self.receiver_port}"], register=False)
+        return queue, proc
+
     async def stop_workers(self) -> None:
         while self.workers:
-            _terminate(self.workers.pop())
+            terminate(self.workers.pop())
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
@@ -347,7 +354,7 @@ class Stack:
             await asyncio.sleep(0.3)
 
 
-def _terminate(proc: subprocess.Popen) -> None:
+def terminate(proc: subprocess.Popen) -> None:
     """Stop one child we started (its own process group: the dev server has children of its own)."""
     if proc.poll() is not None:
         return

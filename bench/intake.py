@@ -26,6 +26,7 @@ from bench.common import (
     parser,
     percentile,
     print_table,
+    terminate,
     warm_up,
     worker_counts,
 )
@@ -35,10 +36,7 @@ TARGET_P95 = 0.100
 
 
 async def baseline(stack: Stack, n: int, concurrency: int, paced_seconds: float) -> dict:
-    import sys as _sys
-
-    queue = f"bench-trivial-{uuid.uuid4().hex[:6]}"
-    worker = stack._spawn("trivial-worker", [_sys.executable, "-m", "bench.trivial", stack.address, queue])
+    queue, worker = stack.start_baseline_worker()
     try:
         run = uuid.uuid4().hex[:6]
 
@@ -54,10 +52,7 @@ async def baseline(stack: Stack, n: int, concurrency: int, paced_seconds: float)
         latencies = await paced(rate / 2, paced_seconds, lambda i: start(50 + n + i))
         return {"rate": rate, "p50": percentile(latencies, 50), "p95": percentile(latencies, 95)}
     finally:
-        from bench.common import _terminate
-
-        stack.procs.pop("trivial-worker", None)
-        _terminate(worker)
+        terminate(worker)
 
 
 async def desk_intake(stack: Stack, workers: int, n: int, concurrency: int, paced_seconds: float) -> dict:

@@ -1,14 +1,20 @@
-"""The baseline: a trivial workflow and its worker, to measure what bare Temporal does on this machine.
+"""Baselines: trivial workflows and their worker, to measure what bare Temporal does on this machine.
 
-Run: python -m bench.trivial ADDRESS TASK_QUEUE
+- BenchTrivial: returns at once (the bare start_workflow rate).
+- BenchTimer: sleeps until a given moment, then one activity posts to the receiver (timer lateness).
+- BenchWaiting: waits; its update `touch` runs one no-op activity and returns (bare update round trip).
+
+Run: python -m bench.trivial ADDRESS TASK_QUEUE [RECEIVER_URL]
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from datetime import timedelta
 
-from temporalio import workflow
+from temporalio import activity, workflow
 
 
 @workflow.defn(name="BenchTrivial")
@@ -18,16 +24,58 @@ class TrivialWorkflow:
         return n
 
 
-async def main(address: str, task_queue: str) -> None:
+@workflow.defn(name="BenchTimer")
+class TimerWorkflow:
+    @workflow.run
+    async def run(self, at: float) -> None:
+        delay = at - workflow.now().timestamp()
+        if delay > 0:
+            await workflow.sleep(delay)
+        await workflow.execute_activity("bench_post", workflow.info().workflow_id,
+                                        start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn(name="BenchWaiting")
+class WaitingWorkflow:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: self.done)
+
+    @workflow.update
+    async def touch(self, n: int) -> int:
+        await workflow.execute_activity("bench_noop", n, start_to_close_timeout=timedelta(seconds=30))
+        return n
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+async def main(address: str, task_queue: str, receiver: str = "") -> None:
+    import httpx
     from temporalio.client import Client
     from temporalio.worker import Worker
 
+    http = httpx.AsyncClient(timeout=30)
+
+    @activity.defn(name="bench_post")
+    async def post(workflow_id: str) -> None:
+        await http.post(f"{receiver}/baseline", json={"title": workflow_id, "message": str(time.time())})
+
+    @activity.defn(name="bench_noop")
+    async def noop(n: int) -> int:
+        return n
+
     client = await Client.connect(address)
-    await Worker(client, task_queue=task_queue, workflows=[TrivialWorkflow]).run()
+    await Worker(client, task_queue=task_queue, workflows=[TrivialWorkflow, TimerWorkflow, WaitingWorkflow],
+                 activities=[post, noop]).run()
 
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main(sys.argv[1], sys.argv[2]))
+        asyncio.run(main(*sys.argv[1:]))
     except KeyboardInterrupt:
         pass

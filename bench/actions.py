@@ -1,0 +1,149 @@
+"""Action round trip: an update over HTTP until its SQL row is committed, with N incidents open.
+
+N incidents are opened over HTTP (bazhong policy: nothing rings while it measures). Then a sample of
+them is acknowledged (POST /acknowledge) and another sample released (POST /releases), a few requests
+in flight. The API answers only after the workflow's record_event activity has committed, so the
+response latency is the round trip; right after each response the benchmark reads the timeline row
+("acknowledged" / "released") from SQL itself to confirm it is there.
+
+Baseline (same run, same dev server): bare `execute_update` on a trivial workflow whose update runs
+one no-op activity (bench/trivial.py), at the same concurrency.
+
+Run: python -m bench actions [--quick] [--incidents N] [--sample S] [--database-url …]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+import uuid
+
+from bench.common import (
+    Stack,
+    bounded,
+    log,
+    machine,
+    ms,
+    parser,
+    percentile,
+    print_table,
+    terminate,
+    timed,
+    warm_up,
+    worker_counts,
+)
+
+TARGET_P95 = 0.150
+
+
+async def update_baseline(stack: Stack, n: int, concurrency: int) -> list[float]:
+    queue, worker = stack.start_baseline_worker()
+    try:
+        run = uuid.uuid4().hex[:6]
+        handles = await bounded(n, concurrency, lambda i: stack.client.start_workflow(
+            "BenchWaiting", id=f"waiting-{run}-{i}", task_queue=queue))
+
+        async def touch(i: int) -> float:
+            t = time.perf_counter()
+            await handles[i].execute_update("touch", i)
+            return time.perf_counter() - t
+
+        await bounded(min(n, 20), concurrency, touch)  # warm up
+        latencies = await bounded(n, concurrency, touch)
+        await bounded(n, concurrency, lambda i: handles[i].signal("finish"))
+        return latencies
+    finally:
+        terminate(worker)
+
+
+def row_committed(stack: Stack, human_id: str, kind: str) -> bool:
+    from sqlmodel import select
+
+    from desk.db import session_scope
+    from desk.models import Incident, TimelineEvent
+
+    with session_scope(stack.db_url) as session:
+        return session.exec(
+            select(TimelineEvent.id).join(Incident, Incident.id == TimelineEvent.incident_id)
+            .where(Incident.human_id == human_id, TimelineEvent.kind == kind)
+        ).first() is not None
+
+
+async def one_run(args, workers: int) -> list[tuple[str, str, str, str]]:
+    stack = await Stack(policy="bazhong", database_url=args.database_url, keep=args.keep).start(workers=workers)
+    try:
+        base = await update_baseline(stack, args.sample, args.action_concurrency)
+        log(f"baseline: bare update p50 {ms(percentile(base, 50))}, p95 {ms(percentile(base, 95))}")
+        await warm_up(stack)
+        t0 = time.perf_counter()
+        results = await bounded(args.incidents, args.concurrency, lambda i: stack.open())
+        ids = [r.json()["id"] for _, r in results if r.status_code == 201]
+        if len(ids) != args.incidents:
+            raise RuntimeError(f"only {len(ids)}/{args.incidents} incidents opened")
+        await stack.wait_events("opened", args.incidents + 20)
+        log(f"{args.incidents} incidents open and recorded in {time.perf_counter() - t0:.0f}s")
+        picked = random.Random(7).sample(ids, 2 * args.sample)
+        plan = [(h, "acknowledge", "acknowledged", {"note": "已签收"}) for h in picked[:args.sample]]
+        plan += [(h, "releases", "released", {"channel": "政务微博", "summary": "已发布情况通报"})
+                 for h in picked[args.sample:]]
+        random.Random(8).shuffle(plan)
+        latency: dict[str, list[float]] = {"acknowledge": [], "releases": []}
+        problems: list[str] = []
+
+        async def act(i: int) -> None:
+            human_id, path, kind, body = plan[i]
+            seconds, r = await timed(stack.http.post(f"/api/incidents/{human_id}/{path}", json=body,
+                                                     headers=stack.auth("bazhou")))
+            if r.status_code != 200:
+                problems.append(f"{path} {human_id}: {r.status_code} {r.text[:200]}")
+                return
+            if not await asyncio.to_thread(row_committed, stack, human_id, kind):
+                problems.append(f"{path} {human_id}: answered before its '{kind}' row was in SQL")
+            latency[path].append(seconds)
+
+        await bounded(len(plan), args.action_concurrency, act)
+        if problems:
+            log(f"{len(problems)} problems, e.g. {problems[0]}")
+        both = latency["acknowledge"] + latency["releases"]
+        tag = f"{workers} worker(s)"
+        target = f"target ≤ {ms(TARGET_P95)}"
+        return [
+            (f"acknowledge p50, {tag}", ms(percentile(latency["acknowledge"], 50)),
+             f"bare update {ms(percentile(base, 50))}", _ratio(percentile(latency["acknowledge"], 50), percentile(base, 50))),
+            (f"acknowledge p95, {tag}", ms(percentile(latency["acknowledge"], 95)), target,
+             "met" if percentile(latency["acknowledge"], 95) <= TARGET_P95 else "missed"),
+            (f"release p50, {tag}", ms(percentile(latency["releases"], 50)),
+             f"bare update {ms(percentile(base, 50))}", _ratio(percentile(latency["releases"], 50), percentile(base, 50))),
+            (f"release p95, {tag}", ms(percentile(latency["releases"], 95)), target,
+             "met" if percentile(latency["releases"], 95) <= TARGET_P95 else "missed"),
+            (f"all actions p95, {tag}", ms(percentile(both, 95)), f"bare update {ms(percentile(base, 95))}",
+             _ratio(percentile(both, 95), percentile(base, 95))),
+            (f"rows confirmed in SQL, {tag}", f"{len(both)}/{len(plan)}", "all", "ok" if not problems else "PROBLEMS"),
+        ]
+    finally:
+        await stack.stop()
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.1f}× the bare update" if base > 0 else "-"
+
+
+async def main(argv: list[str]) -> None:
+    p = parser(__doc__.split("\n")[0], workers="1")
+    p.add_argument("--incidents", type=int, default=10_000, help="incidents open (default 10000)")
+    p.add_argument("--sample", type=int, default=300, help="acknowledgements, and as many releases (default 300)")
+    p.add_argument("--action-concurrency", type=int, default=4, help="actions in flight (default 4)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.incidents, args.sample = 40, 10
+    print(f"actions benchmark · {machine()}", flush=True)
+    rows = []
+    for workers in worker_counts(args.workers):
+        rows += await one_run(args, workers)
+    print_table(f"actions ({args.incidents} open, {2 * args.sample} actions, {args.action_concurrency} in flight)", rows)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
