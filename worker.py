@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -18,8 +20,11 @@ log = logging.getLogger("desk.worker")
 
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None,
-                 database_url: str | None = None) -> Worker:
-    """A worker for the desk's task queue. Raises at once if the notification config is broken."""
+                 database_url: str | None = None, graceful_shutdown: timedelta = timedelta(0)) -> Worker:
+    """A worker for the desk's task queue. Raises at once if the notification config is broken.
+
+    ``graceful_shutdown``: on stop, how long running activities may take to finish before they are
+    cancelled (a cancelled one is retried by another worker, so this only saves a retry)."""
     recorder = Recorder(database_url)
     notifier = Notifier(load_channels(settings.notify_config), database_url)
     return Worker(
@@ -29,6 +34,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=[recorder.record_event, notifier.send_notification],
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,
+        graceful_shutdown_timeout=graceful_shutdown,
     )
 
 
@@ -41,11 +47,22 @@ async def main(settings: Settings | None = None) -> None:
     runtime = metrics_runtime(settings.worker_metrics_port) if settings.worker_metrics_port else None
     client = await connect(settings, runtime=runtime)
     await ensure_search_attributes(client)
-    worker = build_worker(client, settings)
+    # `docker stop` sends SIGTERM: stop polling, let running activities finish (compose allows 30 s).
+    worker = build_worker(client, settings, graceful_shutdown=timedelta(seconds=20))
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     log.info("worker %s polling task queue %s at %s (namespace %s)%s", client.identity, worker.task_queue,
              settings.resolved_temporal_address, settings.temporal_namespace,
              f"; SDK metrics on :{settings.worker_metrics_port}/metrics" if runtime else "")
-    await worker.run()
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if stopping.done():
+        log.info("worker %s stopping: finishing running activities", client.identity)
+        await worker.shutdown()
+    stopping.cancel()
+    await running  # a fatal worker error ends the process with it
 
 
 if __name__ == "__main__":

@@ -218,6 +218,8 @@ async def test_two_workers_share_incidents_and_a_killed_one_loses_no_rung(
             await eventually(settled, timeout=120, interval=3)
 
             metrics = httpx.get(f"http://127.0.0.1:{b.metrics_port}/metrics", timeout=10).text
+            b.proc.send_signal(signal.SIGTERM)  # what `docker stop` sends: a clean stop, exit code 0
+            assert b.proc.wait(timeout=60) == 0, b.log_path.read_text()[-2000:]
     finally:
         for w in workers:
             w.stop()
