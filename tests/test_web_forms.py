@@ -142,3 +142,15 @@ def test_catalog_is_complete_and_compiled(tmp_path):
     translated = {m.id for m in po if m.id and m.string}
     assert sorted(in_code - translated) == [], "run the catalog update (see api/locales/README)"
     assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}
+
+
+async def test_drill_is_marked_everywhere(web_desk):
+    async with web_desk.client() as http:
+        token = await web_desk.login(http, "duty")
+        r = await http.post("/incidents/new", data={**FORM, "drill": "on", "csrf_token": token,
+                                                    "idempotency_key": "web-drill-000001"})
+        url = r.headers["location"].split("?")[0]
+        page = (await http.get(url)).text
+        assert page.count("【演练】") >= 2  # the badge and the title
+        assert "【演练】" in (await http.get("/incidents")).text
+    assert web_desk.incidents()[0].drill
