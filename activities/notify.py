@@ -51,6 +51,7 @@ def load_channels(path: Path | None) -> apprise.Apprise:
     path = Path(path)
     if not path.is_file():
         raise ChannelConfigError(f"notification config {path} does not exist")
+    _check_entries(path)
     config = apprise.AppriseConfig()
     if not config.add(str(path.resolve())):
         raise ChannelConfigError(f"notification config {path} could not be read")
@@ -79,6 +80,42 @@ def redact(url: str) -> str:
             value = "****"
         params.append((name, value))
     return f"{base}?{urlencode(params, safe='*')}"
+
+
+def _check_entries(path: Path) -> None:
+    """Name the line that is wrong: apprise itself only says the file failed, and silently drops an entry
+    it does not understand (a typo would leave a party without notifications)."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    entries: list[tuple[int, str]] = []
+    if path.suffix.lower() in (".yml", ".yaml"):
+        try:
+            root = yaml.compose(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f", line {mark.line + 1}" if mark else ""
+            raise ChannelConfigError(f"notification config {path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        urls = next((v for k, v in getattr(root, "value", []) if isinstance(root, yaml.MappingNode)
+                     and getattr(k, "value", None) == "urls"), None)
+        if urls is None or not isinstance(urls, yaml.SequenceNode):
+            raise ChannelConfigError(f"notification config {path}: needs a list under 'urls:'")
+        for item in urls.value:
+            node = item.value[0][0] if isinstance(item, yaml.MappingNode) and item.value else item
+            entries.append((node.start_mark.line + 1, str(getattr(node, "value", ""))))
+    else:
+        for number, line in enumerate(text.splitlines(), 1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith(("#", ";")):
+                continue
+            entries.append((number, stripped.split("=", 1)[1].strip() if "=" in stripped.split("://", 1)[0]
+                            else stripped))
+    for number, url in entries:
+        if apprise.Apprise.instantiate(url) is None:
+            shown = url.split("://", 1)[0] + "://…" if "://" in url else url[:20]  # never the secret part
+            raise ChannelConfigError(
+                f"notification config {path}, line {number}: '{shown}' is not a notification URL apprise "
+                "can use (unknown service or malformed)")
 
 
 def _status(service: str, ok: bool) -> str:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.auth import Tokens
-from api.limits import BodySizeLimit
+from api.limits import RequestLimits
 from api.metrics import install_metrics
 from api.routes import auth, board, health, incidents, parties, stats
 from api.service import Desk
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         public_url=settings.resolved_public_url,
     )
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(RequestLimits)
     for module in (auth, incidents, parties, board, stats, health):
         app.include_router(module.router)
     install_metrics(app, app.state.database_url)

@@ -1,27 +1,45 @@
-"""A cap on request bodies: an oversized upload gets a 413 with a sentence, never a worker full of bytes.
+"""Limits at the door, before any route runs: a cap on the body's size, and no text the database cannot
+store (NUL characters, lone UTF-16 surrogates).
 
 The largest honest request (an incident with a 5,000-character summary) is a few tens of kilobytes;
-the cap leaves plenty of room. Checked on Content-Length up front and again while a chunked body streams.
+the cap leaves plenty of room, and an oversized upload gets a 413 with a sentence. PostgreSQL refuses
+NUL in text and no database can store a lone surrogate: let through, such text would fail the workflow's
+record activity over and over (the action would hang) or the query (a 500). Refused here, once, for every
+field, path and query parameter, with a 422 that says what to fix.
 """
 
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl, unquote
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
+BAD_TEXT = "内容中含有无法保存的字符（空字符 NUL 或不成对的代理字符），请删除后重试。"
 
 
-class BodyTooLarge(HTTPException):
-    """An HTTPException, so FastAPI's body parsing lets it through and answers 413 with the message."""
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
-    def __init__(self, message: str) -> None:
-        super().__init__(413, message)
+
+def _any_unstorable(value: object) -> bool:
+    if isinstance(value, str):
+        return _unstorable(value)
+    if isinstance(value, dict):
+        return any(_any_unstorable(k) or _any_unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_any_unstorable(v) for v in value)
+    return False
 
 
-class BodySizeLimit:
+class RequestLimits:
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -37,8 +55,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope.get("headers") or [])
         too_large = f"请求内容过大（上限 {self.max_bytes // 1024} KB），请精简后重试。"
-        length = dict(scope.get("headers") or []).get(b"content-length")
+        length = headers.get(b"content-length")
         if length is not None:
             try:
                 declared = int(length)
@@ -48,26 +67,53 @@ class BodySizeLimit:
             if declared > self.max_bytes:
                 await self._refuse(send, 413, too_large)
                 return
-        received = 0
-        started = False
+        query = scope.get("query_string", b"").decode("latin-1")
+        if _unstorable(scope.get("path", "")) or _unstorable(unquote(query, errors="surrogateescape")):
+            await self._refuse(send, 422, BAD_TEXT)
+            return
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
 
-        async def counted_receive() -> Message:
-            nonlocal received
+        # Read the (capped) body, look at it, then hand the same bytes to the app.
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(too_large)
-            return message
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted_receive, tracked_send)
-        except BodyTooLarge:
-            if not started:
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
                 await self._refuse(send, 413, too_large)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if b"\x00" in body:
+            bad = True
+        elif content_type == b"application/json" or content_type.endswith(b"+json"):
+            try:
+                bad = _any_unstorable(json.loads(body))
+            except (ValueError, RecursionError):
+                bad = False  # not JSON: FastAPI answers 422 "请求体不是有效的 JSON"
+        elif content_type == b"application/x-www-form-urlencoded":
+            bad = any(_unstorable(k) or _unstorable(v)
+                      for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True, errors="surrogateescape"))
+        else:
+            bad = False
+        if bad:
+            await self._refuse(send, 422, BAD_TEXT)
+            return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

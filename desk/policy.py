@@ -102,6 +102,13 @@ def _tag_template(value: str, key: str) -> str:
     raise PolicyError(f"{key}: '{value}' is not a tag; use party, party-leaders, supervisor or [a-z0-9][a-z0-9_-]*")
 
 
+def _known_keys(table: dict, known: set[str], where: str) -> None:
+    """A misspelt key would otherwise be ignored silently (and its rule never applied)."""
+    for k in table:
+        if k not in known:
+            raise PolicyError(f"{where}.{k}: unknown key; expected one of {', '.join(sorted(known))}")
+
+
 def policy_from_dict(data: dict) -> Policy:
     """Validate a parsed TOML document and build the policy. Errors name the offending key."""
     if not isinstance(data, dict):
@@ -121,6 +128,7 @@ def policy_from_dict(data: dict) -> Policy:
         where = f"milestones[{i}]"
         if not isinstance(raw, dict):
             raise PolicyError(f"{where}: must be a table")
+        _known_keys(raw, {"key", "label", "due", "levels"}, where)
         key = raw.get("key")
         if key not in MILESTONE_KEYS:
             raise PolicyError(f"{where}.key: '{key}' is not one of {', '.join(MILESTONE_KEYS)}")
@@ -148,12 +156,14 @@ def policy_from_dict(data: dict) -> Policy:
     follow_up = data.get("follow_up") or {}
     if not isinstance(follow_up, dict):
         raise PolicyError("follow_up: must be a table")
+    _known_keys(follow_up, {"every"}, "follow_up")
     every = follow_up.get("every")
     follow_up_every = parse_duration(every, key="follow_up.every") if every else None
 
     esc = data.get("escalation") or {}
     if not isinstance(esc, dict):
         raise PolicyError("escalation: must be a table")
+    _known_keys(esc, {"reminders", "on_breach", "remind", "repeat_every"}, "escalation")
     reminders = [_parse_reminder(r, f"escalation.reminders[{i}]") for i, r in enumerate(esc.get("reminders", []))]
     on_breach = [
         _tag_template(t, f"escalation.on_breach[{i}]")
@@ -190,4 +200,32 @@ def load_policy(name_or_path: str | Path) -> Policy:
     try:
         return policy_from_dict(data)
     except PolicyError as exc:
-        raise PolicyError(f"{source}: {exc}") from None
+        line = _line_of(text, str(exc))
+        raise PolicyError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
+
+
+def _line_of(text: str, message: str) -> int | None:
+    """The line of the key an error names ('milestones[1].due: ...' -> the `due =` of the second
+    [[milestones]]), so the person fixing the file need not count tables."""
+    found = re.match(r"(\w+)(?:\[(\d+)\])?(?:\.(\w+))?", message.split(":", 1)[0].strip())
+    if not found:
+        return None
+    section, index, name = found.groups()
+    lines = text.splitlines()
+    start = 0
+    if index is not None or name:
+        header = (rf"^\s*\[\[\s*{section}\s*\]\]" if index is not None else rf"^\s*\[\s*{section}\s*\]")
+        starts = [i for i, line in enumerate(lines) if re.match(header, line)]
+        wanted = int(index or 0)
+        if len(starts) <= wanted:
+            return None
+        start = starts[wanted]
+        if not name:
+            return start + 1
+    key = name or section
+    for i in range(start, len(lines)):
+        if re.match(rf"^\s*{key}\s*=", lines[i]):
+            return i + 1
+        if i > start and re.match(r"^\s*\[", lines[i]) and (index is not None or name):
+            break
+    return start + 1 if (index is not None or name) else None
