@@ -201,7 +201,7 @@ def load_policy(name_or_path: str | Path) -> Policy:
         return policy_from_dict(data)
     except PolicyError as exc:
         line = _line_of(text, str(exc))
-        raise PolicyError(f"{source}{f', line {line}' if line else ''}: {exc}") from None
+        raise PolicyError(f"{source}: {exc}{f' (line {line})' if line else ''}") from None
 
 
 def _line_of(text: str, message: str) -> int | None:
