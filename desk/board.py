@@ -78,8 +78,8 @@ def open_incidents_sql(filters: BoardFilters):
 def open_milestones_sql(filters: BoardFilters):
     return (
         select(Milestone.incident_id, Milestone.key, Milestone.label, Milestone.due_at, Milestone.state)
-        .join(Incident, Incident.id == Milestone.incident_id)
-        .where(Incident.status == "open", *filters.conditions(), Milestone.state.in_(("pending", "overdue")))
+        .where(Milestone.incident_id.in_(select(Incident.id).where(Incident.status == "open", *filters.conditions())),
+               Milestone.state.in_(("pending", "overdue")))
     )
 
 

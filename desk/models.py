@@ -109,6 +109,7 @@ class Milestone(SQLModel, table=True):
         # Assessment reads outcomes without touching the table; the board counts what was met today.
         Index("ix_milestone_outcome", "incident_id", "key", "state", "due_at", "met_at"),
         Index("ix_milestone_met_at", "met_at"),
+        Index("ix_milestone_state", "state", "incident_id"),  # the board's open milestones (pending, overdue)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, false, func, literal_column, or_, select
+from sqlalchemy import Float, and_, case, cast, false, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
@@ -219,7 +219,7 @@ def month_of(session: Session, column) -> ColumnElement:
 def seconds_between(session: Session, start, end) -> ColumnElement:
     if _dialect(session) == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", end - start)
+    return cast(func.extract("epoch", end - start), Float)  # a float, not a Decimal per row
 
 
 def bucket_of(now: datetime) -> ColumnElement:

@@ -19,6 +19,7 @@ INDEXES = (
     ("ix_incident_party_period", "incident", ["party_code", "detected_at", "drill", "level"]),
     ("ix_milestone_outcome", "milestone", ["incident_id", "key", "state", "due_at", "met_at"]),
     ("ix_milestone_met_at", "milestone", ["met_at"]),
+    ("ix_milestone_state", "milestone", ["state", "incident_id"]),
     ("ix_timeline_incident_kind", "timelineevent", ["incident_id", "kind", "at"]),
 )
 
