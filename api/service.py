@@ -7,6 +7,7 @@ A crash between the two steps leaves a row without a workflow, which `opinion-de
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -126,6 +127,9 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
         raise HTTPException(503, TEMPORAL_DOWN) from exc
     log.info("opened level %s for %s by %s", level, party.code, user.username,
              extra={"incident": incident.human_id, "drill": data.drill})
+    # The commit gave the connection back; take one again off the event loop, so that the caller's
+    # reads never wait for a busy pool on the loop (which would stall every request in flight).
+    await asyncio.to_thread(session.connection)
     return incident, True
 
 

@@ -76,6 +76,8 @@ def print_table(title: str, rows: list[tuple[str, str, str, str]]) -> None:
     print(f"\n== {title}")
     for r in [head, *rows]:
         print("  " + "  ".join(s + " " * (widths[i] - _w(s)) for i, s in enumerate(r)))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  (machine load average now {load} on {os.cpu_count()} cores; others may share it)")
     sys.stdout.flush()
 
 
