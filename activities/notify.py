@@ -110,12 +110,18 @@ def _check_entries(path: Path) -> None:
                 continue
             entries.append((number, stripped.split("=", 1)[1].strip() if "=" in stripped.split("://", 1)[0]
                             else stripped))
-    for number, url in entries:
-        if apprise.Apprise.instantiate(url) is None:
-            shown = url.split("://", 1)[0] + "://…" if "://" in url else url[:20]  # never the secret part
-            raise ChannelConfigError(
-                f"notification config {path}, line {number}: '{shown}' is not a notification URL apprise "
-                "can use (unknown service or malformed)")
+    apprise_log = logging.getLogger("apprise")
+    quiet, apprise_log.disabled = apprise_log.disabled, True  # it would log the whole URL, secret included
+    try:
+        unusable = [(n, url) for n, url in entries if apprise.Apprise.instantiate(url) is None]
+    finally:
+        apprise_log.disabled = quiet
+    if unusable:
+        number, url = unusable[0]
+        shown = url.split("://", 1)[0] + "://…" if "://" in url else url[:20]  # never the secret part
+        raise ChannelConfigError(
+            f"notification config {path}, line {number}: '{shown}' is not a notification URL apprise "
+            "can use (unknown service or malformed)")
 
 
 def _status(service: str, ok: bool) -> str:

@@ -163,11 +163,15 @@ def worker() -> None:
     import worker as worker_module
     from desk.logs import setup_logging
 
+    from activities.notify import ChannelConfigError
+
     setup_logging(get_settings().log_json)
     try:
         asyncio.run(worker_module.main())
     except KeyboardInterrupt:
         pass
+    except ChannelConfigError as exc:
+        _fail(str(exc))
 
 
 @app.command()
