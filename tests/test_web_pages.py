@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,8 @@ from tests.conftest import PASSWORD, eventually
 from tests.web_fixtures import csrf_of, web_desk, browser, context  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# DESK_SCREENSHOTS=docs/screenshots refreshes the committed screenshots; otherwise they go to a temp dir.
+SCREENSHOTS = Path(os.environ.get("DESK_SCREENSHOTS") or tempfile.mkdtemp(prefix="desk-screenshots-"))
 XSS = "<script>alert(1)</script>"
 
 
