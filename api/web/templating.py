@@ -61,7 +61,7 @@ NAV = (
     ("/my", i18n.N_("My incidents"), ("responder",)),
     ("/incidents", i18n.N_("Incidents"), ("duty_officer", "responder", "supervisor", "admin")),
     ("/incidents/new", i18n.N_("New incident"), ("duty_officer", "supervisor", "admin")),
-    ("/board", i18n.N_("Board"), ("supervisor", "admin")),
+    ("/board", i18n.N_("Board"), ("duty_officer", "supervisor", "admin")),
     ("/assessment", i18n.N_("Assessment"), ("supervisor", "admin")),
 )
 
