@@ -42,7 +42,10 @@ class Recorder:
 def upsert_incident(session: Session, r: RecordEvent) -> Incident:
     """Bring the read model up to the workflow's state, unless a newer state is already there."""
     state, facts = r.state, r.state.facts
-    incident = session.get(Incident, facts.incident_id)
+    # Lock the row: an update's event and the run's "opened" can be recorded at the same moment, and on
+    # PostgreSQL the older snapshot would otherwise overwrite the newer one (the version check below
+    # must see the other transaction's commit). SQLite serialises writers anyway and ignores FOR UPDATE.
+    incident = session.get(Incident, facts.incident_id, with_for_update=True)
     if incident is None:  # the workflow outlived its row (restored database): rebuild it from the facts
         incident = Incident(
             id=facts.incident_id, human_id=facts.human_id, workflow_id=activity.info().workflow_id,
