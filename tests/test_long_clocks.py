@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from desk.db import init_db, session_scope
-from desk.messages import IncidentFacts, IncidentInput
+from desk.messages import IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, TimelineEvent
 from desk.policy import load_policy
 from tests.conftest import make_settings
@@ -30,24 +30,30 @@ def bazhong_without_acknowledgement():
     return policy.__class__(**{**policy.__dict__, "milestones": [m for m in policy.milestones if m.key != "acknowledge"]})
 
 
-async def test_extraordinary_incident_ladders_over_49_hours(time_skipping_env, tmp_path, notify_config,
-                                                            database_url, receiver):
-    env = time_skipping_env
-    settings = make_settings(tmp_path, notify_config)
+async def run_for(env, settings, database_url, policy, span: timedelta, **fact_fields) -> IncidentState:
+    """Start one incident workflow on the time-skipping server, let ``span`` pass, return its state."""
     init_db(database_url)
     task_queue = f"long-{uuid.uuid4().hex[:8]}"
     detected = await env.get_current_time()
-    facts = IncidentFacts(incident_id=1, human_id="YQ-2026-000001", title="山体滑坡致道路中断", category="natural_disaster",
-                          level="I", party_code="bazhou", party_name="巴州区人民政府", detected_at=detected,
-                          opened_at=detected, reporter="duty")
-    policy = bazhong_without_acknowledgement()
+    fields = dict(incident_id=1, human_id="YQ-2026-000001", title="山体滑坡致道路中断", category="natural_disaster",
+                  level="I", party_code="bazhou", party_name="巴州区人民政府", reporter="duty")
+    fields.update(fact_fields)
+    facts = IncidentFacts(detected_at=detected, opened_at=detected, **fields)
     async with build_worker(env.client, settings, task_queue=task_queue, database_url=database_url):
         handle = await env.client.start_workflow(
             IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url="http://desk.test"),
             id=f"incident-long-{task_queue}", task_queue=task_queue)
-        await env.sleep(49 * H)
+        await env.sleep(span)
         state = await handle.query(IncidentWorkflow.current_state)
         await handle.terminate("test over")  # an orphaned timer would stall time skipping for the next test
+    return state
+
+
+async def test_extraordinary_incident_ladders_over_49_hours(time_skipping_env, tmp_path, notify_config,
+                                                            database_url, receiver):
+    state = await run_for(time_skipping_env, make_settings(tmp_path, notify_config), database_url,
+                          bazhong_without_acknowledgement(), 49 * H)
+    detected = state.facts.detected_at
 
     by_key = {c.key: c for c in state.clocks}
     assert by_key["press_conference"].due_at == detected + 24 * H
@@ -76,22 +82,11 @@ async def test_extraordinary_incident_ladders_over_49_hours(time_skipping_env, t
 
 async def test_national_policy_releases_within_5_hours_for_grave_incidents(time_skipping_env, tmp_path,
                                                                          notify_config, database_url, receiver):
-    env = time_skipping_env
-    settings = make_settings(tmp_path, notify_config)
-    init_db(database_url)
-    task_queue = f"long-{uuid.uuid4().hex[:8]}"
-    detected = await env.get_current_time()
-    facts = IncidentFacts(incident_id=7, human_id="YQ-2026-000007", title="某化工厂异味", category="accident",
-                          level="II", party_code="dept-sthjj", party_name="市生态环境局", detected_at=detected,
-                          opened_at=detected, reporter="duty")
-    national = load_policy("national-2016")
-    async with build_worker(env.client, settings, task_queue=task_queue, database_url=database_url):
-        handle = await env.client.start_workflow(
-            IncidentWorkflow.run, IncidentInput(facts=facts, policy=national, public_url="http://desk.test"),
-            id=f"incident-national-{task_queue}", task_queue=task_queue)
-        await env.sleep(5 * H + timedelta(minutes=1))
-        state = await handle.query(IncidentWorkflow.current_state)
-        await handle.terminate("test over")  # an orphaned timer would stall time skipping for the next test
+    state = await run_for(time_skipping_env, make_settings(tmp_path, notify_config), database_url,
+                          load_policy("national-2016"), 5 * H + timedelta(minutes=1), incident_id=7,
+                          human_id="YQ-2026-000007", title="某化工厂异味", category="accident", level="II",
+                          party_code="dept-sthjj", party_name="市生态环境局")
+    detected = state.facts.detected_at
     release = next(c for c in state.clocks if c.key == "first_release")
     assert release.due_at == detected + 5 * H and release.state == "overdue"
     breaches = [m for m in receiver.tagged("supervisor") if "发布权威信息" in m.body]
@@ -103,22 +98,11 @@ async def test_a_channel_that_keeps_failing_is_escalated_to_the_supervisor(time_
                                                                            notify_config, database_url, receiver):
     from desk.models import NotificationAttempt
 
-    env = time_skipping_env
     receiver.fail_tags = {"bazhou"}  # the county's WeCom group is down; the supervisor's channel works
-    settings = make_settings(tmp_path, notify_config)
-    init_db(database_url)
-    task_queue = f"long-{uuid.uuid4().hex[:8]}"
-    detected = await env.get_current_time()
-    facts = IncidentFacts(incident_id=3, human_id="YQ-2026-000003", title="网传学校食物中毒", category="public_health",
-                          level="I", party_code="bazhou", party_name="巴州区人民政府", detected_at=detected,
-                          opened_at=detected, reporter="duty")
-    async with build_worker(env.client, settings, task_queue=task_queue, database_url=database_url):
-        handle = await env.client.start_workflow(
-            IncidentWorkflow.run,
-            IncidentInput(facts=facts, policy=bazhong_without_acknowledgement(), public_url="http://desk.test"),
-            id=f"incident-failing-{task_queue}", task_queue=task_queue)
-        await env.sleep(12 * H + timedelta(minutes=10))  # the first reminder (press conference at 50%) and its retries
-        await handle.terminate("test over")
+    # the first reminder (press conference at 50%, 12 h) and its retries
+    await run_for(time_skipping_env, make_settings(tmp_path, notify_config), database_url,
+                  bazhong_without_acknowledgement(), 12 * H + timedelta(minutes=10), title="网传学校食物中毒",
+                  category="public_health")
 
     with session_scope(database_url) as s:
         rows = s.exec(select(NotificationAttempt).order_by(NotificationAttempt.id)).all()
