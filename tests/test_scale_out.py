@@ -33,6 +33,7 @@ from api.app import create_app
 from api.auth import create_user
 from desk import clocks as clk
 from desk.db import init_db, session_scope
+from desk.messages import IncidentState
 from desk.models import Incident, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
 from tests.conftest import PASSWORD, eventually, make_settings
@@ -105,22 +106,29 @@ def _rows(database_url: str):
     return incidents, events, attempts
 
 
+# When each incident's workflow made its schedule (reminders already past then are skipped, not sent).
+planned_from: dict[str, datetime] = {}
+
+
 def _expected(incident: Incident, until: datetime) -> dict[str, clk.Rung]:
     """The rungs of this incident's acknowledgement ladder due at or before ``until``."""
     rule = POLICY.rule("acknowledge")
     due = incident.detected_at + timedelta(seconds=rule.due_seconds[incident.level])
     clock = clk.MilestoneClock(key=rule.key, label=rule.label, window_start=incident.detected_at, due_at=due,
-                               planned_from=incident.detected_at)
+                               planned_from=planned_from[incident.human_id])
     return {r.key: r for r in clk.ladder(clock, POLICY, PARTY, until)}
 
 
 def _quiet_instant(incidents: list[Incident], after: datetime) -> datetime:
-    """The first instant from ``after`` with no rung of any incident just before or after it, so
-    the kill lands between ladder steps rather than inside an activity (a notification activity cut
-    short is retried only when its 2-minute timeout runs out: correct, but slow for a test)."""
+    """The first instant from ``after`` with no rung of any incident just before or after it, so the
+    kill lands between ladder steps rather than inside an activity (a notification activity cut short
+    is retried only when its 2-minute timeout runs out: correct, but slow for a test; and one killed
+    between the HTTP post and writing its delivery row would be sent again on retry: at-least-once is
+    all an HTTP channel without idempotency keys allows). All incidents share one detected_at, so their
+    rungs fall together and the gaps between them are quiet."""
     times = [r.at for i in incidents for r in _expected(i, after + timedelta(minutes=1)).values()]
     t = after
-    while any(at - timedelta(seconds=0.7) <= t <= at + timedelta(seconds=1.8) for at in times):
+    while any(at - timedelta(seconds=0.5) <= t <= at + timedelta(seconds=2.5) for at in times):
         t += timedelta(seconds=0.1)
     return t
 
@@ -158,12 +166,19 @@ async def test_two_workers_share_incidents_and_a_killed_one_loses_no_rung(
                 r = await http.post("/api/auth/token", data={"username": who, "password": PASSWORD})
                 tokens[who] = {"Authorization": f"Bearer {r.json()['access_token']}"}
 
+            detected_at = datetime.now(timezone.utc)
+
             async def open_incident(n: int) -> str:
                 r = await http.post("/api/incidents", headers=tokens["duty"], json={
                     "title": f"扩容测试事件 {n}", "category": "accident", "level": "III", "party": PARTY,
-                    "source": "weibo"})
+                    "source": "weibo", "detected_at": detected_at.isoformat()})
                 assert r.status_code == 201, r.text
-                return r.json()["id"]
+                human_id = r.json()["id"]
+                with session_scope(database_url) as s:
+                    wid = s.exec(select(Incident.workflow_id).where(Incident.human_id == human_id)).one()
+                state = await client.get_workflow_handle(wid).query("state", result_type=IncidentState)
+                planned_from[human_id] = state.clocks[0].planned_from
+                return human_id
 
             first = [await open_incident(n) for n in range(3)]  # only A polls: A runs these
             b = WorkerProcess("b", env, tmp_path)
