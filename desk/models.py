@@ -77,6 +77,9 @@ class Incident(SQLModel, table=True):
         Index("ix_incident_party_detected", "party_code", "detected_at"),
         # Assessment: the period's incidents per party, index-only (desk/stats.py).
         Index("ix_incident_party_period", "party_code", "detected_at", "drill", "level"),
+        # All parties' incidents of a period, index-only: their count per month and the stamp that tells
+        # whether a remembered assessment still holds (desk/stats.py).
+        Index("ix_incident_detected_version", "detected_at", "drill", "party_code", "version", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
