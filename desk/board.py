@@ -80,6 +80,7 @@ def open_milestones_sql(filters: BoardFilters):
         select(Milestone.incident_id, Milestone.key, Milestone.label, Milestone.due_at, Milestone.state)
         .where(Milestone.incident_id.in_(select(Incident.id).where(Incident.status == "open", *filters.conditions())),
                Milestone.state.in_(("pending", "overdue")))
+        .order_by(Milestone.incident_id, Milestone.due_at, Milestone.key)  # an incident's next one comes first
     )
 
 
@@ -123,12 +124,8 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
     incidents = session.execute(incidents_q).all()
     next_milestone: dict[int, tuple] = {}
     for m in session.execute(milestones_q):
-        best = next_milestone.get(m.incident_id)
-        if best is None or (m.due_at, m.key) < (best.due_at, best.key):
-            next_milestone[m.incident_id] = m
-    notices = {incident_id: {"reminders": reminders, "escalations": escalations, "failures": failures,
-                             "last_notice_at": _aware(last_at).isoformat()}
-               for incident_id, reminders, escalations, failures, last_at in session.execute(notices_q)}
+        next_milestone.setdefault(m.incident_id, m)
+    notices = {row[0]: row for row in session.execute(notices_q)}  # formatted only for the rows listed
     counts = {"open": 0, OVERDUE: 0, AT_RISK: 0, ON_TRACK: 0,
               "met_today": session.execute(met_today_q).scalar_one()}
     rows = []
@@ -141,7 +138,9 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
         if len(rows) >= filters.limit:
             continue
         m = next_milestone.get(i.id)
-        notice = notices.get(i.id) or NO_NOTICES
+        n = notices.get(i.id)
+        notice = NO_NOTICES if n is None else {"reminders": n[1], "escalations": n[2], "failures": n[3],
+                                               "last_notice_at": _aware(n[4]).isoformat()}
         rows.append({
             "id": i.human_id, "title": i.title, "level": i.level, "level_label": LEVEL_LABELS.get(i.level, i.level),
             "category": i.category, "category_label": CATEGORY_LABELS.get(i.category, i.category),
