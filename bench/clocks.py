@@ -131,6 +131,7 @@ async def one_run(args, workers: int) -> dict:
 
         t0 = time.perf_counter()
         await bounded(calib, args.concurrency, lambda i: open_one(park + timedelta(seconds=i * 0.01)))
+        await stack.wait_events("opened", 20 + calib)  # the rate the workers keep up with, not just HTTP
         calib_rate = calib / (time.perf_counter() - t0) if calib else 50.0
         rest = n - calib
         window_start = time.time() + rest / calib_rate * 1.3 + args.settle

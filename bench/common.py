@@ -175,6 +175,13 @@ class Stack:
     # -- life cycle --
 
     async def start(self, workers: int) -> Stack:
+        try:
+            return await self._start(workers)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self, workers: int) -> Stack:
         from desk.cli import dev_server_command
 
         self._make_database()
@@ -201,6 +208,8 @@ class Stack:
     async def stop(self) -> None:
         if hasattr(self, "http"):
             await self.http.aclose()
+        if not hasattr(self, "db_url"):
+            self.db_url = self.database_url or f"sqlite:///{self.tmp / 'desk.db'}"
         await self.stop_workers()
         for name in ("api", "receiver", "temporal"):
             proc = self.procs.pop(name, None)
