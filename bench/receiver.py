@@ -8,6 +8,8 @@ Run: python -m bench.receiver PORT
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -48,6 +50,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # nothing to flush: stop at once
+        signal.signal(sig, lambda *_: os._exit(0))
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
     server.daemon_threads = True
     try:
