@@ -6,7 +6,8 @@ already passed; reminders that would fall before the window opens, or before the
 are skipped rather than sent in the past.
 """
 
-from __future__ import annotations
+# Annotations stay real objects (no `from __future__ import annotations`): Temporal's workflow sandbox
+# cannot resolve string annotations of these dataclasses when it decodes a continued run's input.
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta

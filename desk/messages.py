@@ -4,7 +4,8 @@ One dataclass per workflow input, update and activity, so fields can be added la
 running workflows (new fields must have defaults).
 """
 
-from __future__ import annotations
+# Annotations stay real objects (no `from __future__ import annotations`): Temporal's workflow sandbox
+# cannot resolve string annotations of these dataclasses when it decodes a continued run's input.
 
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -5,7 +5,8 @@ dataclasses. The workflow receives the policy as part of its input (a snapshot),
 never changes a live incident. Nothing here does I/O except :func:`load_policy`.
 """
 
-from __future__ import annotations
+# Annotations stay real objects (no `from __future__ import annotations`): Temporal's workflow sandbox
+# cannot resolve string annotations of these dataclasses when it decodes a continued run's input.
 
 import re
 import tomllib

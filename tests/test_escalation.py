@@ -150,3 +150,39 @@ async def test_worker_stopped_mid_ladder_sends_each_due_rung_exactly_once(tempor
     assert seen["supervisor"] == 1 + repeats
     assert seen["bazhou"] == 2 + repeats
 
+
+
+async def test_a_continued_run_carries_its_clocks_and_event_numbers(fast_desk):
+    """What continue-as-new hands over (the state) is enough: no second "opened", seq goes on, rungs not resent."""
+    from desk import clocks as clk
+    from desk.messages import IncidentFacts, IncidentInput, IncidentState
+    from desk.policy import load_policy
+
+    desk = fast_desk
+    policy = load_policy(FAST)
+    now = datetime.now(timezone.utc)
+    facts = IncidentFacts(incident_id=900, human_id="YQ-2026-000900", title="续跑测试", category="accident", level="III",
+                          party_code="bazhou", party_name="巴州区人民政府", detected_at=now, opened_at=now,
+                          reporter="duty")
+    clocks = clk.open_clocks(policy, "III", now, now)
+    ack = clocks[0]
+    reminder = clk.ladder(ack, policy, "bazhou", ack.due_at)[0]
+    clocks[0] = clk.MilestoneClock(**{**ack.__dict__, "sent_rungs": [reminder.key]})  # already sent by the old run
+    state = IncidentState(facts=facts, clocks=clocks, event_seq=5)
+    from desk.models import Incident
+
+    with session_scope(desk.database_url) as s:  # the row the first run wrote
+        s.add(Incident(id=900, human_id=facts.human_id, workflow_id=f"incident-continued-{desk.task_queue}",
+                       title=facts.title, source="other", category="accident", level="III", party_code="bazhou",
+                       detected_at=now, opened_at=now, version=5))
+        s.commit()
+    handle = await desk.client.start_workflow(
+        IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url="http://desk.test", state=state),
+        id=f"incident-continued-{desk.task_queue}", task_queue=desk.task_queue)
+    await eventually(lambda: events(desk.database_url, "escalated"), timeout=20)
+    await handle.execute_update(IncidentWorkflow.acknowledge, Acknowledge(actor="bazhou"))
+    got = [(e.seq, e.kind) for e in events(desk.database_url)]
+    assert got[0] == (6, "escalated") and "opened" not in [k for _, k in got]
+    assert [s for s, _ in got] == list(range(6, 6 + len(got)))
+    assert not [m for m in desk.receiver.tagged("bazhou") if m.title.startswith("【时限提醒】")]
+    await handle.terminate("test over")
