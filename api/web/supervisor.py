@@ -31,48 +31,10 @@ BOARD_VIEWERS = (SUPERVISOR, ADMIN, DUTY_OFFICER)  # duty officers watch the boa
 ASSESSORS = (SUPERVISOR, ADMIN)
 POLL_SECONDS = 3
 
-# Chinese for this module's messages, used while the gettext catalog does not carry them yet.
-ZH = {
-    "Supervisor board": "督办看板", "Open": "处置中", "At risk": "临近时限", "Overdue": "已超期",
-    "Met today": "今日完成", "On track": "正常", "All parties": "全部单位", "All levels": "全部级别",
-    "All categories": "全部类别", "All open": "全部处置中", "Party": "责任单位", "Level": "级别", "Category": "类别",
-    "Status": "状态", "Show drills": "显示演练", "Apply": "筛选", "Incident": "事件", "Next deadline": "最近时限",
-    "Time left": "剩余时间", "Reminders and escalations": "提醒与升级", "No open incidents match these filters.":
-    "没有符合筛选条件的处置中事件。", "[Drill]": "【演练】", "reminded %(n)s×": "已提醒 %(n)s 次",
-    "escalated %(n)s×": "已升级 %(n)s 次", "%(n)s failed": "失败 %(n)s 次", "none yet": "暂无",
-    "Updated %(t)s, refreshes every %(n)s s": "更新于 %(t)s，每 %(n)s 秒自动刷新",
-    "Not refreshed: the server cannot be reached. Retrying.": "刷新失败：无法连接服务器，正在重试。",
-    "Timeline": "时间线", "Timeline of %(id)s": "%(id)s 时间线", "Detected": "发现舆情",
-    "Deadline: %(label)s": "时限截止：%(label)s", "%(t)s later": "间隔 %(t)s",
-    "Detection to %(label)s: %(t)s": "发现至%(label)s：%(t)s", "not yet": "尚未完成",
-    "Notification": "通知", "Open the incident page": "打开事件页面", "Back to the board": "返回看板",
-    "Assessment": "考核统计", "From": "起始日期", "To": "截止日期", "Show": "统计",
-    "Download CSV (figures)": "下载 CSV（统计表）", "Download CSV (every incident)": "下载 CSV（逐件明细）",
-    "Period %(from)s to %(to)s (Beijing time), drills excluded": "统计期间 %(from)s 至 %(to)s（北京时间），不含演练",
-    "On-time and response rate by party": "各单位及时率与回应率", "Outcomes by milestone": "各时限完成情况",
-    "Monthly trend": "月度趋势", "Time to first authoritative release": "首次权威发布用时分布",
-    "Press conferences for especially serious (I) incidents": "特别重大（I 级）事件新闻发布会",
-    "Definitions": "指标口径", "Month": "月份", "Incidents": "事件数", "Met on time": "按时完成",
-    "Met late": "超时完成", "Waived": "已豁免", "Not yet due": "未到期", "On-time rate": "及时率",
-    "Response rate": "回应率", "Milestone": "时限", "Median to acknowledge": "签收用时中位数",
-    "P90 to acknowledge": "签收用时 P90", "Median to first release": "首次发布用时中位数",
-    "P90 to first release": "首次发布用时 P90", "Time": "用时", "Compliance": "合规率", "Total": "合计",
-    "No incidents in this period.": "该期间没有事件。", "Enter dates as YYYY-MM-DD; the end may not be before the start.":
-    "日期格式为 YYYY-MM-DD，截止日期不能早于起始日期。", "by %(who)s": "操作人 %(who)s",
-    "Delivery": "送达情况", "No channel configured": "未配置通知渠道", "upcoming": "尚未到期",
-    "Every figure is defined below; hover a column heading for its definition.": "各项指标口径见页面底部；鼠标悬停在表头上可查看定义。",
-}
-
 
 def translate(lang: str):
-    """gettext from the catalog; this module's Chinese where the catalog has no entry yet."""
-    catalog = i18n.translations(lang)
-
-    def gettext(message: str) -> str:
-        text = catalog.gettext(message)
-        if text == message and lang == "zh":
-            return ZH.get(message, message)
-        return text
+    """gettext from the shared catalog (api/locales), and ``_`` that also fills in %(name)s values."""
+    gettext = i18n.translations(lang).gettext
 
     def _(message: str, **values: Any) -> str:
         text = gettext(message)
@@ -234,7 +196,8 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
         "milestones": [{"name": m["label"], **{b: m[b] for b in stats.BUCKETS}} for m in report["milestones"]],
         "monthly": report["monthly"],
         "release": report["release_distribution"],
-        "words": {"on_time": _("On-time rate"), "response": _("Response rate"), "incidents": _("Incidents"),
+        "words": {"on_time": _("On-time rate"), "response": _("Response rate"),
+                  "incidents": _("Number of incidents"),
                   **{b: _(w) for b, w in (("met", "Met on time"), ("met_late", "Met late"), ("overdue", "Overdue"),
                                           ("waived", "Waived"), ("pending", "Not yet due"))}},
     }
