@@ -165,3 +165,20 @@ async def test_waive_needs_a_reason_and_allows_closing(desk):
     assert states["press_conference"] == "met" and states["first_release"] == "met"  # a press conference is a release
     r = await desk.http.post(f"/api/incidents/{iid}/close", json={}, headers=desk.auth("super"))
     assert r.status_code == 200, r.text
+
+
+async def test_a_release_recorded_afterwards_counts_at_the_time_it_happened(desk):
+    detected = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=50)
+    iid = (await desk.open(level="III", detected_at=detected.isoformat())).json()["id"]
+    released = detected + timedelta(hours=47)  # released in time, recorded late
+    r = await desk.http.post(f"/api/incidents/{iid}/releases", headers=desk.auth("bazhou"),
+                             json={"released_at": released.isoformat(), "channel": "政务微博"})
+    assert r.status_code == 200, r.text
+    release = next(m for m in r.json()["milestones"] if m["key"] == "first_release")
+    assert release["state"] == "met" and datetime.fromisoformat(release["met_at"]) == released
+    naive_beijing = (datetime.now(timezone.utc) + timedelta(hours=8, minutes=-5)).replace(tzinfo=None, microsecond=0)
+    r = await desk.http.post(f"/api/incidents/{iid}/updates", headers=desk.auth("bazhou"),
+                             json={"released_at": naive_beijing.isoformat(), "summary": "处置进展"})
+    assert r.status_code == 200, r.text  # a time without a zone is Beijing time
+    follow_up = next(m for m in r.json()["milestones"] if m["key"] == "follow_up")
+    assert datetime.fromisoformat(follow_up["due_at"]) == naive_beijing.replace(tzinfo=timezone(timedelta(hours=8))) + timedelta(hours=24)
