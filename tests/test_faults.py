@@ -11,6 +11,7 @@ Every test prints a FAULT line with its figures (docs/reliability.md collects th
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -86,7 +87,8 @@ class Channel:
                     self.send_response(500)
                     self.end_headers()
                     return
-                channel.received.append(raw.decode("utf-8", "replace"))
+                data = json.loads(raw or b"{}")
+                channel.received.append(f"{data.get('title', '')}\n{data.get('message', '')}")
                 self.send_response(200)
                 self.end_headers()
 
@@ -137,6 +139,11 @@ class Worker:
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "desk.cli", "worker"], cwd=ROOT, env=self.env,
                                      stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    async def ready(self) -> None:
+        """Polling: an incident opened before that would find no worker to plan its ladder."""
+        await eventually(lambda: self.log.read_text(errors="replace").count("polling task queue") >= 1,
+                         timeout=60, interval=0.2)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -308,10 +315,15 @@ async def caught_up(desk: Desk, incidents: list[str]) -> None:
             sent = {e.payload["rung"] for e in rows(desk.database_url, TimelineEvent, incident_id=inc.id)
                     if e.kind in RUNG_EVENTS}
             if not due <= sent:
+                behind[iid] = sorted(due - sent)
                 return False
         return True
 
-    await eventually(check, timeout=120, interval=0.5)
+    behind: dict[str, list[str]] = {}
+    try:
+        await eventually(check, timeout=180, interval=0.5)
+    except AssertionError:
+        raise AssertionError(f"rungs due but not sent: {behind}") from None
 
 
 # --- the faults --------------------------------------------------------------------------------------------
@@ -324,6 +336,7 @@ async def test_worker_killed_at_random_points_of_the_ladder(temporal_env, tmp_pa
     worker = Worker(worker_env(tmp_path, address, task_queue, database_url), tmp_path / "worker.log")
     rng = random.Random(int(os.environ.get("DESK_FAULT_SEED", "6")))
     worker.start()
+    await worker.ready()
     incidents = []
     try:
         for party in ("bazhou", "enyang", "bazhou"):
@@ -354,6 +367,7 @@ async def test_temporal_server_killed_and_restarted_on_its_sqlite_file(tmp_path,
     desk = await api_desk(client, tmp_path, database_url, task_queue)
     worker = Worker(worker_env(tmp_path, server.address, task_queue, database_url), tmp_path / "worker.log")
     worker.start()
+    await worker.ready()
     incidents, restarts = [], 0
     try:
         for party in ("bazhou", "enyang"):
@@ -385,6 +399,7 @@ async def test_channels_fail_500_refused_and_hanging_then_recover(temporal_env, 
     address = temporal_env.client.service_client.config.target_host
     worker = Worker(worker_env(tmp_path, address, task_queue, database_url), tmp_path / "worker.log")
     worker.start()
+    await worker.ready()
     incidents = []
     try:
         # enyang's channel stays broken past the retries: the failure must reach the supervisor.
@@ -396,10 +411,10 @@ async def test_channels_fail_500_refused_and_hanging_then_recover(temporal_env, 
             incidents.append(iid)
             await asyncio.sleep(8)  # the reminder (3 s) and the breach (6 s) fail on this channel
             channels["bazhou"].set("ok")
-            await eventually(lambda: len([e for e in rows(database_url, TimelineEvent, kind="escalated")]) >= len(
-                incidents), timeout=90)
+            await eventually(lambda: len([e for e in rows(database_url, TimelineEvent) if e.kind in RUNG_EVENTS
+                                          and e.payload["rung"].endswith("/breach")]) >= len(incidents), timeout=120)
         await eventually(lambda: rows(database_url, TimelineEvent, kind="channel_failure_escalated"), timeout=120)
-        alert = [m for m in channels["supervisor"].received if "通知渠道" in m or "发送失败" in m]
+        alert = [m for m in channels["supervisor"].received if m.startswith("【通知渠道故障】")]
         channels["enyang"].set("ok")
         await caught_up(desk, incidents)
         await acknowledge_all(desk, incidents)
@@ -423,6 +438,7 @@ async def test_database_unavailable_during_activities(temporal_env, tmp_path, da
     address = temporal_env.client.service_client.config.target_host
     worker = Worker(worker_env(tmp_path, address, task_queue, database_url), tmp_path / "worker.log")
     worker.start()
+    await worker.ready()
     incidents, outages = [], 0
     try:
         for party in ("bazhou", "enyang"):
