@@ -200,6 +200,7 @@ async def main(argv: list[str]) -> None:
             (f"time to open {r['n']} (all recorded), {tag}", f"{r['open_seconds']:.0f} s",
              f"{r['n'] / r['open_seconds']:.1f} /s", "-"),
         ]
+        log(" · ".join(f"{figure}: {value}" for figure, value, _, _ in rows[-7:]))
     print_table(f"clocks ({args.incidents} open, ring rate {args.ring_rate:g}/s, policy {POLICY.name})", rows)
 
 
