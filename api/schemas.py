@@ -54,7 +54,10 @@ def as_utc(value: datetime) -> datetime:
     """A time without a zone is read as Beijing time (what a duty officer types); stored as UTC."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=SHANGHAI)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 at the edge of a zone: a ValueError is a 422, not a 500
+        raise ValueError("时间超出可处理的范围") from None
 
 
 def _clean_text(value: str) -> str:

@@ -67,7 +67,7 @@ def list_incidents(
     overdue: bool | None = None,
     drill: bool | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=10_000_000),  # bounded: a huge offset overflowed the database
     user: User = Depends(current_user),
     session: Session = Depends(get_session),
 ) -> list[IncidentOut]:

@@ -23,6 +23,10 @@ def period_query(
 ) -> stats.Period:
     default = stats.Period.year_to_date()
     start, end = start or default.start, end or default.end
+    for name, value in (("from", start), ("to", end)):
+        if not date(2000, 1, 1) <= value <= date(2099, 12, 31):  # far dates overflowed the period arithmetic
+            raise HTTPException(422, [{"loc": ["query", name], "field": name, "msg": "日期须在 2000-01-01 至 2099-12-31 之间",
+                                       "type": "value_error"}])
     if end < start:
         raise HTTPException(422, [{"loc": ["query", "to"], "field": "to", "msg": "结束日期不能早于开始日期",
                                    "type": "value_error"}])
