@@ -186,3 +186,25 @@ async def test_a_continued_run_carries_its_clocks_and_event_numbers(fast_desk):
     assert [s for s, _ in got] == list(range(6, 6 + len(got)))
     assert not [m for m in desk.receiver.tagged("bazhou") if m.title.startswith("【时限提醒】")]
     await handle.terminate("test over")
+
+
+async def test_rungs_due_before_any_worker_picked_the_incident_up_are_sent_late_not_skipped(
+        temporal_env, tmp_path, notify_config, database_url, receiver):
+    settings = make_settings(tmp_path, notify_config, policy=str(FAST))
+    async for desk in start_desk(temporal_env.client, settings, database_url, receiver):
+        pass  # users and schema; its worker has stopped again
+    import httpx
+
+    from api.app import create_app
+
+    app = create_app(settings, client=temporal_env.client, database_url=database_url, task_queue=desk.task_queue)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as http:
+        r = await http.post("/api/incidents", headers=desk.auth("duty"),
+                            json={"title": "无人值守时登记", "category": "accident", "level": "III", "party": "bazhou"})
+        assert r.status_code == 201, r.text
+    await asyncio.sleep(4)  # the 50% reminder (3 s) falls due while no worker runs
+    async with build_worker(temporal_env.client, settings, task_queue=desk.task_queue, database_url=database_url):
+        await eventually(lambda: events(database_url, "escalated"), timeout=30)
+    kinds = [e.kind for e in events(database_url)]
+    assert kinds[:3] == ["opened", "reminder_sent", "escalated"]
+    assert receiver.tagged("bazhou")[0].title.startswith("【时限提醒】")

@@ -66,7 +66,12 @@ class IncidentWorkflow:
         self.state: IncidentState = inp.state or IncidentState(facts=inp.facts)
         if inp.state is None:  # clocks exist before any human action can arrive
             facts = inp.facts
-            self.state.clocks = clk.open_clocks(self.policy, facts.level, facts.detected_at, workflow.now())
+            planned_from = workflow.now()
+            if workflow.patched("ladder-from-opened-at"):
+                # Plan from when the incident was opened, not from when a worker first picked it up:
+                # rungs that fell due while no worker ran are late, not skipped.
+                planned_from = min(facts.opened_at, planned_from)
+            self.state.clocks = clk.open_clocks(self.policy, facts.level, facts.detected_at, planned_from)
         self.changed = False  # set by human actions so the main loop re-plans its next wake-up
         self.lock = asyncio.Lock()  # one state change (and its SQL write) at a time
 

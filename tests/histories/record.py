@@ -1,4 +1,4 @@
-"""Record workflow histories for the replay test: `python -m tests.histories.record`.
+"""Record workflow histories for the replay test: `python -m tests.histories.record [SUFFIX]`.
 
 Runs real scenarios (every human action, reminders, breach, repeats, close, reopen) on a fresh dev
 server and saves each history as JSON beside this file. Re-record only on purpose: a history recorded
@@ -53,7 +53,7 @@ async def scenario_refused_actions(desk) -> str:
     return iid
 
 
-async def main() -> None:
+async def main(suffix: str = "") -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
@@ -66,11 +66,11 @@ async def main() -> None:
                 iid = await scenario(desk)
                 handle = env.client.get_workflow_handle(workflow_id(desk, iid))
                 history = await handle.fetch_history()
-                (HERE / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+                (HERE / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
     finally:
         await env.shutdown()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else ""))
