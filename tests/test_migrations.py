@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -112,3 +113,30 @@ def test_cli_db_upgrade_and_downgrade(database_url, tmp_path):
     assert down.returncode == 0, down.stderr
     assert _current(database_url) != _head(database_url)
     assert "downgraded" in down.stdout
+
+
+
+def test_processes_starting_together_migrate_once(database_url):
+    """Web replicas and workers all run the migrations at start: on an empty database at the same moment,
+    they take turns (one migrates, the others find it done) instead of colliding."""
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def starting_process() -> None:
+        start.wait()
+        try:
+            init_db(database_url)
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=starting_process) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    assert errors == []
+    assert _current(database_url) == _head(database_url)
+    with session_scope(database_url) as session:
+        codes = session.exec(select(Party.code)).all()
+    assert len(codes) == len(set(codes)) and "bazhou" in codes
