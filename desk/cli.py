@@ -184,8 +184,10 @@ def api() -> None:
     settings = get_settings()
     setup_logging(settings.log_json)
     # log_config=None: uvicorn's own lines (access log included) go through the desk's JSON handler.
+    # Keep idle connections longer than clients (httpx: 5 s) and load balancers (often 60 s) do, so a client
+    # never sends a request on a connection the server is closing at that moment (seen as ReadError under load).
     uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                proxy_headers=True, log_level="info", log_config=None)
+                proxy_headers=True, log_level="info", log_config=None, timeout_keep_alive=75)
 
 
 @user_app.command("add")
