@@ -102,3 +102,20 @@ async def test_assessment_page_tables_definitions_and_csv_links(web_desk):
     assert "/api/stats.csv?from=2026-02-01&amp;to=2026-02-28" in html
     assert "按时完成 ÷（按时完成 + 超时完成 + 超期未完成）" in html  # the definition, on the page
     assert "66.7%" in html  # 2 of 3 milestones on time
+
+
+async def test_assessment_chart_data_cannot_break_out_of_its_script(web_desk):
+    from desk.models import Party
+
+    with session_scope(web_desk.database_url) as s:
+        party = s.get(Party, "bazhou")
+        party.name = "</script><script>alert(1)</script>"
+        s.add(party)
+        s.commit()
+        add_incident(s, party="bazhou", level="IV", detected_at=shanghai(2026, 2, 5, 8),
+                     milestones={"acknowledge": ("met", 0.5)})
+    async with web_desk.client() as http:
+        await web_desk.login(http, "super")
+        html = (await http.get("/assessment", params={"from": "2026-02-01", "to": "2026-02-28"})).text
+    assert "<script>alert(1)" not in html
+    assert "\\u003c/script\\u003e" in html  # the name is still there, as data

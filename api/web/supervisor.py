@@ -203,7 +203,7 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
     }
     return page(request, "supervisor/assessment.html", {
         "report": report, "period": period, "party": party, "parties": _parties(session), "error": error,
-        "definitions": definitions, "query": query, "chart_data": json.dumps(chart_data, ensure_ascii=False),
+        "definitions": definitions, "query": query, "chart_data": _script_json(chart_data),
         "milestone_labels": {k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED},
         "pct": _pct, "hours": _hours,
     })
@@ -215,3 +215,9 @@ def _pct(value: float | None) -> str:
 
 def _hours(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds / 3600:.2f} h"
+
+
+def _script_json(data: dict) -> str:
+    """JSON safe inside <script>: a party name containing "</script>" cannot end the element."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
