@@ -15,7 +15,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from desk import clocks as clk
 from desk.db import init_db, session_scope
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
-from tests.conftest import PASSWORD, PG_ADMIN_URL, USERS, Desk, eventually, make_settings
+from tests.conftest import PASSWORD, PG_ADMIN_URL, USERS, Desk, eventually, free_port, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -49,12 +48,6 @@ FAST = Path(__file__).parent / "policies" / "fast.toml"
 POLICY = load_policy(FAST)
 RUNG_EVENTS = ("reminder_sent", "escalated", "escalation_repeated", "notification_failed")
 TAGS = ("bazhou", "bazhou-leaders", "enyang", "enyang-leaders", "supervisor")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- a receiver per tag that can fail in each way -----------------------------------------------------------

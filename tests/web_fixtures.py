@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -25,19 +24,13 @@ from api.app import create_app
 from api.auth import create_user
 from desk.db import init_db, session_scope
 from desk.models import Incident
-from tests.conftest import PASSWORD, USERS, make_settings
+from tests.conftest import PASSWORD, USERS, free_port, make_settings
 from worker import build_worker
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-default-apps", "--lang=zh-CN"]
 NO_CHROMIUM = "Debian's chromium is not installed (apt-get install chromium): the browser tests need it"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
