@@ -147,19 +147,28 @@ def due_rungs(clocks: list[MilestoneClock], policy: Policy, party_code: str, now
     return rungs
 
 
-def next_rung_at(clocks: list[MilestoneClock], policy: Policy, party_code: str, now: datetime) -> datetime | None:
-    """When the next unsent rung falls due (None when no clock is open)."""
+def next_rung_at(clocks: list[MilestoneClock], policy: Policy, party_code: str, now: datetime,
+                 beyond_horizon: bool = True) -> datetime | None:
+    """When the next unsent rung falls due (None when no clock is open).
+
+    Repeats already sent can lie past ``now`` (``workflow.now()`` is when the task started, and a worker
+    catching up sends several at once), so the search moves on one repeat at a time until it finds an
+    unsent one. ``beyond_horizon=False`` is the first version, which looked one interval ahead only and
+    could then sleep with no timer; it stays for replaying runs recorded before the fix.
+    """
     best: datetime | None = None
-    horizon = now + timedelta(seconds=policy.escalation.repeat_every_seconds)
+    step = timedelta(seconds=policy.escalation.repeat_every_seconds)
     for clock in clocks:
         if not clock.open:
             continue
-        for rung in ladder(clock, policy, party_code, max(horizon, clock.due_at)):
-            if rung.key in clock.sent_rungs:
-                continue
-            if best is None or rung.at < best:
-                best = rung.at
-            break
+        until = max(now + step, clock.due_at)
+        for _ in range(len(clock.sent_rungs) + 2 if beyond_horizon else 1):
+            unsent = [r for r in ladder(clock, policy, party_code, until) if r.key not in clock.sent_rungs]
+            if unsent:
+                if best is None or unsent[0].at < best:
+                    best = unsent[0].at
+                break
+            until += step
     return best
 
 

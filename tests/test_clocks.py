@@ -178,3 +178,14 @@ def test_policy_file_errors_name_the_file(tmp_path):
     path.write_text("name = \n", encoding="utf-8")
     with pytest.raises(PolicyError, match="not valid TOML"):
         load_policy(path)
+
+
+def test_next_wake_looks_past_repeats_already_sent_ahead_of_now():
+    """A worker catching up sends repeats due "after" its task's start time; the next one must still get a timer."""
+    policy = load_policy("bazhong")
+    clock = clk.open_clocks(policy, "IV", T0, T0)[0]  # acknowledge: breach at 1 h, repeats every 2 h
+    ahead = [r.key for r in clk.ladder(clock, policy, "x", T0 + 7 * H)]  # breach + repeats at 3, 5, 7 h sent
+    sent = clk.MilestoneClock(**{**clock.__dict__, "sent_rungs": ahead})
+    now = T0 + 4 * H  # stale: the task started before the last repeats went out
+    assert clk.next_rung_at([sent], policy, "x", now) == T0 + 9 * H
+    assert clk.next_rung_at([sent], policy, "x", now, beyond_horizon=False) is None  # the old bug: no timer at all

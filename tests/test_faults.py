@@ -344,7 +344,10 @@ async def test_worker_killed_at_random_points_of_the_ladder(temporal_env, tmp_pa
         await caught_up(desk, incidents)
         await acknowledge_all(desk, incidents)
         await asyncio.sleep(5)  # a repeat interval: nothing more may go out after acknowledgement
-        out = verify(database_url, incidents, channels)
+        # Tasks of a workflow cached by the killed worker wait out its sticky queue (10 s) before another
+        # worker takes them, so an acknowledgement can be applied that much later than it was sent; rungs
+        # due in that window are withheld (the incident is acknowledged by then), not lost.
+        out = verify(database_url, incidents, channels, slack=12.0)
     finally:
         worker.stop()
         await desk.http.aclose()

@@ -101,7 +101,8 @@ class IncidentWorkflow:
     async def _sleep_until_next_rung(self) -> None:
         facts = self.state.facts
         now = workflow.now()
-        wake = clk.next_rung_at(self.state.clocks, self.policy, facts.party_code, now)
+        wake = clk.next_rung_at(self.state.clocks, self.policy, facts.party_code, now,
+                                beyond_horizon=workflow.patched("next-rung-beyond-horizon"))
         if wake is not None and wake <= now:
             return
         self.changed = False
