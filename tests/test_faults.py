@@ -319,6 +319,16 @@ async def caught_up(desk: Desk, incidents: list[str]) -> None:
         raise AssertionError(f"rungs due but not sent: {behind}") from None
 
 
+async def settle_and_verify(desk: Desk, incidents: list[str], chans: dict[str, "Channel"],
+                            slack: float = 2.0) -> Outcome:
+    """After a fault: wait until caught up, acknowledge everything, let a repeat interval pass
+    (nothing more may go out after acknowledgement), then check what must hold."""
+    await caught_up(desk, incidents)
+    await acknowledge_all(desk, incidents)
+    await asyncio.sleep(5)
+    return verify(desk.database_url, incidents, chans, slack)
+
+
 # --- the faults --------------------------------------------------------------------------------------------
 
 
@@ -341,13 +351,10 @@ async def test_worker_killed_at_random_points_of_the_ladder(temporal_env, tmp_pa
             worker.kill()
             await asyncio.sleep(rng.uniform(0.5, 3.0))
             worker.start()
-        await caught_up(desk, incidents)
-        await acknowledge_all(desk, incidents)
-        await asyncio.sleep(5)  # a repeat interval: nothing more may go out after acknowledgement
         # Tasks of a workflow cached by the killed worker wait out its sticky queue (10 s) before another
         # worker takes them, so an acknowledgement can be applied that much later than it was sent; rungs
         # due in that window are withheld (the incident is acknowledged by then), not lost.
-        out = verify(database_url, incidents, channels, slack=12.0)
+        out = await settle_and_verify(desk, incidents, channels, slack=12.0)
     finally:
         worker.stop()
         await desk.http.aclose()
@@ -377,10 +384,7 @@ async def test_temporal_server_killed_and_restarted_on_its_sqlite_file(tmp_path,
             assert len(rows(database_url, Incident)) == len(incidents)  # nothing half-made
             await asyncio.sleep(5)  # breach and repeats fall due while the server is down
             await server.start()
-        await caught_up(desk, incidents)
-        await acknowledge_all(desk, incidents)
-        await asyncio.sleep(5)
-        out = verify(database_url, incidents, channels)
+        out = await settle_and_verify(desk, incidents, channels)
     finally:
         worker.stop()
         server.kill()
@@ -412,10 +416,7 @@ async def test_channels_fail_500_refused_and_hanging_then_recover(temporal_env, 
         await eventually(lambda: rows(database_url, TimelineEvent, kind="channel_failure_escalated"), timeout=120)
         alert = [m for m in channels["supervisor"].received if m.startswith("【通知渠道故障】")]
         channels["enyang"].set("ok")
-        await caught_up(desk, incidents)
-        await acknowledge_all(desk, incidents)
-        await asyncio.sleep(5)
-        out = verify(database_url, incidents, channels)
+        out = await settle_and_verify(desk, incidents, channels)
         failed = rows(database_url, NotificationAttempt, status="failed")
         timeline = (await desk.http.get(f"/api/incidents/{incidents[0]}/timeline", headers=desk.auth("super"))).json()
     finally:
@@ -444,10 +445,7 @@ async def test_database_unavailable_during_activities(temporal_env, tmp_path, da
             with database_down(database_url):
                 outages += 1
                 await asyncio.sleep(8)  # reminders and breaches fall due while nothing can be written
-        await caught_up(desk, incidents)
-        await acknowledge_all(desk, incidents)
-        await asyncio.sleep(5)
-        out = verify(database_url, incidents, channels)
+        out = await settle_and_verify(desk, incidents, channels)
     finally:
         worker.stop()
         await desk.http.aclose()
