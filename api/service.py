@@ -118,9 +118,18 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     incident.next_due_at = min(c.due_at for c in clocks) if clocks else None
     for c in clocks:
         session.add(Milestone(incident_id=incident.id, key=c.key, label=c.label, due_at=c.due_at))
+    # The first timeline event goes in with the row: the workflow starts after it (seq 1), so opening
+    # costs the worker no activity, and the timeline is never without its "opened" entry.
+    session.add(TimelineEvent(
+        incident_id=incident.id, event_key=f"{incident.workflow_id}/1", seq=1, kind="opened",
+        actor=user.username, at=now, payload={"policy": policy.name,
+                                              "deadlines": {c.key: c.due_at.isoformat() for c in clocks}},
+    ))
+    incident.version = 1
     session.commit()
     try:
-        await start_incident_workflow(client, incident, party, policy, desk.public_url, desk.task_queue)
+        await start_incident_workflow(client, incident, party, policy, desk.public_url, desk.task_queue,
+                                      opened_recorded=True)
     except (RPCError, RuntimeError) as exc:  # RuntimeError: a lazy client that never reached the server
         _remove_unstarted(session, incident)
         log.warning("could not start the workflow of a new incident: %s", exc, extra={"incident": incident.human_id})
@@ -134,9 +143,10 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
 
 
 async def start_incident_workflow(client: Client, incident: Incident, party: Party, policy: Policy,
-                                  public_url: str, task_queue: str) -> bool:
+                                  public_url: str, task_queue: str, *, opened_recorded: bool) -> bool:
     """Start the incident's workflow from its row (opening, or `opinion-desk doctor` repairing a crash
-    between the two steps). Returns False if it was already running: starting twice is harmless."""
+    between the two steps). Returns False if it was already running: starting twice is harmless.
+    ``opened_recorded``: the row's "opened" event (seq 1) is already in the timeline."""
     facts = IncidentFacts(
         incident_id=incident.id, human_id=incident.human_id, title=incident.title, category=incident.category,
         level=incident.level, party_code=party.code, party_name=party.name, detected_at=incident.detected_at,
@@ -145,7 +155,8 @@ async def start_incident_workflow(client: Client, incident: Incident, party: Par
     )
     try:
         await client.start_workflow(
-            IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url=public_url),
+            IncidentWorkflow.run,
+            IncidentInput(facts=facts, policy=policy, public_url=public_url, opened_recorded=opened_recorded),
             id=incident.workflow_id, task_queue=task_queue,
             search_attributes=TypedSearchAttributes([SearchAttributePair(PARTY_ATTR, party.code),
                                                      SearchAttributePair(LEVEL_ATTR, incident.level)]),
@@ -157,6 +168,7 @@ async def start_incident_workflow(client: Client, incident: Incident, party: Par
 
 
 def _remove_unstarted(session: Session, incident: Incident) -> None:
+    session.exec(delete(TimelineEvent).where(TimelineEvent.incident_id == incident.id))
     session.exec(delete(Milestone).where(Milestone.incident_id == incident.id))
     session.exec(delete(Incident).where(Incident.id == incident.id))
     session.commit()

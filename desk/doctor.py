@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from desk.db import session_scope
 from desk.messages import AddNote
-from desk.models import Incident, Party
+from desk.models import Incident, Party, TimelineEvent
 from desk.policy import Policy
 
 DOCTOR = "doctor"
@@ -106,9 +106,12 @@ async def reconcile(client: Client, *, database_url: str | None, task_queue: str
             report.drift.append(drift)
             if repair:
                 party = session.get(Party, incident.party_code)
+                opened = session.exec(select(TimelineEvent.id).where(
+                    TimelineEvent.event_key == f"{incident.workflow_id}/1")).first() is not None
                 try:
                     await start_incident_workflow(client, incident, party,
-                                                  drill_policy if incident.drill else policy, public_url, task_queue)
+                                                  drill_policy if incident.drill else policy, public_url, task_queue,
+                                                  opened_recorded=opened)
                     drift.repaired = True
                 except RPCError as exc:
                     drift.error = str(exc)[:200]

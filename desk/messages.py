@@ -57,6 +57,7 @@ class IncidentInput:
     policy: Policy
     public_url: str = ""
     state: IncidentState | None = None  # carried over by continue-as-new
+    opened_recorded: bool = False  # the API already wrote the "opened" event (seq 1) with the row
 
 
 # --- human actions (workflow updates) -------------------------------------------------------------
