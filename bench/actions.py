@@ -2,12 +2,12 @@
 
 N incidents are opened over HTTP (bazhong policy: nothing rings while it measures). Then a sample of
 them is acknowledged (POST /acknowledge) and another sample released (POST /releases), a few requests
-in flight. The API answers only after the workflow's record_event activity has committed, so the
+in flight. The API answers only after the workflow's record_event (local) activity has committed, so the
 response latency is the round trip; right after each response the benchmark reads the timeline row
 ("acknowledged" / "released") from SQL itself to confirm it is there.
 
 Baseline (same run, same dev server): bare `execute_update` on a trivial workflow whose update runs
-one no-op activity (bench/trivial.py), at the same concurrency.
+one no-op local activity (bench/trivial.py), at the same concurrency.
 
 Run: python -m bench actions [--quick] [--incidents N] [--sample S] [--database-url …]
 """
@@ -77,13 +77,14 @@ async def one_run(args, workers: int) -> list[tuple[str, str, str, str]]:
         base = await update_baseline(stack, args.sample, args.action_concurrency)
         log(f"baseline: bare update p50 {ms(percentile(base, 50))}, p95 {ms(percentile(base, 95))}")
         await warm_up(stack)
+        tasks_before = await stack.workflow_tasks()
         t0 = time.perf_counter()
         results = await bounded(args.incidents, args.concurrency, lambda i: stack.open())
         ids = [r.json()["id"] for _, r in results if r.status_code == 201]
         if len(ids) != args.incidents:
             raise RuntimeError(f"only {len(ids)}/{args.incidents} incidents opened")
-        await stack.wait_events("opened", args.incidents + 20)
-        log(f"{args.incidents} incidents open and recorded in {time.perf_counter() - t0:.0f}s")
+        await stack.wait_workflow_tasks(tasks_before + args.incidents)
+        log(f"{args.incidents} incidents open, clocks started, in {time.perf_counter() - t0:.0f}s")
         picked = random.Random(7).sample(ids, 2 * args.sample)
         plan = [(h, "acknowledge", "acknowledged", {"note": "已签收"}) for h in picked[:args.sample]]
         plan += [(h, "releases", "released", {"channel": "政务微博", "summary": "已发布情况通报"})

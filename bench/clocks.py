@@ -129,9 +129,10 @@ async def one_run(args, workers: int) -> dict:
             opened.append((body["id"], datetime.fromisoformat(body["detected_at"]),
                            datetime.fromisoformat(body["opened_at"])))
 
+        tasks_before = await stack.workflow_tasks()
         t0 = time.perf_counter()
         await bounded(calib, args.concurrency, lambda i: open_one(park + timedelta(seconds=i * 0.01)))
-        await stack.wait_events("opened", 20 + calib)  # the rate the workers keep up with, not just HTTP
+        await stack.wait_workflow_tasks(tasks_before + calib)  # the rate the workers keep up with, not just HTTP
         calib_rate = calib / (time.perf_counter() - t0) if calib else 50.0
         rest = n - calib
         window_start = time.time() + rest / calib_rate * 1.3 + args.settle
@@ -141,7 +142,7 @@ async def one_run(args, workers: int) -> dict:
         await bounded(rest, args.concurrency, lambda i: open_one(
             datetime.fromtimestamp(window_start + i * spacing, timezone.utc)))
         opened_done = time.time()
-        await stack.wait_events("opened", n + 20)
+        await stack.wait_workflow_tasks(tasks_before + n)
         drained = time.time()
         await asyncio.sleep(2)
         rss_after = stack.worker_rss_kb()

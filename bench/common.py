@@ -154,6 +154,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The SDK's count of workflow tasks a worker completed (each new incident's first one starts its clocks).
+WFT_COUNT = "temporal_workflow_task_execution_latency_count"
+
+
 @dataclass
 class Stack:
     policy: str
@@ -164,6 +168,7 @@ class Stack:
     workers: list[subprocess.Popen] = field(default_factory=list)
     task_queue: str = "opinion-desk"
     tokens: dict[str, str] = field(default_factory=dict)
+    metrics_ports: dict[int, int] = field(default_factory=dict)  # worker pid -> its SDK metrics port
     _pg_admin: str | None = None
     _pg_name: str | None = None
 
@@ -232,8 +237,34 @@ class Stack:
 
     async def start_workers(self, n: int) -> None:
         for i in range(n):
-            self.workers.append(self._spawn(f"worker-{len(self.workers)}", [sys.executable, "-m", "desk.cli", "worker"],
-                                            env=self.env(), register=False))
+            port = free_port()  # each worker serves its SDK metrics: how many workflow tasks it has run
+            proc = self._spawn(f"worker-{len(self.workers)}", [sys.executable, "-m", "desk.cli", "worker"],
+                               env={**self.env(), "DESK_WORKER_METRICS_PORT": str(port)}, register=False)
+            self.workers.append(proc)
+            self.metrics_ports[proc.pid] = port
+
+    async def workflow_tasks(self) -> int:
+        """Workflow tasks completed by the running workers (their SDK metrics, summed)."""
+        total = 0
+        async with httpx.AsyncClient(timeout=30) as http:
+            for w in self.workers:
+                try:
+                    text_ = (await http.get(f"http://127.0.0.1:{self.metrics_ports[w.pid]}/metrics")).text
+                except httpx.TransportError:  # not serving yet
+                    continue
+                total += sum(int(float(line.rsplit(" ", 1)[1])) for line in text_.splitlines()
+                             if line.startswith(WFT_COUNT))
+        return total
+
+    async def wait_workflow_tasks(self, n: int, timeout: float = 1800) -> float:
+        """Wait until the workers have completed `n` workflow tasks in all; returns the time.perf_counter()."""
+        end = time.monotonic() + timeout
+        while (have := await self.workflow_tasks()) < n:
+            self.check_alive()
+            if time.monotonic() > end:
+                raise RuntimeError(f"only {have}/{n} workflow tasks after {timeout}s")
+            await asyncio.sleep(0.1)
+        return time.perf_counter()
 
     def start_baseline_worker(self) -> tuple[str, subprocess.Popen]:
         """The trivial workflows' worker (bench/trivial.py) on a task queue of its own."""
@@ -269,26 +300,6 @@ class Stack:
 
     async def open(self, **fields) -> tuple[float, httpx.Response]:
         return await timed(self.http.post("/api/incidents", json={**INCIDENT, **fields}, headers=self.auth("duty")))
-
-    def count_events(self, kind: str) -> int:
-        from sqlalchemy import func
-        from sqlmodel import select
-
-        from desk.db import session_scope
-        from desk.models import TimelineEvent
-
-        with session_scope(self.db_url) as session:
-            return session.exec(select(func.count()).select_from(TimelineEvent).where(TimelineEvent.kind == kind)).one()
-
-    async def wait_events(self, kind: str, n: int, timeout: float = 1800) -> float:
-        """Wait until `n` timeline events of `kind` are in SQL; returns the time.perf_counter() it happened."""
-        end = time.monotonic() + timeout
-        while (have := await asyncio.to_thread(self.count_events, kind)) < n:
-            self.check_alive()
-            if time.monotonic() > end:
-                raise RuntimeError(f"only {have}/{n} '{kind}' events after {timeout}s")
-            await asyncio.sleep(0.1)
-        return time.perf_counter()
 
     def worker_rss_kb(self) -> int:
         return sum(rss_kb(w.pid) for w in self.workers)
@@ -381,12 +392,13 @@ def terminate(proc: subprocess.Popen) -> None:
 
 
 async def warm_up(stack: Stack, n: int = 20) -> None:
-    """Open a few incidents and wait for their first events, so imports and caches are loaded."""
-    before = await asyncio.to_thread(stack.count_events, "opened")
+    """Open a few incidents and wait until the workers have started their clocks (first workflow task),
+    so imports and caches are loaded."""
+    before = await stack.workflow_tasks()
     for _ in range(n):
         _, r = await stack.open()
         r.raise_for_status()
-    await stack.wait_events("opened", before + n, timeout=180)
+    await stack.wait_workflow_tasks(before + n, timeout=180)
 
 
 def dump_json(path: Path | None, data: dict) -> None:

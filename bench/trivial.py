@@ -2,7 +2,8 @@
 
 - BenchTrivial: returns at once (the bare start_workflow rate).
 - BenchTimer: sleeps until a given moment, then one activity posts to the receiver (timer lateness).
-- BenchWaiting: waits; its update `touch` runs one no-op activity and returns (bare update round trip).
+- BenchWaiting: waits; its update `touch` runs one no-op local activity and returns (bare update round trip,
+  the same shape as the desk's actions, whose SQL write is a local activity).
 
 Run: python -m bench.trivial ADDRESS TASK_QUEUE [RECEIVER_URL]
 """
@@ -46,7 +47,7 @@ class WaitingWorkflow:
 
     @workflow.update
     async def touch(self, n: int) -> int:
-        await workflow.execute_activity("bench_noop", n, start_to_close_timeout=timedelta(seconds=30))
+        await workflow.execute_local_activity("bench_noop", n, start_to_close_timeout=timedelta(seconds=30))
         return n
 
     @workflow.signal
