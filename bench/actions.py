@@ -95,7 +95,7 @@ async def one_run(args, workers: int) -> list[tuple[str, str, str, str]]:
 
         async def act(i: int) -> None:
             human_id, path, kind, body = plan[i]
-            seconds, r = await timed(stack.http.post(f"/api/incidents/{human_id}/{path}", json=body,
+            seconds, r = await timed(stack.lean.post(f"/api/incidents/{human_id}/{path}", json=body,
                                                      headers=stack.auth("bazhou")))
             if r.status_code != 200:
                 problems.append(f"{path} {human_id}: {r.status_code} {r.text[:200]}")

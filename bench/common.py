@@ -26,8 +26,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = Path(__file__).resolve().parent / "policies"
@@ -132,7 +135,7 @@ async def paced(rate: float, seconds: float, call: Callable[[int], Awaitable[obj
     return list(await asyncio.gather(*tasks))
 
 
-async def timed(coro: Awaitable[httpx.Response]) -> tuple[float, httpx.Response]:
+async def timed(coro: Awaitable[T]) -> tuple[float, T]:
     t = time.perf_counter()
     response = await coro
     return time.perf_counter() - t, response
@@ -152,6 +155,71 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class LeanResponse:
+    status_code: int
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> object:
+        return json.loads(self.content)
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise RuntimeError(f"HTTP {self.status_code}: {self.text[:300]}")
+
+
+class LeanClient:
+    """The load generator's HTTP/1.1 keep-alive client: a few asyncio streams and no more.
+
+    httpx spent about half a core of this 2-core machine generating the load (py-spy), CPU taken from
+    the desk under test, while the bare baseline's load comes from Temporal's Rust client. This one
+    does only what the benchmarks send: POST a JSON body, read a Content-Length answer."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, path: str, *, json: object, headers: dict[str, str]) -> LeanResponse:
+        body = _json_dumps(json)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
+                   f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+        for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more on a new one
+            reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+            try:
+                writer.write(request)
+                status_line = await reader.readuntil(b"\r\n")
+                if not status_line:
+                    raise ConnectionResetError
+                raw = await reader.readuntil(b"\r\n\r\n")
+                fields = dict(line.split(":", 1) for line in raw.decode("latin-1").split("\r\n") if ":" in line)
+                fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+                content = await reader.readexactly(int(fields.get("content-length", "0")))
+            except (ConnectionError, asyncio.IncompleteReadError):
+                writer.close()
+                if attempt == 2:
+                    raise
+                continue
+            if fields.get("connection", "").lower() == "close":
+                writer.close()
+            else:
+                self.idle.append((reader, writer))
+            return LeanResponse(int(status_line.split()[1]), content)
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        while self.idle:
+            self.idle.pop()[1].close()
+
+
+def _json_dumps(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 # The SDK's count of workflow tasks a worker completed (each new incident's first one starts its clocks).
@@ -200,6 +268,7 @@ class Stack:
         await self.start_workers(workers)
         self.http = httpx.AsyncClient(base_url=self.base_url, timeout=120,
                                       limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
+        self.lean = LeanClient("127.0.0.1", self.api_port)
         await self._wait_http("/healthz")
         for name in USERS:
             r = await self.http.post("/api/auth/token", data={"username": name, "password": PASSWORD})
@@ -213,6 +282,7 @@ class Stack:
     async def stop(self) -> None:
         if hasattr(self, "http"):
             await self.http.aclose()
+            await self.lean.aclose()
         if not hasattr(self, "db_url"):
             self.db_url = self.database_url or f"sqlite:///{self.tmp / 'desk.db'}"
         await self.stop_workers()
@@ -298,8 +368,8 @@ class Stack:
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
-    async def open(self, **fields) -> tuple[float, httpx.Response]:
-        return await timed(self.http.post("/api/incidents", json={**INCIDENT, **fields}, headers=self.auth("duty")))
+    async def open(self, **fields) -> tuple[float, LeanResponse]:
+        return await timed(self.lean.post("/api/incidents", json={**INCIDENT, **fields}, headers=self.auth("duty")))
 
     def worker_rss_kb(self) -> int:
         return sum(rss_kb(w.pid) for w in self.workers)
