@@ -266,7 +266,7 @@ def bench_backend(url: str, args, now: datetime) -> list[tuple]:
             [bare_statement(engine, q) for q in stats.assessment_statements(s, period, None, now)]
         stamp_bare = [bare_statement(engine, party_names)] + \
             [bare_statement(engine, q) for q in stats.stamp_sql(period, None, now)]
-        csv_bare = [bare_statement(engine, party_names), bare_statement(engine, stats.detail_sql(period, None))]
+        csv_bare = [bare_statement(engine, party_names), bare_statement(engine, stats.detail_sql(s, period, None))]
         shown = desk_board()
         report = desk_assessment()
     print(f"  board: {shown['counts']['open']:,} open ({shown['counts']['overdue']:,} overdue); "
