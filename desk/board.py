@@ -1,30 +1,42 @@
 """The supervisor board (督办看板): every open incident, what needs attention first, from SQL only.
 
 Sorting on ``next_due_at`` ascending already puts overdue incidents first: an overdue milestone is an
-open one whose deadline has passed, so it is the incident's nearest deadline. The index
-``ix_incident_status_next_due`` serves that order directly.
+open one whose deadline has passed, so it is the incident's nearest deadline.
+
+The database does the work, in two statements whatever the number of open incidents
+(``ix_incident_status_next_due`` finds the open ones):
+
+1. the counts: every open incident classified (overdue / at risk / on track, ``status_of``) and
+   counted, and the milestones met today;
+2. the page: the status filter, the order and the limit applied in SQL, then for those rows only their
+   next open milestone and their notices (reminders, escalations, failed notifications).
+
+Python only formats the rows shown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
 
-from sqlalchemy import case, false, func, select
+from sqlalchemy import DateTime, and_, bindparam, case, false, func, or_, select, true, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from desk.models import Incident, Milestone, Party, TimelineEvent
+from desk.models import Incident, Milestone, Party, TimelineEvent, UTCDateTime
 from desk.stats import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS, SHANGHAI
 
 OVERDUE, AT_RISK, ON_TRACK = "overdue", "at_risk", "on_track"
 STATUSES = (OVERDUE, AT_RISK, ON_TRACK)
 STATUS_LABELS = {OVERDUE: "已超期", AT_RISK: "临近时限", ON_TRACK: "正常"}
-AT_RISK_SHARE = 0.25  # the last quarter of a window: after the 75% reminder
+AT_RISK_QUARTERS = 4  # at risk in the last quarter of a window: after the 75% reminder
+OPEN_STATES = ("pending", "overdue")
 REMINDER_KINDS = ("reminder_sent",)
 ESCALATION_KINDS = ("escalated", "escalation_repeated")
 FAILURE_KINDS = ("notification_failed", "channel_failure_escalated")
 DEFAULT_LIMIT = 500
+UTC_SUFFIX = "+00:00"  # what isoformat() adds to an aware UTC time
 NO_NOTICES = {"reminders": 0, "escalations": 0, "failures": 0, "last_notice_at": None}
 
 BOARD_DEFINITIONS = (
@@ -58,107 +70,159 @@ class BoardFilters:
         return out
 
 
-def classify(next_due_at: datetime | None, detected_at: datetime, overdue: bool, now: datetime) -> str:
-    if overdue or (next_due_at is not None and next_due_at <= now):
-        return OVERDUE
-    if next_due_at is not None and (next_due_at - now) <= (next_due_at - detected_at) * AT_RISK_SHARE:
-        return AT_RISK
-    return ON_TRACK
+# --- the statements -------------------------------------------------------------------------------------
+#
+# Two statements, built once per backend and set of filters (kept by ``_statements``); the moment is bound
+# when they run (``board_params``).
+
+NOW = bindparam("now", type_=UTCDateTime)
 
 
-def open_incidents_sql(filters: BoardFilters):
-    return (
-        select(Incident.id, Incident.human_id, Incident.title, Incident.level, Incident.category,
-               Incident.party_code, Incident.drill, Incident.detected_at, Incident.next_due_at, Incident.overdue)
-        .where(Incident.status == "open", *filters.conditions())
-        .order_by(Incident.next_due_at.is_(None), Incident.next_due_at, Incident.id)
+def status_of(dialect: str) -> ColumnElement:
+    """An open incident's status at ``:now``, in SQL (the definitions above the board say it in words).
+
+    - overdue: a milestone recorded overdue, or the nearest deadline already passed;
+    - at risk: less than a quarter of the window from detection to the nearest deadline left,
+      i.e. (next_due_at - now) * 4 <= next_due_at - detected_at;
+    - on track: everything else, including an incident with no open deadline.
+    """
+    if dialect == "sqlite":  # times are text there; julianday() reads them as days, to the millisecond
+        left = (func.julianday(Incident.next_due_at) - func.julianday(NOW)) * AT_RISK_QUARTERS
+        window = func.julianday(Incident.next_due_at) - func.julianday(Incident.detected_at)
+    else:  # PostgreSQL: interval arithmetic, to the microsecond
+        left = (Incident.next_due_at - NOW) * AT_RISK_QUARTERS
+        window = Incident.next_due_at - Incident.detected_at
+    return case(
+        (or_(Incident.overdue == true(), Incident.next_due_at <= NOW), OVERDUE),
+        (and_(Incident.next_due_at.is_not(None), left <= window), AT_RISK),
+        else_=ON_TRACK,
     )
 
 
-def open_milestones_sql(filters: BoardFilters):
-    return (
-        select(Milestone.incident_id, Milestone.key, Milestone.label, Milestone.due_at, Milestone.state)
-        .where(Milestone.incident_id.in_(select(Incident.id).where(Incident.status == "open", *filters.conditions())),
-               Milestone.state.in_(("pending", "overdue")))
-        .order_by(Milestone.incident_id, Milestone.due_at, Milestone.key)  # an incident's next one comes first
-    )
+def _naive_utc(dialect: str, column) -> ColumnElement:
+    """A UTC time read without its zone: cheaper to read and format, row by row."""
+    if dialect == "sqlite":
+        return type_coerce(column, DateTime())  # stored as naive UTC text already
+    return func.timezone("UTC", column, type_=DateTime())
 
 
-def notices_sql(filters: BoardFilters):
-    """Per open incident: reminders sent, escalations, failed notifications, and the latest of them."""
-    def count(kinds: tuple[str, ...]):
-        return func.sum(case((TimelineEvent.kind.in_(kinds), 1), else_=0))
-
-    return (
-        select(TimelineEvent.incident_id, count(REMINDER_KINDS), count(ESCALATION_KINDS), count(FAILURE_KINDS),
-               func.max(TimelineEvent.at))
-        # Driven from the few open incidents (a semi-join), never from the million events.
-        .where(TimelineEvent.incident_id.in_(select(Incident.id).where(Incident.status == "open", *filters.conditions())),
-               TimelineEvent.kind.in_(REMINDER_KINDS + ESCALATION_KINDS + FAILURE_KINDS))
-        .group_by(TimelineEvent.incident_id)
-    )
+def _open(filters: BoardFilters) -> list[ColumnElement]:
+    return [Incident.status == "open", *filters.conditions()]
 
 
-def met_today_sql(filters: BoardFilters, now: datetime):
-    today = now.astimezone(SHANGHAI).date()
-    start = datetime.combine(today, time(), SHANGHAI).astimezone(timezone.utc)
+def met_today_sql(filters: BoardFilters):
+    """Milestones met between ``:day_start`` and ``:day_end`` (today in Beijing)."""
     return (
         select(func.count())
         .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
-        .where(Milestone.met_at >= start, Milestone.met_at < start + timedelta(days=1),
+        .where(Milestone.met_at >= bindparam("day_start", type_=UTCDateTime),
+               Milestone.met_at < bindparam("day_end", type_=UTCDateTime),
                Milestone.state.in_(("met", "met_late")), *filters.conditions())
     )
 
 
-def board_statements(filters: BoardFilters, now: datetime) -> list:
-    """The statements the board runs, in order (the benchmark times them bare, too)."""
-    return [open_incidents_sql(filters), open_milestones_sql(filters), notices_sql(filters),
-            met_today_sql(filters, now)]
+def counts_sql(dialect: str, filters: BoardFilters):
+    """One row: open incidents, how many of them overdue and at risk, milestones met today."""
+    status = status_of(dialect)
+
+    def count(value: str):
+        return func.coalesce(func.sum(case((status == value, 1), else_=0)), 0)
+
+    met_today = met_today_sql(filters).correlate(None).scalar_subquery()
+    return select(func.count(), count(OVERDUE), count(AT_RISK), met_today).where(*_open(filters))
+
+
+def page_sql(dialect: str, filters: BoardFilters):
+    """The rows shown, at most ``limit``: overdue first, then the nearest deadline (none last), each with
+    its party's name, its next open milestone and its notices (reminders, escalations, failed notifications
+    and the latest of them). The milestone and the notices are looked up for these rows only."""
+    status = status_of(dialect)
+    page = select(Incident.id, Incident.human_id, Incident.title, Incident.level, Incident.category,
+                  Incident.party_code, Incident.drill, _naive_utc(dialect, Incident.detected_at).label("detected_at"),
+                  Incident.next_due_at, status.label("status")).where(*_open(filters))
+    if filters.status:
+        page = page.where(status == filters.status)
+    page = page.order_by(Incident.next_due_at.is_(None), Incident.next_due_at, Incident.id) \
+        .limit(filters.limit).cte("page")
+
+    next_milestone = (
+        select(Milestone.id)
+        .where(Milestone.incident_id == page.c.id, Milestone.state.in_(OPEN_STATES))
+        .order_by(Milestone.due_at, Milestone.key).limit(1)
+        .correlate(page).scalar_subquery()
+    )
+
+    def count(kinds: tuple[str, ...]):
+        return func.sum(case((TimelineEvent.kind.in_(kinds), 1), else_=0))
+
+    notices = (
+        select(TimelineEvent.incident_id, count(REMINDER_KINDS).label("reminders"),
+               count(ESCALATION_KINDS).label("escalations"), count(FAILURE_KINDS).label("failures"),
+               func.max(_naive_utc(dialect, TimelineEvent.at)).label("last_notice_at"))
+        # ix_timeline_incident_kind: a few index entries per incident on the page
+        .where(TimelineEvent.incident_id.in_(select(page.c.id)),
+               TimelineEvent.kind.in_(REMINDER_KINDS + ESCALATION_KINDS + FAILURE_KINDS))
+        .group_by(TimelineEvent.incident_id)
+        .subquery("notices")
+    )
+    return (
+        select(page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
+               func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status,
+               Milestone.key, Milestone.label, _naive_utc(dialect, Milestone.due_at),
+               notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at)
+        .select_from(page)
+        .outerjoin(Party, Party.code == page.c.party_code)
+        .outerjoin(Milestone, Milestone.id == next_milestone)
+        .outerjoin(notices, notices.c.incident_id == page.c.id)
+        .order_by(page.c.next_due_at.is_(None), page.c.next_due_at, page.c.id)
+    )
+
+
+@lru_cache(maxsize=128)
+def _statements(dialect: str, filters: BoardFilters) -> tuple:
+    return counts_sql(dialect, filters), page_sql(dialect, filters)
+
+
+def board_params(now: datetime) -> dict:
+    start = datetime.combine(now.astimezone(SHANGHAI).date(), time(), SHANGHAI).astimezone(timezone.utc)
+    return {"now": now, "day_start": start, "day_end": start + timedelta(days=1)}
+
+
+def board_statements(dialect: str, filters: BoardFilters, now: datetime) -> list:
+    """The statements the board runs, in order, each with its values (the benchmark times them bare)."""
+    params = board_params(now)
+    return [(q, params) for q in _statements(dialect, filters)]
+
+
+# --- the board ------------------------------------------------------------------------------------------
 
 
 def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: datetime | None = None) -> dict:
     """The board's rows (sorted: overdue first, then the nearest deadline) and the counts above them."""
     now = now or datetime.now(timezone.utc)
-    incidents_q, milestones_q, notices_q, met_today_q = board_statements(filters, now)
-    names = dict(session.execute(select(Party.code, Party.name)).all())
-    incidents = session.execute(incidents_q).all()
-    next_milestone: dict[int, tuple] = {}
-    for m in session.execute(milestones_q):
-        next_milestone.setdefault(m.incident_id, m)
-    notices = {row[0]: row for row in session.execute(notices_q)}  # formatted only for the rows listed
-    counts = {"open": 0, OVERDUE: 0, AT_RISK: 0, ON_TRACK: 0,
-              "met_today": session.execute(met_today_q).scalar_one()}
+    now_utc = now.astimezone(timezone.utc).replace(tzinfo=None)  # the page's times come naive, in UTC
+    counts_q, page_q = _statements(session.get_bind().dialect.name, filters)
+    params = board_params(now)
+    n_open, n_overdue, n_at_risk, met_today = session.execute(counts_q, params).one()
+    counts = {"open": n_open, OVERDUE: n_overdue, AT_RISK: n_at_risk, ON_TRACK: n_open - n_overdue - n_at_risk,
+              "met_today": met_today}
     rows = []
-    for i in incidents:
-        status = classify(i.next_due_at, i.detected_at, i.overdue, now)
-        counts["open"] += 1
-        counts[status] += 1
-        if filters.status and status != filters.status:
-            continue
-        if len(rows) >= filters.limit:
-            continue
-        m = next_milestone.get(i.id)
-        n = notices.get(i.id)
-        notice = NO_NOTICES if n is None else {"reminders": n[1], "escalations": n[2], "failures": n[3],
-                                               "last_notice_at": _aware(n[4]).isoformat()}
+    for (human_id, title, level, category, party, party_name, drill, detected_at, status,
+         m_key, m_label, m_due, reminders, escalations, failures, last_notice_at) in session.execute(page_q, params):
         rows.append({
-            "id": i.human_id, "title": i.title, "level": i.level, "level_label": LEVEL_LABELS.get(i.level, i.level),
-            "category": i.category, "category_label": CATEGORY_LABELS.get(i.category, i.category),
-            "party": i.party_code, "party_name": names.get(i.party_code, i.party_code), "drill": i.drill,
-            "detected_at": i.detected_at.isoformat(), "status": status, "status_label": STATUS_LABELS[status],
-            "next_milestone": None if m is None else {
-                "key": m.key, "label": m.label or MILESTONE_LABELS.get(m.key, m.key),
-                "due_at": m.due_at.isoformat(), "seconds_left": int((m.due_at - now).total_seconds()),
+            "id": human_id, "title": title, "level": level, "level_label": LEVEL_LABELS.get(level, level),
+            "category": category, "category_label": CATEGORY_LABELS.get(category, category),
+            "party": party, "party_name": party_name, "drill": drill,
+            "detected_at": detected_at.isoformat() + UTC_SUFFIX,
+            "status": status, "status_label": STATUS_LABELS[status],
+            "next_milestone": None if m_key is None else {
+                "key": m_key, "label": m_label or MILESTONE_LABELS.get(m_key, m_key),
+                "due_at": m_due.isoformat() + UTC_SUFFIX, "seconds_left": int((m_due - now_utc).total_seconds()),
             },
-            **notice,
+            **(NO_NOTICES if last_notice_at is None else {
+                "reminders": reminders, "escalations": escalations, "failures": failures,
+                "last_notice_at": last_notice_at.isoformat() + UTC_SUFFIX}),
         })
     listed = counts[filters.status] if filters.status else counts["open"]
     return {"now": now.isoformat(), "counts": counts, "rows": rows, "truncated": listed > len(rows),
             "definitions": list(BOARD_DEFINITIONS)}
-
-
-def _aware(value: datetime) -> datetime:
-    """func.max() loses the column type on SQLite (a string comes back): read it as UTC."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -94,3 +94,33 @@ async def test_an_incident_opened_through_the_api_appears_on_the_board(desk):
     row = next(x for x in rows if x["id"] == r.json()["id"])
     assert row["next_milestone"]["key"] == "acknowledge"
     assert 0 < row["next_milestone"]["seconds_left"] <= 3600
+
+
+def test_a_page_of_rows_keeps_the_order_and_the_whole_counts(open_incidents):
+    with session_scope(open_incidents) as s:
+        page = board(s, BoardFilters(limit=2), now=NOW)
+        everything = board(s, now=NOW)
+        on_track = board(s, BoardFilters(status="on_track", limit=1), now=NOW)
+    assert titles(page) == ["发布已超期", "临近签收时限"] and page["truncated"] is True
+    assert page["counts"] == everything["counts"]  # the counts cover every open incident, not just the page
+    assert everything["truncated"] is False
+    assert titles(on_track) == ["刚签收"] and on_track["truncated"] is False  # the one on-track incident
+
+
+def test_at_risk_from_the_last_quarter_and_no_deadline_last(database_url):
+    init_db(database_url)
+    window = timedelta(hours=1)
+    with session_scope(database_url) as s:
+        for title, left in (("剩余14分59秒", timedelta(minutes=14, seconds=59)),
+                            ("剩余15分01秒", timedelta(minutes=15, seconds=1))):
+            add_incident(s, party="enyang", level="IV", status="open", title=title, detected_at=NOW + left - window,
+                         next_due_at=NOW + left, milestones={"acknowledge": "pending"})
+        add_incident(s, party="enyang", level="IV", status="open", title="时限均已完成", detected_at=ago(hours=3),
+                     milestones={"acknowledge": ("met", 0.5), "first_release": ("met", 2)})
+    with session_scope(database_url) as s:
+        result = board(s, now=NOW)
+    assert [(r["title"], r["status"]) for r in result["rows"]] == [
+        ("剩余14分59秒", "at_risk"), ("剩余15分01秒", "on_track"), ("时限均已完成", "on_track")]
+    assert result["rows"][2]["next_milestone"] is None
+    assert result["rows"][0]["next_milestone"]["seconds_left"] == 14 * 60 + 59
+    assert (result["counts"]["at_risk"], result["counts"]["on_track"]) == (1, 2)
