@@ -46,7 +46,7 @@ LEVELS = (("I", 0.01), ("II", 0.05), ("III", 0.24), ("IV", 0.70))
 CATEGORIES = ("natural_disaster", "accident", "public_health", "social_security", "public_opinion")
 SOURCES = ("web", "weibo", "wechat", "short_video", "hotline_12345", "leader_mailbox", "other")
 DUE_H = {"acknowledge": 1, "first_release": 48, "press_conference": 24}
-OPEN_SHARE = 0.01  # about a thousand incidents open at once: a busy city, the board shows all of them
+OPEN_SHARE = 0.01  # about a thousand incidents open at once: a busy city (the board lists the first 500)
 TARGETS = {"board": 0.050, "assessment (1 year)": 0.050, "CSV export (1 year, detail)": 2.0}
 
 
