@@ -1,15 +1,17 @@
 """The supervisor board (督办看板): every open incident, what needs attention first, from SQL only.
 
-Sorting on ``next_due_at`` ascending already puts overdue incidents first: an overdue milestone is an
-open one whose deadline has passed, so it is the incident's nearest deadline.
+The order: overdue incidents first, then those at risk, then those on track; within each group the
+nearest deadline first, and an incident with no open deadline after the ones that have one (so, in
+practice, last). The nearest deadline alone is not enough: an acknowledgement due in 50 minutes of its
+hour is on track, a first release due in 10 hours of its 48 is at risk and must come before it.
 
 The database does the work, in two statements whatever the number of open incidents
 (``ix_incident_status_next_due`` finds the open ones):
 
 1. the counts: every open incident classified (overdue / at risk / on track, ``status_of``) and
    counted, and the milestones met today;
-2. the page: the status filter, the order and the limit applied in SQL, then for those rows only their
-   next open milestone and their notices (reminders, escalations, failed notifications).
+2. the page: the status filter, the order (``rank_of``) and the limit applied in SQL, then for those
+   rows only their next open milestone and their notices (reminders, escalations, failed notifications).
 
 Python only formats the rows shown.
 """
@@ -78,6 +80,18 @@ class BoardFilters:
 NOW = bindparam("now", type_=UTCDateTime)
 
 
+def _status_conditions(dialect: str) -> tuple[ColumnElement, ColumnElement]:
+    """(overdue, at risk) at ``:now``; the at-risk test applies to incidents not overdue."""
+    if dialect == "sqlite":  # times are text there; julianday() reads them as days, to the millisecond
+        left = (func.julianday(Incident.next_due_at) - func.julianday(NOW)) * AT_RISK_QUARTERS
+        window = func.julianday(Incident.next_due_at) - func.julianday(Incident.detected_at)
+    else:  # PostgreSQL: interval arithmetic, to the microsecond (SQLAlchemy's Interval has no '*' of its own)
+        left = (Incident.next_due_at - NOW).self_group().op("*")(AT_RISK_QUARTERS)
+        window = Incident.next_due_at - Incident.detected_at
+    return (or_(Incident.overdue == true(), Incident.next_due_at <= NOW),
+            and_(Incident.next_due_at.is_not(None), left <= window))
+
+
 def status_of(dialect: str) -> ColumnElement:
     """An open incident's status at ``:now``, in SQL (the definitions above the board say it in words).
 
@@ -86,17 +100,15 @@ def status_of(dialect: str) -> ColumnElement:
       i.e. (next_due_at - now) * 4 <= next_due_at - detected_at;
     - on track: everything else, including an incident with no open deadline.
     """
-    if dialect == "sqlite":  # times are text there; julianday() reads them as days, to the millisecond
-        left = (func.julianday(Incident.next_due_at) - func.julianday(NOW)) * AT_RISK_QUARTERS
-        window = func.julianday(Incident.next_due_at) - func.julianday(Incident.detected_at)
-    else:  # PostgreSQL: interval arithmetic, to the microsecond
-        left = (Incident.next_due_at - NOW) * AT_RISK_QUARTERS
-        window = Incident.next_due_at - Incident.detected_at
-    return case(
-        (or_(Incident.overdue == true(), Incident.next_due_at <= NOW), OVERDUE),
-        (and_(Incident.next_due_at.is_not(None), left <= window), AT_RISK),
-        else_=ON_TRACK,
-    )
+    overdue, at_risk = _status_conditions(dialect)
+    return case((overdue, OVERDUE), (at_risk, AT_RISK), else_=ON_TRACK)
+
+
+def rank_of(dialect: str) -> ColumnElement:
+    """The same status as its place in the board's order: 0 overdue, 1 at risk, 2 on track
+    (``STATUSES[rank]``); the page sorts and filters on it."""
+    overdue, at_risk = _status_conditions(dialect)
+    return case((overdue, 0), (at_risk, 1), else_=2)
 
 
 def _naive_utc(dialect: str, column) -> ColumnElement:
@@ -133,16 +145,17 @@ def counts_sql(dialect: str, filters: BoardFilters):
 
 
 def page_sql(dialect: str, filters: BoardFilters):
-    """The rows shown, at most ``limit``: overdue first, then the nearest deadline (none last), each with
-    its party's name, its next open milestone and its notices (reminders, escalations, failed notifications
-    and the latest of them). The milestone and the notices are looked up for these rows only."""
-    status = status_of(dialect)
+    """The rows shown, at most ``limit``: overdue first, then at risk, then on track, each group by the
+    nearest deadline (none last); each row with its party's name, its next open milestone and its notices
+    (reminders, escalations, failed notifications and the latest of them). The milestone and the notices
+    are looked up for these rows only."""
+    rank = rank_of(dialect).label("status_rank")
     page = select(Incident.id, Incident.human_id, Incident.title, Incident.level, Incident.category,
                   Incident.party_code, Incident.drill, _naive_utc(dialect, Incident.detected_at).label("detected_at"),
-                  Incident.next_due_at, status.label("status")).where(*_open(filters))
+                  Incident.next_due_at, rank).where(*_open(filters))
     if filters.status:
-        page = page.where(status == filters.status)
-    page = page.order_by(Incident.next_due_at.is_(None), Incident.next_due_at, Incident.id) \
+        page = page.where(rank == STATUSES.index(filters.status))
+    page = page.order_by(rank, Incident.next_due_at.is_(None), Incident.next_due_at, Incident.id) \
         .limit(filters.limit).cte("page")
 
     next_milestone = (
@@ -167,14 +180,14 @@ def page_sql(dialect: str, filters: BoardFilters):
     )
     return (
         select(page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
-               func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status,
+               func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status_rank,
                Milestone.key, Milestone.label, _naive_utc(dialect, Milestone.due_at),
                notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at)
         .select_from(page)
         .outerjoin(Party, Party.code == page.c.party_code)
         .outerjoin(Milestone, Milestone.id == next_milestone)
         .outerjoin(notices, notices.c.incident_id == page.c.id)
-        .order_by(page.c.next_due_at.is_(None), page.c.next_due_at, page.c.id)
+        .order_by(page.c.status_rank, page.c.next_due_at.is_(None), page.c.next_due_at, page.c.id)
     )
 
 
@@ -198,7 +211,9 @@ def board_statements(dialect: str, filters: BoardFilters, now: datetime) -> list
 
 
 def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: datetime | None = None) -> dict:
-    """The board's rows (sorted: overdue first, then the nearest deadline) and the counts above them."""
+    """The board's rows (overdue, at risk, on track; each group by the nearest deadline) and the counts
+    above them. ``matching``: the open incidents the filters select, of which ``rows`` shows at most
+    ``limit``; ``truncated`` when that is fewer than ``matching``."""
     now = now or datetime.now(timezone.utc)
     now_utc = now.astimezone(timezone.utc).replace(tzinfo=None)  # the page's times come naive, in UTC
     counts_q, page_q = _statements(session.get_bind().dialect.name, filters)
@@ -207,14 +222,14 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
     counts = {"open": n_open, OVERDUE: n_overdue, AT_RISK: n_at_risk, ON_TRACK: n_open - n_overdue - n_at_risk,
               "met_today": met_today}
     rows = []
-    for (human_id, title, level, category, party, party_name, drill, detected_at, status,
+    for (human_id, title, level, category, party, party_name, drill, detected_at, rank,
          m_key, m_label, m_due, reminders, escalations, failures, last_notice_at) in session.execute(page_q, params):
         rows.append({
             "id": human_id, "title": title, "level": level, "level_label": LEVEL_LABELS.get(level, level),
             "category": category, "category_label": CATEGORY_LABELS.get(category, category),
             "party": party, "party_name": party_name, "drill": drill,
             "detected_at": detected_at.isoformat() + UTC_SUFFIX,
-            "status": status, "status_label": STATUS_LABELS[status],
+            "status": STATUSES[rank], "status_label": STATUS_LABELS[STATUSES[rank]],
             "next_milestone": None if m_key is None else {
                 "key": m_key, "label": m_label or MILESTONE_LABELS.get(m_key, m_key),
                 "due_at": m_due.isoformat() + UTC_SUFFIX, "seconds_left": int((m_due - now_utc).total_seconds()),
@@ -223,6 +238,6 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
                 "reminders": reminders, "escalations": escalations, "failures": failures,
                 "last_notice_at": last_notice_at.isoformat() + UTC_SUFFIX}),
         })
-    listed = counts[filters.status] if filters.status else counts["open"]
-    return {"now": now.isoformat(), "counts": counts, "rows": rows, "truncated": listed > len(rows),
-            "definitions": list(BOARD_DEFINITIONS)}
+    matching = counts[filters.status] if filters.status else counts["open"]
+    return {"now": now.isoformat(), "counts": counts, "rows": rows, "matching": matching,
+            "truncated": matching > len(rows), "definitions": list(BOARD_DEFINITIONS)}

@@ -44,7 +44,7 @@ def titles(result) -> list[str]:
     return [r["title"] for r in result["rows"]]
 
 
-def test_overdue_first_then_nearest_deadline_with_counts(open_incidents):
+def test_overdue_then_at_risk_then_on_track_with_counts(open_incidents):
     with session_scope(open_incidents) as s:
         result = board(s, now=NOW)
     assert titles(result) == ["发布已超期", "临近签收时限", "刚签收"]  # no drill, nothing closed
@@ -69,8 +69,9 @@ def test_filters_and_drills(open_incidents):
         assert titles(only_at_risk) == ["临近签收时限"]
         assert only_at_risk["counts"]["open"] == 3  # the counts keep showing the whole picture
         with_drills = board(s, BoardFilters(drills=True), now=NOW)
-    assert titles(with_drills) == ["发布已超期", "演练：燃气泄漏", "临近签收时限", "刚签收"]
-    assert [r["drill"] for r in with_drills["rows"]] == [False, True, False, False]
+    # the drill (2 of its 5 minutes left) is on track: after the at-risk one, before the later deadline
+    assert titles(with_drills) == ["发布已超期", "临近签收时限", "演练：燃气泄漏", "刚签收"]
+    assert [r["drill"] for r in with_drills["rows"]] == [False, False, True, False]
 
 
 async def test_board_api_roles_and_filters(desk):
@@ -102,6 +103,7 @@ def test_a_page_of_rows_keeps_the_order_and_the_whole_counts(open_incidents):
         everything = board(s, now=NOW)
         on_track = board(s, BoardFilters(status="on_track", limit=1), now=NOW)
     assert titles(page) == ["发布已超期", "临近签收时限"] and page["truncated"] is True
+    assert (page["matching"], on_track["matching"]) == (3, 1)
     assert page["counts"] == everything["counts"]  # the counts cover every open incident, not just the page
     assert everything["truncated"] is False
     assert titles(on_track) == ["刚签收"] and on_track["truncated"] is False  # the one on-track incident
@@ -124,3 +126,30 @@ def test_at_risk_from_the_last_quarter_and_no_deadline_last(database_url):
     assert result["rows"][2]["next_milestone"] is None
     assert result["rows"][0]["next_milestone"]["seconds_left"] == 14 * 60 + 59
     assert (result["counts"]["at_risk"], result["counts"]["on_track"]) == (1, 2)
+
+
+def test_at_risk_comes_before_an_earlier_deadline_that_is_on_track(database_url):
+    """The nearest deadline alone would list the acknowledgement first; the one at risk needs attention first."""
+    init_db(database_url)
+    with session_scope(database_url) as s:
+        add_incident(s, party="enyang", level="IV", status="open", title="签收还剩50分钟", detected_at=ago(minutes=10),
+                     next_due_at=NOW + timedelta(minutes=50), milestones={"acknowledge": "pending"})
+        add_incident(s, party="bazhou", level="IV", status="open", title="无待办时限", detected_at=ago(hours=5),
+                     milestones={"acknowledge": ("met", 0.5), "first_release": ("met", 4)})
+        add_incident(s, party="bazhou", level="III", status="open", title="发布还剩10小时", detected_at=ago(hours=38),
+                     next_due_at=NOW + timedelta(hours=10),
+                     milestones={"acknowledge": ("met", 0.5), "first_release": "pending"})
+        add_incident(s, party="enyang", level="III", status="open", title="发布还剩30小时", detected_at=ago(hours=18),
+                     next_due_at=NOW + timedelta(hours=30),
+                     milestones={"acknowledge": ("met", 0.5), "first_release": "pending"})
+        add_incident(s, party="enyang", level="II", status="open", title="签收已超期", detected_at=ago(hours=2),
+                     next_due_at=ago(hours=1), overdue=True, milestones={"acknowledge": "overdue"})
+    with session_scope(database_url) as s:
+        result = board(s, now=NOW)
+        first_two = board(s, BoardFilters(limit=2), now=NOW)
+    assert [(r["title"], r["status"]) for r in result["rows"]] == [
+        ("签收已超期", "overdue"), ("发布还剩10小时", "at_risk"), ("签收还剩50分钟", "on_track"),
+        ("发布还剩30小时", "on_track"), ("无待办时限", "on_track")]
+    # a page that cannot show everything keeps the ones that need attention most
+    assert titles(first_two) == ["签收已超期", "发布还剩10小时"]
+    assert (first_two["truncated"], first_two["matching"]) == (True, 5)

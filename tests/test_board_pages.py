@@ -55,6 +55,44 @@ async def test_board_shows_a_new_incident_without_reload_and_overdue_first(web_d
     assert "时限截止" in text and "间隔" in text
 
 
+def seed_many_on_track(database_url: str, n: int, party: str) -> None:
+    """n open incidents on track (acknowledgement due in 50 minutes and more), in one transaction."""
+    from desk.models import Incident
+
+    with session_scope(database_url) as s:
+        s.add_all([Incident(human_id=f"YQ-B-{i:06d}", workflow_id=f"incident-bulk-{i}", title=f"批量事件 {i}",
+                            source="weibo", category="accident", level="IV", party_code=party, status="open",
+                            detected_at=NOW - timedelta(minutes=10), opened_at=NOW - timedelta(minutes=10),
+                            next_due_at=NOW + timedelta(minutes=50, seconds=i)) for i in range(n)])
+        s.commit()
+
+
+@pytest.mark.browser
+async def test_board_says_when_it_lists_only_part_of_the_open_incidents(web_desk, context):
+    seed_many_on_track(web_desk.database_url, 501, "enyang")  # one more than the board lists (500)
+    page = await context.new_page()
+    await login(page, web_desk.base_url, "super", "/login?next=/board")
+    await page.wait_for_url("**/board")
+    notice = page.locator("#board-truncated")
+    assert await notice.inner_text() == "仅显示最需关注的前 500 条，共 501 条；请用筛选缩小范围。"
+    assert await page.locator("#board-rows tr").count() == 500
+    above, table = await notice.bounding_box(), await page.locator("#board-table").bounding_box()
+    assert above["y"] + above["height"] <= table["y"]  # above the table, where it is read first
+
+    # The live refresh keeps it current: one more open incident, no reload.
+    with session_scope(web_desk.database_url) as s:
+        add_incident(s, party="bazhou", level="III", status="open", title="又一起", detected_at=NOW,
+                     next_due_at=NOW + timedelta(hours=1), milestones={"acknowledge": "pending"})
+    await page.wait_for_function(
+        "document.getElementById('board-truncated').textContent.includes('共 502 条')", timeout=10_000)
+    assert await page.locator('[data-count="open"]').inner_text() == "502"
+
+    # A filter that selects fewer than 500: every one is listed, and the notice goes.
+    await page.select_option('select[name="party"]', "bazhou")
+    await page.wait_for_function("document.querySelectorAll('#board-rows tr[data-id]').length === 1")
+    assert await notice.is_hidden()
+
+
 async def test_pages_by_role(web_desk):
     for who, board, assessment in (("super", 200, 200), ("admin", 200, 200), ("duty", 200, 403), ("bazhou", 403, 403)):
         async with web_desk.client() as http:

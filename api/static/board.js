@@ -7,6 +7,7 @@
   var body = document.getElementById("board-rows");
   var form = document.getElementById("board-filters");
   var status = document.getElementById("board-status");
+  var cut = document.getElementById("board-truncated");
   var clock = JSON.parse(document.body.getAttribute("data-i18n") || "{}");
 
   function fmt(template, values) {
@@ -90,6 +91,10 @@
       rows.appendChild(tr);
     }
     body.replaceChildren(rows);
+    // More incidents match than the API returns (its limit): say how many are left out.
+    var notice = data.truncated ? fmt(words.truncated, {n: data.rows.length, total: data.matching}) : "";
+    if (cut.textContent !== notice) cut.textContent = notice;  // unchanged: not announced again
+    cut.hidden = !data.truncated;
     tick();
     var t = new Date().toLocaleTimeString(words.lang === "en" ? "en-GB" : "zh-CN", {hour12: false});
     status.textContent = fmt(words.updated, {t: t, n: poll / 1000});

@@ -86,6 +86,8 @@ def board_words(_, lang: str) -> dict[str, str]:
         "failed": _("%(n)s failed"), "none": _("none yet"), "empty": _("No open incidents match these filters."),
         "updated": _("Updated %(t)s, refreshes every %(n)s s"),
         "offline": _("Not refreshed: the server cannot be reached. Retrying."),
+        "truncated": _("Showing only the %(n)s that most need attention, of %(total)s; "
+                       "narrow the list down with the filters."),
         "levels": {c: _(label) for c, label in labels.LEVELS.items()},
         "lang": lang,
     }
