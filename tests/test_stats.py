@@ -206,6 +206,28 @@ def test_detail_csv_rows(known):
     assert [r[12] for r in rows if r[9] == "已豁免"] == ["事件已由上级统一发布"]
 
 
+def test_detail_csv_local_times_before_1991_follow_the_daylight_saving_of_the_time(database_url):
+    """China kept summer time 1986-1991 (UTC+9): the CSV shows the wall clock of the day, not always UTC+8."""
+    init_db(database_url)
+    with session_scope(database_url) as s:
+        add_incident(s, party="bazhou", level="IV", detected_at=datetime(1990, 7, 1, 0, 0, tzinfo=UTC),  # summer
+                     milestones={"acknowledge": ("met", 0.5)})
+        add_incident(s, party="bazhou", level="IV", detected_at=datetime(1990, 12, 1, 0, 0, tzinfo=UTC),  # winter
+                     milestones={"acknowledge": ("met", 0.5)})
+        # the last change: 1991-09-15 02:00 summer time became 01:00; detected before it, due after it
+        add_incident(s, party="bazhou", level="IV", detected_at=datetime(1991, 9, 14, 16, 30, tzinfo=UTC),
+                     milestones={"acknowledge": ("met", 0.25)})
+    with session_scope(database_url) as s:
+        period = stats.Period(date(1990, 1, 1), date(1991, 12, 31))
+        rows = parse_csv("".join(stats.to_csv(stats.detail_rows(s, period, now=NOW))))
+    detected, due, met = 6, 8, 10  # the three 北京时间 columns
+    assert [rows[0][detected], rows[0][due], rows[0][met]] == ["发现时间(北京时间)", "截止时间(北京时间)", "完成时间(北京时间)"]
+    assert [(r[detected], r[due], r[met]) for r in rows[1:]] == [
+        ("1990-07-01 09:00:00", "1990-07-01 10:00:00", "1990-07-01 09:30:00"),
+        ("1990-12-01 08:00:00", "1990-12-01 09:00:00", "1990-12-01 08:30:00"),
+        ("1991-09-15 01:30:00", "1991-09-15 01:30:00", "1991-09-15 01:45:00")]
+
+
 # --- the HTTP side: roles, filters, CSV headers --------------------------------------------------------
 
 
