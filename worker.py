@@ -36,6 +36,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=[recorder.record_event, notifier.send_notification],
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,
+        max_cached_workflows=settings.worker_max_cached_workflows,
         graceful_shutdown_timeout=graceful_shutdown,
     )
 

@@ -107,7 +107,9 @@ async def timer_baseline(stack: Stack, rate: float, seconds: float, concurrency:
 
 async def one_run(args, workers: int) -> dict:
     n, rate = args.incidents, args.ring_rate
-    stack = await Stack(policy=str(POLICY), database_url=args.database_url, keep=args.keep).start(workers=workers)
+    worker_env = {"DESK_WORKER_MAX_CACHED_WORKFLOWS": str(args.cache)} if args.cache is not None else {}
+    stack = await Stack(policy=str(POLICY), database_url=args.database_url, keep=args.keep,
+                        worker_env=worker_env).start(workers=workers)
     try:
         base = await timer_baseline(stack, 2 * rate, args.baseline_seconds, args.concurrency)
         log(f"baseline timers: p50 {ms(percentile(base, 50))}, p99 {ms(percentile(base, 99))}")
@@ -177,6 +179,8 @@ async def main(argv: list[str]) -> None:
     p.add_argument("--measure", type=float, default=150, help="length of the measuring window (default 150 s)")
     p.add_argument("--settle", type=float, default=20, help="pause between the last open and the window (s)")
     p.add_argument("--baseline-seconds", type=float, default=30, help="length of the bare-timer baseline (s)")
+    p.add_argument("--cache", type=int, default=None,
+                   help="DESK_WORKER_MAX_CACHED_WORKFLOWS of each worker (default: the desk's default)")
     p.add_argument("--grace", type=float, default=15, help="wait for late messages after the window (s)")
     args = p.parse_args(argv)
     if args.quick:

@@ -148,6 +148,33 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time a process has used so far (all its threads); None: this process."""
+    if pid is None:
+        t = os.times()
+        return t.user + t.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds each named process spends between start() and stop(): where a burst's CPU went."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+
+    def start(self) -> CpuMeter:
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def stop(self) -> dict[str, float]:
+        return {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()}
+
+
+def per_item_ms(spent: dict[str, float], n: int) -> str:
+    return ", ".join(f"{name} {1000 * s / n:.1f}" for name, s in spent.items()) + f" (total {1000 * sum(spent.values()) / n:.1f})"
+
+
 # --- the stack ----------------------------------------------------------------------------------------------
 
 
@@ -237,6 +264,7 @@ class Stack:
     task_queue: str = "opinion-desk"
     tokens: dict[str, str] = field(default_factory=dict)
     metrics_ports: dict[int, int] = field(default_factory=dict)  # worker pid -> its SDK metrics port
+    worker_env: dict[str, str] = field(default_factory=dict)  # extra DESK_* settings for the workers
     _pg_admin: str | None = None
     _pg_name: str | None = None
 
@@ -309,7 +337,8 @@ class Stack:
         for i in range(n):
             port = free_port()  # each worker serves its SDK metrics: how many workflow tasks it has run
             proc = self._spawn(f"worker-{len(self.workers)}", [sys.executable, "-m", "desk.cli", "worker"],
-                               env={**self.env(), "DESK_WORKER_METRICS_PORT": str(port)}, register=False)
+                               env={**self.env(), **self.worker_env, "DESK_WORKER_METRICS_PORT": str(port)},
+                               register=False)
             self.workers.append(proc)
             self.metrics_ports[proc.pid] = port
 

@@ -18,6 +18,7 @@ import time
 import uuid
 
 from bench.common import (
+    CpuMeter,
     Stack,
     bounded,
     log,
@@ -25,6 +26,7 @@ from bench.common import (
     ms,
     paced,
     parser,
+    per_item_ms,
     percentile,
     print_table,
     terminate,
@@ -47,11 +49,13 @@ async def baseline(stack: Stack, n: int, concurrency: int, paced_seconds: float)
             return time.perf_counter() - t
 
         await bounded(50, concurrency, start)  # warm the connection and the server's caches
+        meter = CpuMeter({"temporal": stack.procs["temporal"].pid, "worker": worker.pid, "client": None}).start()
         t0 = time.perf_counter()
         await bounded(n, concurrency, lambda i: start(50 + i))
         rate = n / (time.perf_counter() - t0)
+        cpu = meter.stop()
         latencies = await paced(rate / 2, paced_seconds, lambda i: start(50 + n + i))
-        return {"rate": rate, "p50": percentile(latencies, 50), "p95": percentile(latencies, 95)}
+        return {"rate": rate, "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "cpu": cpu}
     finally:
         terminate(worker)
 
@@ -61,6 +65,8 @@ async def desk_intake(stack: Stack, workers: int, n: int, concurrency: int, pace
     try:
         await warm_up(stack)
         before = await stack.workflow_tasks()
+        meter = CpuMeter({"temporal": stack.procs["temporal"].pid, "api": stack.procs["api"].pid,
+                          **{f"worker{i}": w.pid for i, w in enumerate(stack.workers)}, "load generator": None}).start()
         t0 = time.perf_counter()
         results = await bounded(n, concurrency, lambda i: stack.open())
         http_seconds = time.perf_counter() - t0
@@ -68,13 +74,14 @@ async def desk_intake(stack: Stack, workers: int, n: int, concurrency: int, pace
         if failed:
             raise RuntimeError(f"{len(failed)} opens failed, e.g. {failed[0].status_code} {failed[0].text[:300]}")
         drained = await stack.wait_workflow_tasks(before + n)
+        cpu = meter.stop()
         http_rate, e2e_rate = n / http_seconds, n / (drained - t0)
         log(f"{workers} worker(s): {n} opened over HTTP at {http_rate:.1f}/s; all clocks started at {e2e_rate:.1f}/s")
         half = min(http_rate, e2e_rate) / 2
         results = await paced(half, paced_seconds, lambda i: stack.open())
         latencies = [t for t, r in results if r.status_code == 201]
         await stack.wait_workflow_tasks(before + n + len(results))
-        return {"http_rate": http_rate, "e2e_rate": e2e_rate, "half": half, "p50": percentile(latencies, 50),
+        return {"cpu": cpu, "http_rate": http_rate, "e2e_rate": e2e_rate, "half": half, "p50": percentile(latencies, 50),
                 "p95": percentile(latencies, 95), "p99": percentile(latencies, 99), "errors": len(results) - len(latencies)}
     finally:
         await stack.stop_workers()
@@ -94,6 +101,7 @@ async def main(argv: list[str]) -> None:
         base = await baseline(stack, args.incidents, args.concurrency, args.paced_seconds)
         log(f"baseline: {base['rate']:.1f} starts/s, p95 {ms(base['p95'])} at half rate")
         rows = [("bare start_workflow (baseline)", f"{base['rate']:.1f} /s", "-", "-"),
+                ("  CPU ms per start", per_item_ms(base["cpu"], args.incidents), "-", "-"),
                 ("bare start_workflow p95 @ half rate", ms(base["p95"]), "-", "-")]
         for workers in worker_counts(args.workers):
             d = await desk_intake(stack, workers, args.incidents, args.concurrency, args.paced_seconds)
@@ -102,6 +110,7 @@ async def main(argv: list[str]) -> None:
                  f"{d['http_rate'] / base['rate']:.0%} (target ≥ {TARGET_RATIO:.0%})"),
                 (f"open + clocks started, {workers} worker(s)", f"{d['e2e_rate']:.1f} /s", f"{base['rate']:.1f} /s",
                  f"{d['e2e_rate'] / base['rate']:.0%} (target ≥ {TARGET_RATIO:.0%})"),
+                (f"  CPU ms per incident, {workers} worker(s)", per_item_ms(d["cpu"], args.incidents), "-", "-"),
                 (f"open p50 @ {d['half']:.0f}/s, {workers} worker(s)", ms(d["p50"]), "-", "-"),
                 (f"open p95 @ {d['half']:.0f}/s, {workers} worker(s)", ms(d["p95"]), f"target ≤ {ms(TARGET_P95)}",
                  "met" if d["p95"] <= TARGET_P95 else "missed"),

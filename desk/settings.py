@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = 12 * 60
     log_json: bool = True
     worker_metrics_port: int | None = None  # the worker's Temporal SDK metrics (Prometheus) on 0.0.0.0:PORT
+    # Incidents a worker keeps in memory between their workflow tasks (the sticky cache; ~200 KB each).
+    # One not in memory is rebuilt by replaying its history when its next rung or action comes.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
 
     @property
     def resolved_database_url(self) -> str:
