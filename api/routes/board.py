@@ -28,7 +28,8 @@ def board_filters(
                         category=category.value if category else None, status=status, drills=drills, limit=limit)
 
 
-@router.get("/board", summary="Open incidents: overdue, then at risk, then on track, each by the nearest deadline (督办看板)",
+@router.get("/board",
+            summary="Open incidents: overdue, then at risk, then on track, each by the nearest deadline (督办看板)",
             dependencies=[Depends(require(*BOARD_VIEWERS))])
 def read_board(filters: BoardFilters = Depends(board_filters), session: Session = Depends(get_session)) -> dict:
     return board(session, filters)
