@@ -1,15 +1,16 @@
 """Clocks at scale: how late reminders and escalations arrive with N incidents open, and worker memory.
 
-N incidents are opened over HTTP under bench/policies/clocks.toml (drill-like, minutes). Each one's
-detected time is chosen so that its acknowledge reminder falls due at a planned moment inside the
-measuring window (spread evenly, `--ring-rate` incidents per second) and its breach escalation (three
-channels) one minute later. The local receiver stamps every json:// message as it arrives; lateness =
+N incidents are opened over HTTP under bench/policies/clocks.toml (drill-like, minutes). Some of them
+have their detected time chosen so that their acknowledge reminder falls due at a planned moment inside
+one of the measuring windows (one window per `--ring-rates` rate, incidents spread evenly, windows one
+after another) and their breach escalation (three channels) one minute later; the others stay open,
+quiet, for the whole run (they ring only after it), so every window runs with N incidents open. The local receiver stamps every json:// message as it arrives; lateness =
 arrival − the rung's scheduled time (from desk.clocks, the same arithmetic the workflow uses). A rung
 that has not arrived when the window closes counts with the lateness it has reached by then.
 
 Worker memory per open incident = (worker RSS with N open − RSS after warm-up) / N.
 
-Run: python -m bench clocks [--quick] [--incidents N] [--ring-rate R] [--workers 1,2] [--database-url …]
+Run: python -m bench clocks [--quick] [--incidents N] [--ring-rates 2,5,10,20] [--workers 1,2] [--cache N]
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from bench.common import (
 )
 
 POLICY = POLICIES / "clocks.toml"
-REMINDER_LEAD = timedelta(minutes=19)  # detected_at → the acknowledge reminder, in the policy above
+REMINDER_LEAD = timedelta(minutes=39)  # detected_at → the acknowledge reminder, in the policy above
 TARGET_P99 = 1.0
 TARGET_KB = 50.0
 HUMAN_ID = re.compile(r"YQ-\d{4}-\d{6}")
@@ -105,65 +106,89 @@ async def timer_baseline(stack: Stack, rate: float, seconds: float, concurrency:
         terminate(worker)
 
 
+def plan_windows(rates: list[float], window: float, gap: float) -> list[tuple[float, float, int]]:
+    """(offset from the first window's start, rate, incidents) of each measuring window, one after another.
+    A gap longer than the minute between reminder and breach keeps one window's breaches out of the next."""
+    plan, offset = [], 0.0
+    for rate in rates:
+        plan.append((offset, rate, max(1, round(rate * window))))
+        offset += window + gap
+    return plan
+
+
 async def one_run(args, workers: int) -> dict:
-    n, rate = args.incidents, args.ring_rate
+    n, rates = args.incidents, args.ring_rates
+    plan = plan_windows(rates, args.measure, args.gap)
+    ringing = sum(k for _, _, k in plan)
+    if ringing > n:
+        raise SystemExit(f"--incidents {n} is fewer than the {ringing} the windows need")
     worker_env = {"DESK_WORKER_MAX_CACHED_WORKFLOWS": str(args.cache)} if args.cache is not None else {}
     stack = await Stack(policy=str(POLICY), database_url=args.database_url, keep=args.keep,
                         worker_env=worker_env).start(workers=workers)
     try:
-        base = await timer_baseline(stack, 2 * rate, args.baseline_seconds, args.concurrency)
-        log(f"baseline timers: p50 {ms(percentile(base, 50))}, p99 {ms(percentile(base, 99))}")
+        base = await timer_baseline(stack, 2 * max(rates), args.baseline_seconds, args.concurrency)
+        log(f"baseline timers at {2 * max(rates):g}/s: p50 {ms(percentile(base, 50))}, p99 {ms(percentile(base, 99))}")
         await warm_up(stack)
         await asyncio.sleep(2)
         rss_before = stack.worker_rss_kb()
         opened: list[tuple[str, datetime, datetime]] = []
         t_start = time.time()
-        # Calibrate: the first incidents ring after the window; how fast they open tells when the rest are in.
-        calib = min(n // 10, 200) if n >= 20 else 0
-        park = datetime.fromtimestamp(t_start, timezone.utc) + REMINDER_LEAD - timedelta(seconds=30)
 
-        async def open_one(ring_at: datetime) -> None:
-            detected = ring_at - REMINDER_LEAD
-            _, r = await stack.open(detected_at=detected.isoformat(), level="III")
+        async def open_one(ring_at: datetime | None) -> None:
+            """ring_at None: parked, detected now; its reminder comes only after the measuring is over."""
+            fields = {"detected_at": (ring_at - REMINDER_LEAD).isoformat()} if ring_at else {}
+            _, r = await stack.open(level="III", **fields)
             if r.status_code != 201:
                 raise RuntimeError(f"open failed: {r.status_code} {r.text[:300]}")
             body = r.json()
             opened.append((body["id"], datetime.fromisoformat(body["detected_at"]),
                            datetime.fromisoformat(body["opened_at"])))
 
+        # Calibrate on parked incidents: how fast the workers start clocks tells when the rest are in.
+        parked = n - ringing
+        calib = min(parked, 200)
         tasks_before = await stack.workflow_tasks()
         t0 = time.perf_counter()
-        await bounded(calib, args.concurrency, lambda i: open_one(park + timedelta(seconds=i * 0.01)))
+        await bounded(calib, args.concurrency, lambda i: open_one(None))
         await stack.wait_workflow_tasks(tasks_before + calib)  # the rate the workers keep up with, not just HTTP
         calib_rate = calib / (time.perf_counter() - t0) if calib else 50.0
-        rest = n - calib
-        window_start = time.time() + rest / calib_rate * 1.3 + args.settle
-        spacing = 1.0 / rate
-        log(f"{workers} worker(s): opening {n} incidents (~{calib_rate:.0f}/s); reminders due from "
-            f"+{window_start - time.time():.0f}s at {rate:g}/s")
-        await bounded(rest, args.concurrency, lambda i: open_one(
-            datetime.fromtimestamp(window_start + i * spacing, timezone.utc)))
+        first = time.time() + (n - calib) / calib_rate * 1.3 + args.settle
+        moments = [datetime.fromtimestamp(first + offset + i / rate, timezone.utc)
+                   for offset, rate, k in plan for i in range(k)]
+        moments += [None] * (parked - calib)
+        log(f"{workers} worker(s): opening {n} incidents (~{calib_rate:.0f}/s); windows at "
+            f"{', '.join(f'{r:g}' for r in rates)} reminders/s from +{first - time.time():.0f}s")
+        await bounded(len(moments), args.concurrency, lambda i: open_one(moments[i]))
         opened_done = time.time()
         await stack.wait_workflow_tasks(tasks_before + n)
         drained = time.time()
         await asyncio.sleep(2)
         rss_after = stack.worker_rss_kb()
-        log(f"{n} open in {opened_done - t_start:.0f}s, all recorded after {drained - t_start:.0f}s; "
-            f"worker RSS {rss_before / 1024:.0f} → {rss_after / 1024:.0f} MiB; window opens in "
-            f"{window_start - time.time():+.0f}s")
-        window_end = min(window_start + args.measure, window_start + rest * spacing + 60)
-        while time.time() < window_end + args.grace:
+        log(f"{n} open in {opened_done - t_start:.0f}s, all clocks started after {drained - t_start:.0f}s; "
+            f"worker RSS {rss_before / 1024:.0f} → {rss_after / 1024:.0f} MiB; first window opens in "
+            f"{first - time.time():+.0f}s")
+        last_end = first + plan[-1][0] + args.measure + 60
+        if last_end > t_start + REMINDER_LEAD.total_seconds():
+            log("warning: parked incidents start ringing before the last window closes (open faster or "
+                "use fewer --ring-rates)")
+        while time.time() < last_end + args.grace:
             stack.check_alive()
             await asyncio.sleep(1)
         closed_at = time.time()
         arrivals = await stack.arrivals()
-        want = expected_rungs(opened, window_start, window_end)
-        values, arrived, duplicates = lateness(want, arrivals, closed_at)
+        windows = []
+        for offset, rate, _ in plan:
+            since = first + offset
+            until = since + args.measure + 60  # the last reminder's breach comes a minute later
+            want = expected_rungs(opened, since, until)
+            values, arrived, duplicates = lateness(want, arrivals, closed_at)
+            windows.append({
+                "rate": rate, "expected": len(want), "arrived": arrived, "duplicates": duplicates,
+                "early": since < drained,
+                "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values, default=float("nan")),
+            })
         return {
-            "workers": workers, "n": n, "open_seconds": drained - t_start, "early": window_start < drained,
-            "expected": len(want), "arrived": arrived, "duplicates": duplicates,
-            "p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values, default=float("nan")),
-            "msg_rate": len(want) / (window_end - window_start) if window_end > window_start else 0.0,
+            "workers": workers, "n": n, "open_seconds": drained - t_start, "windows": windows,
             "base_p50": percentile(base, 50), "base_p99": percentile(base, 99), "base_max": max(base),
             "kb_per_incident": (rss_after - rss_before) / n, "rss_after_mb": rss_after / 1024,
         }
@@ -174,39 +199,48 @@ async def one_run(args, workers: int) -> dict:
 async def main(argv: list[str]) -> None:
     p = parser(__doc__.split("\n")[0], workers="1,2")
     p.add_argument("--incidents", type=int, default=10_000, help="incidents open at once (default 10000)")
-    p.add_argument("--ring-rate", type=float, default=20,
-                   help="incidents whose reminder falls due per second in the window (default 20)")
-    p.add_argument("--measure", type=float, default=150, help="length of the measuring window (default 150 s)")
-    p.add_argument("--settle", type=float, default=20, help="pause between the last open and the window (s)")
+    p.add_argument("--ring-rates", default="2,5,10,20",
+                   help="one measuring window per rate: incidents whose reminder falls due per second "
+                        "(each brings 2 rungs, 4 messages); default 2,5,10,20")
+    p.add_argument("--measure", type=float, default=45, help="length of each measuring window (default 45 s)")
+    p.add_argument("--gap", type=float, default=75, help="pause between windows (default 75 s, > the breach minute)")
+    p.add_argument("--settle", type=float, default=20, help="pause between the last open and the first window (s)")
     p.add_argument("--baseline-seconds", type=float, default=30, help="length of the bare-timer baseline (s)")
     p.add_argument("--cache", type=int, default=None,
                    help="DESK_WORKER_MAX_CACHED_WORKFLOWS of each worker (default: the desk's default)")
-    p.add_argument("--grace", type=float, default=15, help="wait for late messages after the window (s)")
+    p.add_argument("--grace", type=float, default=15, help="wait for late messages after the last window (s)")
     args = p.parse_args(argv)
     if args.quick:
-        args.incidents, args.ring_rate, args.measure, args.settle, args.grace = 40, 5, 70, 5, 5
+        args.incidents, args.ring_rates, args.measure, args.settle, args.grace = 50, "5", 8, 5, 5
         args.baseline_seconds = 5
+    args.ring_rates = [float(r) for r in args.ring_rates.split(",")]
     print(f"clocks benchmark · {machine()}", flush=True)
     rows = []
     for workers in worker_counts(args.workers):
         r = await one_run(args, workers)
         tag = f"{workers} worker(s)"
-        note = " (window opened before all were in)" if r["early"] else ""
+        for w in r["windows"]:
+            at = f"{w['rate']:g} rungs/s, {tag}"  # R reminders/s, then R breaches/s (3 messages each)
+            note = " (window opened before all clocks were started)" if w["early"] else ""
+            rows += [
+                (f"messages due at {at}", f"{w['expected']}", f"{w['arrived']} arrived, {w['duplicates']} duplicate",
+                 note or "-"),
+                (f"lateness p50 / max at {at}", f"{ms(w['p50'])} / {ms(w['max'])}", "-", "-"),
+                (f"lateness p99 at {at}", ms(w["p99"]), f"target ≤ {ms(TARGET_P99)}",
+                 "met" if w["p99"] <= TARGET_P99 else "missed"),
+            ]
         rows += [
-            (f"messages due in window, {tag}", f"{r['expected']} ({r['msg_rate']:.1f}/s)",
-             f"{r['arrived']} arrived, {r['duplicates']} duplicate", note or "-"),
-            (f"lateness p50, {tag}", ms(r["p50"]), f"bare timer {ms(r['base_p50'])}", "-"),
-            (f"lateness p99, {tag}", ms(r["p99"]), f"bare timer {ms(r['base_p99'])}; target ≤ {ms(TARGET_P99)}",
-             "met" if r["p99"] <= TARGET_P99 else "missed"),
-            (f"lateness max, {tag}", ms(r["max"]), f"bare timer {ms(r['base_max'])}", "-"),
+            (f"bare timer + activity p50 / p99 / max, {tag}",
+             f"{ms(r['base_p50'])} / {ms(r['base_p99'])} / {ms(r['base_max'])}",
+             f"at {2 * max(args.ring_rates):g} workflows/s", "-"),
             (f"worker memory per open incident, {tag}", f"{r['kb_per_incident']:.1f} KB",
              f"target ≤ {TARGET_KB:.0f} KB", "met" if r["kb_per_incident"] <= TARGET_KB else "missed"),
             (f"worker RSS with {r['n']} open, {tag}", f"{r['rss_after_mb']:.0f} MiB", "-", "-"),
-            (f"time to open {r['n']} (all recorded), {tag}", f"{r['open_seconds']:.0f} s",
+            (f"time to open {r['n']} (all clocks started), {tag}", f"{r['open_seconds']:.0f} s",
              f"{r['n'] / r['open_seconds']:.1f} /s", "-"),
         ]
-        log(" · ".join(f"{figure}: {value}" for figure, value, _, _ in rows[-7:]))
-    print_table(f"clocks ({args.incidents} open, ring rate {args.ring_rate:g}/s, policy {POLICY.name})", rows)
+        log(f"{tag} done")
+    print_table(f"clocks ({args.incidents} open, policy {POLICY.name})", rows)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CASES = {
     "intake": (["--workers", "1"], ["bare start_workflow (baseline)", "open over HTTP, 1 worker(s)",
                                      "open p95 @"]),
-    "clocks": (["--workers", "1"], ["lateness p99, 1 worker(s)", "bare timer",
+    "clocks": (["--workers", "1"], ["lateness p99 at", "bare timer",
                                      "worker memory per open incident, 1 worker(s)"]),
     "actions": ([], ["acknowledge p95, 1 worker(s)", "release p95, 1 worker(s)", "bare update",
                      "rows confirmed in SQL, 1 worker(s)"]),
