@@ -201,6 +201,9 @@ class LeanResponse:
             raise RuntimeError(f"HTTP {self.status_code}: {self.text[:300]}")
 
 
+IDLE_REUSE_SECONDS = 30.0  # well inside the API's keep-alive timeout (75 s)
+
+
 class LeanClient:
     """The load generator's HTTP/1.1 keep-alive client: a few asyncio streams and no more.
 
@@ -210,7 +213,7 @@ class LeanClient:
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []  # (…, last used)
 
     async def post(self, path: str, *, json: object, headers: dict[str, str]) -> LeanResponse:
         body = _json_dumps(json)
@@ -218,7 +221,7 @@ class LeanClient:
         request = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
         for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more on a new one
-            reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+            reader, writer = await self._connection(fresh=attempt == 2)
             try:
                 writer.write(request)
                 status_line = await reader.readuntil(b"\r\n")
@@ -236,9 +239,17 @@ class LeanClient:
             if fields.get("connection", "").lower() == "close":
                 writer.close()
             else:
-                self.idle.append((reader, writer))
+                self.idle.append((reader, writer, time.monotonic()))
             return LeanResponse(int(status_line.split()[1]), content)
         raise AssertionError("unreachable")
+
+    async def _connection(self, fresh: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self.idle and not fresh:
+            reader, writer, used = self.idle.pop()
+            if time.monotonic() - used < IDLE_REUSE_SECONDS:
+                return reader, writer
+            writer.close()  # the server may have closed it already (its keep-alive timeout)
+        return await asyncio.open_connection(self.host, self.port)
 
     async def aclose(self) -> None:
         while self.idle:
