@@ -152,7 +152,7 @@ async def one_run(args, workers: int) -> dict:
         await bounded(calib, args.concurrency, lambda i: open_one(None))
         await stack.wait_workflow_tasks(tasks_before + calib)  # the rate the workers keep up with, not just HTTP
         calib_rate = calib / (time.perf_counter() - t0) if calib else 50.0
-        first = time.time() + (n - calib) / calib_rate * 1.3 + args.settle
+        first = time.time() + (n - calib) / calib_rate * 1.8 + args.settle  # sustained is slower than the first 200
         moments = [datetime.fromtimestamp(first + offset + i / rate, timezone.utc)
                    for offset, rate, k in plan for i in range(k)]
         moments += [None] * (parked - calib)
