@@ -8,7 +8,7 @@ hour is on track, a first release due in 10 hours of its 48 is at risk and must 
 The database does the work, in two statements whatever the number of open incidents
 (``ix_incident_status_next_due`` finds the open ones):
 
-1. the counts: every open incident classified (overdue / at risk / on track, ``status_of``) and
+1. the counts: every open incident classified (overdue / at risk / on track, ``rank_of``) and
    counted, and the milestones met today;
 2. the page: the status filter, the order (``rank_of``) and the limit applied in SQL, then for those
    rows only their next open milestone and their notices (reminders, escalations, failed notifications).
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 
-from sqlalchemy import DateTime, and_, bindparam, case, false, func, or_, select, true, type_coerce
+from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from desk.models import Incident, Milestone, Party, TimelineEvent, UTCDateTime
-from desk.stats import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS, SHANGHAI
+from desk.stats import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS, SHANGHAI, naive_utc
 
 OVERDUE, AT_RISK, ON_TRACK = "overdue", "at_risk", "on_track"
 STATUSES = (OVERDUE, AT_RISK, ON_TRACK)
@@ -92,8 +92,10 @@ def _status_conditions(dialect: str) -> tuple[ColumnElement, ColumnElement]:
             and_(Incident.next_due_at.is_not(None), left <= window))
 
 
-def status_of(dialect: str) -> ColumnElement:
-    """An open incident's status at ``:now``, in SQL (the definitions above the board say it in words).
+def rank_of(dialect: str) -> ColumnElement:
+    """An open incident's status at ``:now``, in SQL, as its place in the board's order: 0 overdue,
+    1 at risk, 2 on track (``STATUSES[rank]``); the counts, the filter and the order all use it.
+    The definitions above the board say it in words:
 
     - overdue: a milestone recorded overdue, or the nearest deadline already passed;
     - at risk: less than a quarter of the window from detection to the nearest deadline left,
@@ -101,21 +103,7 @@ def status_of(dialect: str) -> ColumnElement:
     - on track: everything else, including an incident with no open deadline.
     """
     overdue, at_risk = _status_conditions(dialect)
-    return case((overdue, OVERDUE), (at_risk, AT_RISK), else_=ON_TRACK)
-
-
-def rank_of(dialect: str) -> ColumnElement:
-    """The same status as its place in the board's order: 0 overdue, 1 at risk, 2 on track
-    (``STATUSES[rank]``); the page sorts and filters on it."""
-    overdue, at_risk = _status_conditions(dialect)
     return case((overdue, 0), (at_risk, 1), else_=2)
-
-
-def _naive_utc(dialect: str, column) -> ColumnElement:
-    """A UTC time read without its zone: cheaper to read and format, row by row."""
-    if dialect == "sqlite":
-        return type_coerce(column, DateTime())  # stored as naive UTC text already
-    return func.timezone("UTC", column, type_=DateTime())
 
 
 def _open(filters: BoardFilters) -> list[ColumnElement]:
@@ -135,10 +123,10 @@ def met_today_sql(filters: BoardFilters):
 
 def counts_sql(dialect: str, filters: BoardFilters):
     """One row: open incidents, how many of them overdue and at risk, milestones met today."""
-    status = status_of(dialect)
+    rank = rank_of(dialect)
 
-    def count(value: str):
-        return func.coalesce(func.sum(case((status == value, 1), else_=0)), 0)
+    def count(status: str):
+        return func.coalesce(func.sum(case((rank == STATUSES.index(status), 1), else_=0)), 0)
 
     met_today = met_today_sql(filters).correlate(None).scalar_subquery()
     return select(func.count(), count(OVERDUE), count(AT_RISK), met_today).where(*_open(filters))
@@ -151,7 +139,7 @@ def page_sql(dialect: str, filters: BoardFilters):
     are looked up for these rows only."""
     rank = rank_of(dialect).label("status_rank")
     page = select(Incident.id, Incident.human_id, Incident.title, Incident.level, Incident.category,
-                  Incident.party_code, Incident.drill, _naive_utc(dialect, Incident.detected_at).label("detected_at"),
+                  Incident.party_code, Incident.drill, naive_utc(dialect, Incident.detected_at).label("detected_at"),
                   Incident.next_due_at, rank).where(*_open(filters))
     if filters.status:
         page = page.where(rank == STATUSES.index(filters.status))
@@ -171,7 +159,7 @@ def page_sql(dialect: str, filters: BoardFilters):
     notices = (
         select(TimelineEvent.incident_id, count(REMINDER_KINDS).label("reminders"),
                count(ESCALATION_KINDS).label("escalations"), count(FAILURE_KINDS).label("failures"),
-               func.max(_naive_utc(dialect, TimelineEvent.at)).label("last_notice_at"))
+               func.max(naive_utc(dialect, TimelineEvent.at)).label("last_notice_at"))
         # ix_timeline_incident_kind: a few index entries per incident on the page
         .where(TimelineEvent.incident_id.in_(select(page.c.id)),
                TimelineEvent.kind.in_(REMINDER_KINDS + ESCALATION_KINDS + FAILURE_KINDS))
@@ -181,7 +169,7 @@ def page_sql(dialect: str, filters: BoardFilters):
     return (
         select(page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
                func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status_rank,
-               Milestone.key, Milestone.label, _naive_utc(dialect, Milestone.due_at),
+               Milestone.key, Milestone.label, naive_utc(dialect, Milestone.due_at),
                notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at)
         .select_from(page)
         .outerjoin(Party, Party.code == page.c.party_code)

@@ -523,18 +523,19 @@ def to_csv(rows: Iterable[list]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _naive_utc(session: Session, column) -> ColumnElement:
-    """A UTC time read without its zone, for the detail export: cheaper to read and to format per row."""
-    if _dialect(session) == "sqlite":
+def naive_utc(dialect: str, column) -> ColumnElement:
+    """A UTC time read without its zone (the detail export, the board): cheaper to read and format per row."""
+    if dialect == "sqlite":
         return type_coerce(column, DateTime())  # stored as naive UTC text already
     return func.timezone("UTC", column, type_=DateTime())
 
 
 def detail_sql(session: Session, period: Period, party: str | None):
+    dialect = _dialect(session)
     return (
         select(Incident.human_id, Incident.title, Incident.party_code, Incident.level, Incident.category,
-               _naive_utc(session, Incident.detected_at), Milestone.key, _naive_utc(session, Milestone.due_at),
-               Milestone.state, _naive_utc(session, Milestone.met_at), Milestone.waived_reason)
+               naive_utc(dialect, Incident.detected_at), Milestone.key, naive_utc(dialect, Milestone.due_at),
+               Milestone.state, naive_utc(dialect, Milestone.met_at), Milestone.waived_reason)
         .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
         .where(*_scope(period, party), Milestone.key.in_(ASSESSED))
         .order_by(Incident.detected_at, Incident.id, Milestone.key)

@@ -418,17 +418,10 @@ class IncidentWorkflow:
             event_key=f"{workflow.info().workflow_id}/{seq}", seq=seq, kind=kind, actor=actor,
             at=workflow.now(), payload=payload,
         )
-        record = RecordEvent(state=self.state, entry=entry, policy_name=self.policy.name)
-        if workflow.patched("record-event-local"):
-            # A local activity: the SQL write runs inside the workflow task that made the change, so an
-            # action or a rung costs one workflow task less and no round trip through the task queue.
-            # Idempotent by event key, so a worker dying before the task completes just writes it again.
-            await workflow.execute_local_activity(
-                "record_event", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY,
-                summary=kind,
-            )
-        else:
-            await workflow.execute_activity(
-                "record_event", record, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY,
-                summary=kind,
-            )
+        # A local activity: the SQL write runs inside the workflow task that made the change, so an action
+        # or a rung costs one workflow task less and no round trip through the task queue. Idempotent by
+        # event key, so a worker dying before the task completes just writes it again.
+        execute = workflow.execute_local_activity if workflow.patched("record-event-local") \
+            else workflow.execute_activity
+        await execute("record_event", RecordEvent(state=self.state, entry=entry, policy_name=self.policy.name),
+                      start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY, summary=kind)
