@@ -356,14 +356,13 @@ class Stack:
     async def workflow_tasks(self) -> int:
         """Workflow tasks completed by the running workers (their SDK metrics, summed)."""
         total = 0
-        async with httpx.AsyncClient(timeout=30) as http:
-            for w in self.workers:
-                try:
-                    text_ = (await http.get(f"http://127.0.0.1:{self.metrics_ports[w.pid]}/metrics")).text
-                except httpx.TransportError:  # not serving yet
-                    continue
-                total += sum(int(float(line.rsplit(" ", 1)[1])) for line in text_.splitlines()
-                             if line.startswith(WFT_COUNT))
+        for w in self.workers:  # polled ten times a second while measuring: one kept-alive client, not one per poll
+            try:
+                text_ = (await self.http.get(f"http://127.0.0.1:{self.metrics_ports[w.pid]}/metrics")).text
+            except httpx.TransportError:  # not serving yet
+                continue
+            total += sum(int(float(line.rsplit(" ", 1)[1])) for line in text_.splitlines()
+                         if line.startswith(WFT_COUNT))
         return total
 
     async def wait_workflow_tasks(self, n: int, timeout: float = 1800) -> float:
