@@ -30,6 +30,9 @@ class MilestoneClock:
     met_at: datetime | None = None
     waived_reason: str | None = None
     sent_rungs: list[str] = field(default_factory=list)
+    # Repeats go out in order, so one number says which were sent: an incident overdue for months carries
+    # one integer instead of thousands of keys, and its ladder is generated from there, not from the due time.
+    repeats_sent: int = 0
 
     @property
     def open(self) -> bool:
@@ -130,6 +133,7 @@ def ladder(clock: MilestoneClock, policy: Policy, party_code: str, until: dateti
     step = timedelta(seconds=esc.repeat_every_seconds)
     # Repeats already past when the schedule was made are not sent: start from the first one after.
     n = (clock.planned_from - clock.due_at) // step + 1 if clock.planned_from > clock.due_at else 1
+    n = max(n, clock.repeats_sent + 1)
     at = clock.due_at + step * n
     while at <= until:
         rungs.append(Rung(f"{prefix}/repeat-{n}", clock.key, "repeat", at, breach_tags))

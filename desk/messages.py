@@ -42,13 +42,63 @@ class IncidentFacts:
 
 
 @dataclass
+class TimelineEntry:
+    event_key: str  # names the event (update id, or rung and kind): written twice, it is the same event
+    seq: int  # the order in which things happened in the workflow
+    kind: str
+    actor: str
+    at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AttemptLog:
+    """One attempt to post one message to one channel (a row of the notification log)."""
+
+    attempt_key: str  # dedupe key / channel / try: the same attempt logged twice is one row
+    dedupe_key: str
+    kind: str
+    tags: str
+    channel_id: str
+    channel: str
+    service: str
+    attempt: int
+    status: str  # delivered | accepted_unconfirmed | failed | no_channel
+    error: str
+    at: datetime
+
+
+@dataclass
+class Owed:
+    """A message that some channels could not take yet: owed to them until delivered or no longer due."""
+
+    rung_key: str  # as in the rung's dedupe key, e.g. "acknowledge/g1/breach" or ".../channel-failure"
+    milestone: str
+    kind: str  # reminder | breach | repeat | channel_failure
+    tags: list[str]
+    channels: list[str]  # channel ids still owed
+    first_failed_at: datetime
+    next_try_at: datetime
+    tries: int = 1  # attempts made so far (the first send included)
+    last_error: str = ""
+    alerted: bool = False  # the supervisor was told that these channels keep failing
+    detail: str = ""
+
+
+@dataclass
 class IncidentState:
     facts: IncidentFacts
     status: str = OPEN
     clocks: list[MilestoneClock] = field(default_factory=list)
-    event_seq: int = 0  # timeline events written so far; the next event key uses event_seq + 1
+    event_seq: int = 0  # timeline events so far (written or still in the outbox)
     closed_at: datetime | None = None
     follow_up_generation: int = 0
+    # Since "durable-delivery": what the database has not taken yet (written in order when it is back),
+    # and what channels are still owed. Both are carried across continue-as-new.
+    outbox: list[TimelineEntry] = field(default_factory=list)
+    attempts: list[AttemptLog] = field(default_factory=list)
+    written_seq: int = 0  # every event up to this seq is in SQL
+    owed: list[Owed] = field(default_factory=list)
 
 
 @dataclass
@@ -61,12 +111,15 @@ class IncidentInput:
 
 
 # --- human actions (workflow updates) -------------------------------------------------------------
+# Each carries ``received_at``: when the API received it. The workflow dates the action by it (bounded by
+# its own clock), so an acknowledgement clicked in time is on time even if a worker restart delays it.
 
 
 @dataclass
 class Acknowledge:
     actor: str
     note: str = ""
+    received_at: datetime | None = None
 
 
 @dataclass
@@ -79,12 +132,14 @@ class RecordRelease:
     channel: str = ""
     url: str = ""
     summary: str = ""
+    received_at: datetime | None = None
 
 
 @dataclass
 class AddNote:
     actor: str
     text: str
+    received_at: datetime | None = None
 
 
 @dataclass
@@ -93,6 +148,7 @@ class Reassign:
     party_code: str
     party_name: str
     reason: str
+    received_at: datetime | None = None
 
 
 @dataclass
@@ -100,6 +156,7 @@ class ChangeLevel:
     actor: str
     level: str
     reason: str
+    received_at: datetime | None = None
 
 
 @dataclass
@@ -107,39 +164,44 @@ class Waive:
     actor: str
     milestone: str
     reason: str
+    received_at: datetime | None = None
 
 
 @dataclass
 class Close:
     actor: str
     reason: str = ""
+    received_at: datetime | None = None
 
 
 @dataclass
 class Reopen:
     actor: str
     reason: str
+    received_at: datetime | None = None
 
 
 # --- activities -------------------------------------------------------------------------------------
 
 
 @dataclass
-class TimelineEntry:
-    event_key: str  # unique: a retried activity never writes the same event twice
-    seq: int
-    kind: str
-    actor: str
-    at: datetime
-    payload: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
 class RecordEvent:
-    """Write one timeline event and the incident's read model, in one transaction."""
+    """Write one timeline event and the incident's read model, in one transaction (runs before
+    "durable-delivery")."""
 
     state: IncidentState
     entry: TimelineEntry
+    policy_name: str = ""
+
+
+@dataclass
+class RecordBatch:
+    """Write the outbox: timeline events (in seq order), notification attempts, the read model; one
+    transaction. ``state`` is sent without its outbox (the entries travel once, here)."""
+
+    state: IncidentState
+    entries: list[TimelineEntry]
+    attempts: list[AttemptLog] = field(default_factory=list)
     policy_name: str = ""
 
 
@@ -161,6 +223,45 @@ class Notify:
     drill: bool = False
     link: str = ""
     detail: str = ""
+
+
+@dataclass
+class Deliver:
+    """Post one message (a rung, or a channel-failure alert) to the channels of these tags that have not
+    taken it yet: all of them (``channels`` None) on the first try, the owed ones after."""
+
+    dedupe_key: str  # workflow id / rung key: the ledger's (rung, channel) pair and the message's id
+    incident_id: int
+    human_id: str
+    title: str
+    level: str
+    party_name: str
+    kind: str  # reminder | breach | repeat | channel_failure
+    tags: list[str]
+    channels: list[str] | None = None
+    attempt: int = 1
+    milestone: str = ""
+    milestone_label: str = ""
+    due_at: datetime | None = None
+    drill: bool = False
+    link: str = ""
+    detail: str = ""
+
+
+@dataclass
+class ChannelResult:
+    channel_id: str
+    status: str  # delivered | accepted_unconfirmed | failed | already (the ledger had it) | gone (not configured now)
+    service: str = ""
+    channel: str = ""  # apprise's privacy URL, secrets masked
+    error: str = ""
+    at: datetime | None = None
+
+
+@dataclass
+class Delivered:
+    matched: int = 0  # channels configured for these tags
+    results: list[ChannelResult] = field(default_factory=list)
 
 
 @dataclass

@@ -95,6 +95,9 @@ class Incident(SQLModel, table=True):
     status: str = Field(default="open", max_length=16, index=True)
     drill: bool = Field(default=False)
     policy_name: str = Field(default="", max_length=100)
+    # The policy the incident was opened under (desk.policy.Policy as JSON): `doctor --repair` restarts a
+    # lost workflow with the same rules, whatever the policy file says today.
+    policy_snapshot: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     reporter: str = Field(default="", max_length=64)
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     detected_at: datetime = utc_column()
@@ -142,12 +145,16 @@ class TimelineEvent(SQLModel, table=True):
 
 
 class NotificationAttempt(SQLModel, table=True):
-    """One row per attempt per channel. ``channel`` is apprise's privacy URL: tokens never stored."""
+    """One row per attempt per channel. ``channel`` is apprise's privacy URL: tokens never stored.
+
+    Written through the workflow's record path (so an attempt made while the database was down is logged
+    when it is back); ``attempt_key`` (rung, channel, try) makes that write idempotent."""
 
     __table_args__ = (Index("ix_notification_dedupe", "dedupe_key", "channel_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
+    attempt_key: str | None = Field(default=None, unique=True, max_length=240)
     dedupe_key: str = Field(max_length=160)
     kind: str = Field(max_length=24)
     tags: str = Field(default="", max_length=400)
@@ -158,3 +165,21 @@ class NotificationAttempt(SQLModel, table=True):
     status: str = Field(max_length=24)  # delivered | accepted_unconfirmed | failed
     error: str = Field(default="", max_length=1000)
     at: datetime = utc_column(default_factory=utcnow)
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """The delivery ledger: one row per rung and channel, claimed before the message is posted.
+
+    The unique (rung, channel) pair is what keeps two senders (a retried activity racing the first) from
+    both posting; ``status`` says how far it got: claimed (posting, or the sender died while posting),
+    delivered / accepted_unconfirmed, failed (free to claim again)."""
+
+    __table_args__ = (UniqueConstraint("dedupe_key", "channel_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    dedupe_key: str = Field(max_length=160)
+    channel_id: str = Field(max_length=64)
+    status: str = Field(max_length=24)
+    claimed_at: datetime = utc_column(default_factory=utcnow)
+    updated_at: datetime = utc_column(default_factory=utcnow)

@@ -66,12 +66,23 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """How a message a channel could not take is owed to it: retried with capped backoff until it is
+    delivered (or no longer due), and the supervisor told once it has failed for ``alert_after``."""
+
+    retry_first_seconds: int = 30
+    retry_max_seconds: int = 600
+    alert_after_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     milestones: list[MilestoneRule]
     escalation: Escalation
     follow_up_every_seconds: int | None = None
     reopen_within_seconds: int = 30 * 86400
+    delivery: Delivery = field(default_factory=Delivery)
 
     def rule(self, key: str) -> MilestoneRule | None:
         return next((m for m in self.milestones if m.key == key), None)
@@ -114,7 +125,7 @@ def policy_from_dict(data: dict) -> Policy:
     """Validate a parsed TOML document and build the policy. Errors name the offending key."""
     if not isinstance(data, dict):
         raise PolicyError("the policy must be a TOML table")
-    known = {"name", "milestones", "follow_up", "escalation", "reopen_within"}
+    known = {"name", "milestones", "follow_up", "escalation", "reopen_within", "delivery"}
     for k in data:
         if k not in known:
             raise PolicyError(f"{k}: unknown key; expected one of {', '.join(sorted(known))}")
@@ -173,12 +184,24 @@ def policy_from_dict(data: dict) -> Policy:
     remind = [_tag_template(t, f"escalation.remind[{i}]") for i, t in enumerate(esc.get("remind", ["party"]))]
     repeat = parse_duration(esc.get("repeat_every", "2h"), key="escalation.repeat_every")
     reopen = parse_duration(data.get("reopen_within", "30d"), key="reopen_within")
+    raw_delivery = data.get("delivery") or {}
+    if not isinstance(raw_delivery, dict):
+        raise PolicyError("delivery: must be a table")
+    _known_keys(raw_delivery, {"retry_first", "retry_max", "alert_after"}, "delivery")
+    delivery = Delivery(
+        retry_first_seconds=parse_duration(raw_delivery.get("retry_first", "30s"), key="delivery.retry_first"),
+        retry_max_seconds=parse_duration(raw_delivery.get("retry_max", "10m"), key="delivery.retry_max"),
+        alert_after_seconds=parse_duration(raw_delivery.get("alert_after", "5m"), key="delivery.alert_after"),
+    )
+    if delivery.retry_max_seconds < delivery.retry_first_seconds:
+        raise PolicyError("delivery.retry_max: must not be shorter than delivery.retry_first")
     return Policy(
         name=name,
         milestones=milestones,
         escalation=Escalation(reminders=reminders, on_breach=on_breach, repeat_every_seconds=repeat, remind=remind),
         follow_up_every_seconds=follow_up_every,
         reopen_within_seconds=reopen,
+        delivery=delivery,
     )
 
 

@@ -20,7 +20,8 @@ from sqlmodel import SQLModel, select
 from desk.db import alembic_config, downgrade_db, get_engine, init_db, session_scope
 from desk.models import Incident, Party
 
-DESK_TABLES = {"party", "user", "incident", "milestone", "timelineevent", "notificationattempt"}
+DESK_TABLES = {"party", "user", "incident", "milestone", "timelineevent", "notificationattempt",
+               "notificationdelivery"}
 
 
 def _tables(url: str) -> set[str]:
