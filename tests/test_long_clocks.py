@@ -94,23 +94,45 @@ async def test_national_policy_releases_within_5_hours_for_grave_incidents(time_
 
 
 
-async def test_a_channel_that_keeps_failing_is_escalated_to_the_supervisor(time_skipping_env, tmp_path,
-                                                                           notify_config, database_url, receiver):
+async def test_a_channel_that_keeps_failing_is_owed_the_message_and_the_supervisor_is_told(
+        time_skipping_env, tmp_path, notify_config, database_url, receiver):
     from desk.models import NotificationAttempt
 
+    env = time_skipping_env
     receiver.fail_tags = {"bazhou"}  # the county's WeCom group is down; the supervisor's channel works
-    # the first reminder (press conference at 50%, 12 h) and its retries
-    await run_for(time_skipping_env, make_settings(tmp_path, notify_config), database_url,
-                  bazhong_without_acknowledgement(), 12 * H + timedelta(minutes=10), title="网传学校食物中毒",
-                  category="public_health")
+    init_db(database_url)
+    task_queue = f"long-{uuid.uuid4().hex[:8]}"
+    detected = await env.get_current_time()
+    facts = IncidentFacts(incident_id=1, human_id="YQ-2026-000001", title="网传学校食物中毒", category="public_health",
+                          level="I", party_code="bazhou", party_name="巴州区人民政府", reporter="duty",
+                          detected_at=detected, opened_at=detected)
+    async with build_worker(env.client, make_settings(tmp_path, notify_config), task_queue=task_queue,
+                            database_url=database_url):
+        handle = await env.client.start_workflow(
+            IncidentWorkflow.run, IncidentInput(facts=facts, policy=bazhong_without_acknowledgement(),
+                                                public_url="http://desk.test"),
+            id=f"incident-long-{task_queue}", task_queue=task_queue)
+        # the first reminder (press conference at 50 %, 12 h) fails, and is tried again 30 s, 1 min, 2 min and
+        # 4 min apart; after 5 minutes of failing the supervisor is told, in addition
+        await env.sleep(12 * H + timedelta(minutes=10))
+        with session_scope(database_url) as s:
+            failed = [r for r in s.exec(select(NotificationAttempt).order_by(NotificationAttempt.id)).all()
+                      if r.status == "failed"]
+            kinds = [e.kind for e in s.exec(select(TimelineEvent).order_by(TimelineEvent.seq)).all()]
+        owed = (await handle.query(IncidentWorkflow.current_state)).owed
+        receiver.fail_tags = set()  # the group is back: the owed reminder goes out at the next try
+        await env.sleep(timedelta(minutes=15))
+        with session_scope(database_url) as s:
+            later = [e.kind for e in s.exec(select(TimelineEvent).order_by(TimelineEvent.seq)).all()]
+        await handle.terminate("test over")
 
-    with session_scope(database_url) as s:
-        rows = s.exec(select(NotificationAttempt).order_by(NotificationAttempt.id)).all()
-        kinds = [e.kind for e in s.exec(select(TimelineEvent).order_by(TimelineEvent.seq)).all()]
-    failed = [r for r in rows if r.status == "failed"]
-    assert len(failed) == 5 and {r.attempt for r in failed} == {1, 2, 3, 4, 5}  # every attempt logged
+    assert len(failed) == 5 and [r.attempt for r in failed] == [1, 2, 3, 4, 5]  # every attempt logged
     assert all("bazhou" in r.channel and r.error for r in failed)
+    assert [(o.rung_key, o.tries, o.alerted) for o in owed] == [("press_conference/g1/reminder50%", 5, True)]
     alert = receiver.tagged("supervisor")
     assert len(alert) == 1 and alert[0].title.startswith("【通知渠道故障】")
     assert "举行新闻发布会" in alert[0].body
-    assert kinds == ["opened", "notification_failed", "channel_failure_escalated"]
+    assert kinds == ["opened", "reminder_sent", "channel_failure_escalated"]
+    reminders = receiver.tagged("bazhou")
+    assert len(reminders) == 1 and "举行新闻发布会" in reminders[0].body  # owed, delivered once, not lost
+    assert later == kinds + ["delivery_recovered"]
