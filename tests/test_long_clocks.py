@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlmodel import select
+from temporalio import activity
+from temporalio.worker import Worker
 
+from desk import clocks as clk
 from desk.db import init_db, session_scope
-from desk.messages import IncidentFacts, IncidentInput, IncidentState
+from desk.messages import ChannelResult, Deliver, Delivered, IncidentFacts, IncidentInput, IncidentState, RecordBatch
 from desk.models import Incident, TimelineEvent
 from desk.policy import load_policy
 from tests.conftest import make_settings
 from worker import build_worker
-from workflows.incident import IncidentWorkflow
+from workflows.incident import HISTORY_LIMIT, IncidentWorkflow
 
 H = timedelta(hours=1)
 
@@ -136,3 +140,57 @@ async def test_a_channel_that_keeps_failing_is_owed_the_message_and_the_supervis
     reminders = receiver.tagged("bazhou")
     assert len(reminders) == 1 and "举行新闻发布会" in reminders[0].body  # owed, delivered once, not lost
     assert later == kinds + ["delivery_recovered"]
+
+
+# --- an incident overdue for months, with stub activities (the rules alone, no SQL or HTTP) ----------------
+
+
+@activity.defn(name="deliver")
+async def deliver_to_every_channel(d: Deliver) -> Delivered:
+    return Delivered(matched=len(d.tags), results=[ChannelResult(channel_id=t, status="delivered") for t in d.tags])
+
+
+@activity.defn(name="record_batch")
+async def record_nothing(_b: RecordBatch) -> None:
+    return None
+
+
+def overdue_for(policy, now, months: int, **fact_fields) -> IncidentInput:
+    """An incident whose release deadline passed ``months`` ago, every repeat since sent (continued state)."""
+    detected = now - timedelta(days=30 * months) - 48 * H
+    fields = dict(incident_id=1, human_id="YQ-2026-000001", title="历史遗留舆情", category="public_opinion",
+                  level="IV", party_code="bazhou", party_name="巴州区人民政府", reporter="duty")
+    fields.update(fact_fields)
+    facts = IncidentFacts(detected_at=detected, opened_at=detected, **fields)
+    release = next(c for c in clk.open_clocks(policy, "IV", detected, detected) if c.key == "first_release")
+    step = timedelta(seconds=policy.escalation.repeat_every_seconds)
+    sent = (now - release.due_at) // step
+    earlier = [r.key for r in clk.ladder(release, policy, "bazhou", release.due_at)]  # reminders and breach
+    release = replace(release, state=clk.OVERDUE, sent_rungs=earlier, repeats_sent=sent)
+    state = IncidentState(facts=facts, clocks=[release], event_seq=sent + 2, written_seq=sent + 2)
+    return IncidentInput(facts=facts, policy=policy, public_url="http://desk.test", state=state)
+
+
+async def test_an_incident_overdue_for_six_months_continues_as_new_with_a_bounded_state(time_skipping_env):
+    env = time_skipping_env
+    policy = load_policy("bazhong")
+    policy = policy.__class__(**{**policy.__dict__, "milestones": [m for m in policy.milestones
+                                                                   if m.key == "first_release"]})
+    task_queue = f"long-{uuid.uuid4().hex[:8]}"
+    inp = overdue_for(policy, await env.get_current_time(), months=6)
+    before = inp.state.clocks[0].repeats_sent
+    async with Worker(env.client, task_queue=task_queue, workflows=[IncidentWorkflow],
+                      activities=[deliver_to_every_channel, record_nothing]):
+        handle = await env.client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-overdue-{task_queue}",
+                                                 task_queue=task_queue)
+        await env.sleep(timedelta(days=20))  # 240 more repeats, every 2 h
+        state = await handle.query(IncidentWorkflow.current_state)
+        history = await env.client.get_workflow_handle(handle.id).fetch_history()
+        await handle.terminate("test over")
+    [release] = state.clocks
+    assert release.repeats_sent - before == 240  # every repeat, none twice, none skipped
+    assert release.sent_rungs == inp.state.clocks[0].sent_rungs  # repeats add no key, however long it lasts
+    assert state.event_seq == inp.state.event_seq + 240 and not state.outbox
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id, "a run this long continues as new"
+    assert len(history.events) <= HISTORY_LIMIT + 50

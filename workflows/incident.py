@@ -80,7 +80,7 @@ RECORD_LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 CLOCK_SKEW = timedelta(minutes=2)  # a release "now" on a phone whose clock runs a little fast is fine
 MAX_TEXT = 5000
-HISTORY_LIMIT = 2000  # events per run before continuing as new: replay stays in milliseconds
+HISTORY_LIMIT = 1000  # events per run before continuing as new: a wake-up and a replay stay cheap
 RUNG_EVENT = {"reminder": "reminder_sent", "breach": "escalated", "repeat": "escalation_repeated"}
 DELIVERED_STATES = ("delivered", "accepted_unconfirmed", "already")
 ALL_CHANNELS = "*"  # owed to every channel of the tags that has not taken it (the send itself failed)
@@ -244,7 +244,8 @@ class IncidentWorkflow(LegacyBranch):
                                        tries=owed.tries + 1, owed=owed)
                 if payload.get("delivered_now"):
                     self._append("delivery_recovered", "system", {
-                        "rung": owed.rung_key, "milestone": owed.milestone, "tags": owed.tags, **payload,
+                        "rung": owed.rung_key, "milestone": owed.milestone, "tags": owed.tags,
+                        "tries": owed.tries + 1, **payload,
                     }, key=f"r/{owed.rung_key}/recovered-{owed.tries + 1}")
 
     def _settle(self, rung_key: str, milestone: str, kind: str, tags: list[str], delivered: Delivered | None,
