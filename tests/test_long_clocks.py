@@ -18,7 +18,8 @@ from temporalio.worker import Worker
 
 from desk import clocks as clk
 from desk.db import init_db, session_scope
-from desk.messages import ChannelResult, Deliver, Delivered, IncidentFacts, IncidentInput, IncidentState, RecordBatch
+from desk.messages import (ChannelResult, Deliver, Delivered, IncidentFacts, IncidentInput, IncidentState, RecordBatch,
+                           TimelineEntry)
 from desk.models import Incident, TimelineEvent
 from desk.policy import load_policy
 from tests.conftest import make_settings
@@ -183,7 +184,7 @@ async def test_an_incident_overdue_for_six_months_continues_as_new_with_a_bounde
                       activities=[deliver_to_every_channel, record_nothing]):
         handle = await env.client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-overdue-{task_queue}",
                                                  task_queue=task_queue)
-        await env.sleep(timedelta(days=20))  # 240 more repeats, every 2 h
+        await env.sleep(timedelta(days=20, minutes=1))  # 240 more repeats, every 2 h
         state = await handle.query(IncidentWorkflow.current_state)
         history = await env.client.get_workflow_handle(handle.id).fetch_history()
         await handle.terminate("test over")
@@ -194,3 +195,47 @@ async def test_an_incident_overdue_for_six_months_continues_as_new_with_a_bounde
     started = history.events[0].workflow_execution_started_event_attributes
     assert started.continued_execution_run_id, "a run this long continues as new"
     assert len(history.events) <= HISTORY_LIMIT + 50
+
+
+async def test_an_hour_without_the_database_keeps_the_clocks_and_a_short_history(time_skipping_env):
+    """The record activity fails for a whole hour (the database is away): reminders and the breach still go
+    out on time, the history stays short, and once it is back the timeline is written once, in order."""
+    env = time_skipping_env
+    start = await env.get_current_time()
+    written: list[TimelineEntry] = []
+    sent: list[tuple[str, object]] = []
+
+    @activity.defn(name="record_batch")
+    async def record_after_an_hour(b: RecordBatch) -> None:
+        if activity.info().current_attempt_scheduled_time < start + H:
+            raise RuntimeError("database is away")
+        written.extend(e for e in b.entries if e.event_key not in {w.event_key for w in written})
+
+    @activity.defn(name="deliver")
+    async def deliver_now(d: Deliver) -> Delivered:
+        sent.append((d.dedupe_key.split("/", 1)[1], activity.info().current_attempt_scheduled_time - start))
+        return await deliver_to_every_channel(d)
+
+    policy = load_policy("bazhong")  # acknowledge within 1 h: reminders at 30 and 45 min, breach at 60
+    task_queue = f"long-{uuid.uuid4().hex[:8]}"
+    facts = IncidentFacts(incident_id=1, human_id="YQ-2026-000001", title="数据库停机一小时", category="accident",
+                          level="IV", party_code="bazhou", party_name="巴州区人民政府", reporter="duty",
+                          detected_at=start, opened_at=start)
+    async with Worker(env.client, task_queue=task_queue, workflows=[IncidentWorkflow],
+                      activities=[deliver_now, record_after_an_hour]):
+        handle = await env.client.start_workflow(
+            IncidentWorkflow.run, IncidentInput(facts=facts, policy=policy, public_url="http://desk.test"),
+            id=f"incident-dbdown-{task_queue}", task_queue=task_queue)
+        await env.sleep(H - timedelta(minutes=1))
+        during = await env.client.get_workflow_handle(handle.id).fetch_history()
+        waiting = await handle.query(IncidentWorkflow.current_state)
+        await env.sleep(timedelta(minutes=3))
+        await handle.terminate("test over")
+    print(f"\nFAULT database away 1 h (time-skipping): history {len(during.events)} events at 59 min, "
+          f"{len(waiting.outbox)} events waiting in the outbox")
+    on_time = [(key, round(t / timedelta(minutes=1))) for key, t in sent if t < H]  # minutes after opening
+    assert on_time == [("acknowledge/g1/reminder50%", 30), ("acknowledge/g1/reminder75%", 45)]
+    assert [e.kind for e in waiting.outbox] == ["opened", "reminder_sent", "reminder_sent"]
+    assert len(during.events) < 60  # retries of the write are not history: an hour costs what its rungs cost
+    assert [e.seq for e in written] == list(range(1, len(written) + 1))  # once each, in order
+    assert [e.kind for e in written][:4] == ["opened", "reminder_sent", "reminder_sent", "escalated"]

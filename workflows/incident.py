@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
 
 from workflows.legacy import LegacyBranch
 
@@ -129,7 +129,7 @@ class IncidentWorkflow(LegacyBranch):
                 "policy": self.policy.name,
                 "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks},
             }, key="opened")
-        recorder = asyncio.create_task(self._write_outbox())
+        self.recorder = asyncio.create_task(self._write_outbox())
         while True:
             if self.state.status == CLOSED:
                 if not await self._wait_for_reopen():
@@ -144,9 +144,10 @@ class IncidentWorkflow(LegacyBranch):
                 workflow.continue_as_new(IncidentInput(facts=self.state.facts, policy=self.policy,
                                                        public_url=self.public_url, state=self.state))
             await self._sleep_until_next_wake()
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self.state.outbox and not self.state.attempts)
-        recorder.cancel()
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.state.outbox
+                                      and not self.state.attempts or self.recorder.done())
+        self._check_recorder()
+        self.recorder.cancel()
 
     async def _run_v3(self, inp: IncidentInput) -> None:
         if inp.state is None and not self.opened_recorded:
@@ -182,10 +183,22 @@ class IncidentWorkflow(LegacyBranch):
         self.changed = False
         try:
             await workflow.wait_condition(
-                lambda: self.changed, timeout=(wake - now) if wake else None, timeout_summary="next rung"
+                lambda: self.changed or self._recorder_stopped(), timeout=(wake - now) if wake else None,
+                timeout_summary="next rung",
             )
         except asyncio.TimeoutError:
             pass
+        self._check_recorder()
+
+    def _recorder_stopped(self) -> bool:
+        return self.durable and self.recorder.done()
+
+    def _check_recorder(self) -> None:
+        """The outbox writer never ends on its own; if a bug ends it, fail the workflow task (retried, and
+        shown in the Temporal UI) rather than go on with a timeline that no longer gets written."""
+        if self._recorder_stopped():
+            self.recorder.result()
+            raise RuntimeError("the timeline writer stopped")
 
     async def _wait_for_reopen(self) -> bool:
         """A closed incident can be reopened for a while; after that the run ends."""
@@ -380,9 +393,9 @@ class IncidentWorkflow(LegacyBranch):
                 retry_policy=DELIVER_RETRY, summary=f"{kind} {rung_key}",
             )
             return delivered, ""
-        except ActivityError as err:
-            cause = err.cause
-            return None, str(cause.message if isinstance(cause, ApplicationError) else cause or err)
+        except FailureError as err:
+            cause = getattr(err, "cause", None) or err
+            return None, str(cause.message if isinstance(cause, FailureError) else cause)
 
     # --- the record ----------------------------------------------------------------------------------
 
@@ -400,7 +413,7 @@ class IncidentWorkflow(LegacyBranch):
             await workflow.wait_condition(lambda: bool(self.state.outbox or self.state.attempts))
             try:
                 await self._write_batch()
-            except ActivityError as err:  # only a non-retryable refusal ends the retried write: say it loudly
+            except FailureError as err:  # only a non-retryable refusal ends the retried write: say it loudly
                 workflow.logger.error("timeline write refused, trying again in a minute: %s", err.cause or err)
                 await workflow.sleep(timedelta(minutes=1))
 
@@ -413,11 +426,11 @@ class IncidentWorkflow(LegacyBranch):
             await workflow.execute_local_activity(
                 "record_batch", batch, start_to_close_timeout=timedelta(seconds=5),
                 schedule_to_close_timeout=timedelta(seconds=12), retry_policy=RECORD_LOCAL_RETRY, summary=summary)
-        except ActivityError as err:
+        except FailureError as err:  # ActivityError; a local activity's may also come as its cause alone
             # The database is away (or refused the batch): actions stop waiting for the record, the
             # clocks go on, and an activity retries until it is back.
             self.record_degraded = True
-            workflow.logger.warning("timeline write deferred: %s", err.cause or err)
+            workflow.logger.warning("timeline write deferred: %s", getattr(err, "cause", None) or err)
             await workflow.execute_activity(
                 "record_batch", batch, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY,
                 summary=summary)
