@@ -226,29 +226,6 @@ class Notify:
 
 
 @dataclass
-class Deliver:
-    """Post one message (a rung, or a channel-failure alert) to the channels of these tags that have not
-    taken it yet: all of them (``channels`` None) on the first try, the owed ones after."""
-
-    dedupe_key: str  # workflow id / rung key: the ledger's (rung, channel) pair and the message's id
-    incident_id: int
-    human_id: str
-    title: str
-    level: str
-    party_name: str
-    kind: str  # reminder | breach | repeat | channel_failure
-    tags: list[str]
-    channels: list[str] | None = None
-    attempt: int = 1
-    milestone: str = ""
-    milestone_label: str = ""
-    due_at: datetime | None = None
-    drill: bool = False
-    link: str = ""
-    detail: str = ""
-
-
-@dataclass
 class ChannelResult:
     channel_id: str
     status: str  # delivered | accepted_unconfirmed | failed | already (the ledger had it) | gone (not configured now)
@@ -262,6 +239,16 @@ class ChannelResult:
 class Delivered:
     matched: int = 0  # channels configured for these tags
     results: list[ChannelResult] = field(default_factory=list)
+
+
+@dataclass
+class Deliver(Notify):
+    """Post one message (a rung, or a channel-failure alert) to the channels of these tags that have not
+    taken it yet: all of them (``channels`` None) on the first try, the owed ones after. ``dedupe_key``
+    (workflow id / rung key) names the ledger's (rung, channel) pairs and the message's id."""
+
+    channels: list[str] | None = None
+    attempt: int = 1
 
 
 @dataclass

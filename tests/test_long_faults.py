@@ -238,7 +238,9 @@ async def database_away_for_five_minutes(s: Stack) -> Figures:
         await asyncio.sleep(55)
     if POSTGRES:  # the API cannot read either: nothing done, said at once
         assert during.status_code == 503 and "数据库" in during.json()["detail"]
-        assert (await acknowledge(s, human_id)).status_code == 200
+        after = await acknowledge(s, human_id)
+        # 202 while the workflow's writer has not yet retried (it backs off up to 30 s during an outage)
+        assert after.status_code in (200, 202), after.text
     else:  # the workflow took it; the timeline entry follows when the lock is gone
         assert during.status_code == 202 and during.json()["recorded"] is False, during.text
     assert answered_in < 30, f"the acknowledgement hung for {answered_in:.0f} s"

@@ -80,7 +80,8 @@ RECORD_LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 CLOCK_SKEW = timedelta(minutes=2)  # a release "now" on a phone whose clock runs a little fast is fine
 MAX_TEXT = 5000
-HISTORY_LIMIT = 1000  # events per run before continuing as new: a wake-up and a replay stay cheap
+HISTORY_LIMIT = 500  # events per run before continuing as new (cheap wake-ups and replays); changing it changes
+# when live runs continue as new: behind a patch, like any other change to the commands
 RUNG_EVENT = {"reminder": "reminder_sent", "breach": "escalated", "repeat": "escalation_repeated"}
 DELIVERED_STATES = ("delivered", "accepted_unconfirmed", "already")
 ALL_CHANNELS = "*"  # owed to every channel of the tags that has not taken it (the send itself failed)
@@ -364,12 +365,19 @@ class IncidentWorkflow(LegacyBranch):
             self._append("channel_failure_escalated", "system", payload, key=f"r/{key}")
 
     def _drop_owed_not_due(self) -> None:
-        """What is owed for a milestone met or waived, or an incident closed, is no longer due."""
+        """What is owed for a milestone met or waived, or an incident closed, is no longer due; nor is a rung
+        of a deadline that has moved since (a level change, the next follow-up): it names the old time."""
         for owed in list(self.state.owed):
             clock = self._clock(owed.milestone)
-            if self.state.status == OPEN and clock is not None and clock.open:
+            current = clock is not None and owed.rung_key.startswith(f"{clock.key}/g{clock.generation}/")
+            if self.state.status == OPEN and clock is not None and clock.open and current:
                 continue
-            reason = "closed" if self.state.status != OPEN else (clock.state if clock is not None else "dropped")
+            if self.state.status != OPEN:
+                reason = "closed"
+            elif clock is None or clock.open:  # dropped by a level change, or its deadline moved since
+                reason = "rescheduled"
+            else:
+                reason = clock.state
             self.state.owed.remove(owed)
             self._append("notification_cancelled", "system", {
                 "rung": owed.rung_key, "milestone": owed.milestone, "tags": owed.tags, "reason": reason,

@@ -73,6 +73,7 @@ OWED_ENDED = {
     "met_late": N_("milestone met late"),
     "waived": N_("milestone waived"),
     "closed": N_("incident closed"),
+    "rescheduled": N_("deadline changed"),
 }
 NOTIFICATION_KINDS = {
     "reminder": N_("Reminder"),
