@@ -214,7 +214,8 @@ async def test_unicode_edge_cases_in_every_text_field(desk):
 BAD_POLICIES = {
     "syntax": ('name = "x\n', "line 1"),
     "duration": ((FAST.read_text(encoding="utf-8")).replace('due = "1h"', 'due = "1 parsec"'), "milestones[1].due"),
-    "typo": (FAST.read_text(encoding="utf-8") + 'repeat_evry = "4s"\n', "escalation.repeat_evry"),
+    "typo": (FAST.read_text(encoding="utf-8").replace('repeat_every = "4s"', 'repeat_evry = "4s"'),
+             "escalation.repeat_evry"),
 }
 
 

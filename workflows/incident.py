@@ -493,7 +493,8 @@ class IncidentWorkflow(LegacyBranch):
     async def record_release(self, cmd: RecordRelease) -> IncidentState:
         async with self.lock:
             self._recheck(self._validate_release, cmd)
-            at = cmd.released_at or self._action_time(cmd)
+            recorded_at = self._action_time(cmd)
+            at = cmd.released_at or recorded_at  # when it was released; the event is dated when it was recorded
             met = []
             keys = {"release": ["first_release"], "press_conference": ["press_conference", "first_release"],
                     "update": []}[cmd.kind]
@@ -510,7 +511,7 @@ class IncidentWorkflow(LegacyBranch):
             seq = await self._event(cmd.kind if cmd.kind != "release" else "released", cmd.actor, {
                 "released_at": at.isoformat(), "channel": cmd.channel, "url": cmd.url, "summary": cmd.summary,
                 "met": met, "on_time": {k: self._on_time(k) for k in met},
-            }, at)
+            }, recorded_at)
             self._drop_owed()
         await self._recorded(seq)
         return self._changed()
