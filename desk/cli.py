@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from desk.policy import LEVELS, PolicyError, load_policy
-from desk.settings import get_settings
+from desk.settings import InsecureSetting, Settings, get_settings, write_private
 
 app = typer.Typer(help="舆情回应台 Opinion Response Desk", no_args_is_help=True, add_completion=False)
 user_app = typer.Typer(help="Users and roles", no_args_is_help=True)
@@ -31,6 +31,14 @@ app.add_typer(db_app, name="db")
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
+
+
+def _refuse_insecure(settings: Settings) -> None:
+    """Stop before anything starts when a setting would leave the desk open (one sentence, no traceback)."""
+    try:
+        settings.resolved_secret_key()
+    except InsecureSetting as exc:
+        _fail(str(exc))
 
 
 def temporal_binary() -> str:
@@ -81,6 +89,7 @@ def up() -> None:
     settings = get_settings()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    _refuse_insecure(settings)
     env = dict(os.environ)
     env["DESK_DATA_DIR"] = str(data_dir)
     children: list[tuple[str, subprocess.Popen]] = []
@@ -151,8 +160,7 @@ def _first_admin(data_dir: Path) -> None:
         password = secrets.token_urlsafe(12)
         create_user(session, username="admin", password=password, role=ADMIN, display_name="管理员")
     path = data_dir / "admin-password.txt"
-    path.write_text(password + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, password + "\n", replace=True)
     typer.secho(f"  first login admin / {password}   (also in {path}; add users with `opinion-desk user add`)",
                 fg=typer.colors.YELLOW)
 
@@ -182,6 +190,7 @@ def api() -> None:
     from desk.logs import setup_logging
 
     settings = get_settings()
+    _refuse_insecure(settings)
     setup_logging(settings.log_json)
     # log_config=None: uvicorn's own lines (access log included) go through the desk's JSON handler.
     # Keep idle connections longer than clients (httpx: 5 s) and load balancers (often 60 s) do, so a client

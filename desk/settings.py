@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
+import os
+import time
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+# The placeholder .env.example ships: a desk started with it signs sessions with a key anyone can read.
+PLACEHOLDER_SECRET_KEY = "change-me-to-a-long-random-string"
+MIN_SECRET_KEY_BYTES = 32
+
+
+class InsecureSetting(ValueError):
+    """A setting the desk refuses to start with. The message is one sentence an operator can act on."""
+
+
+def check_secret_key(key: str) -> str:
+    if key == PLACEHOLDER_SECRET_KEY or key.startswith("change-me"):
+        raise InsecureSetting(
+            "DESK_SECRET_KEY 仍是 .env.example 中的占位值，任何人都能据此伪造登录，请换成随机生成的密钥"
+            "（例如 `openssl rand -hex 32`）后再启动 / DESK_SECRET_KEY is still the .env.example placeholder: "
+            "replace it with a random key (openssl rand -hex 32).")
+    if len(key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+        raise InsecureSetting(
+            f"DESK_SECRET_KEY 太短（{len(key.encode('utf-8'))} 字节），至少需要 {MIN_SECRET_KEY_BYTES} 字节的随机字符"
+            f"（例如 `openssl rand -hex 32`），否则登录可被伪造 / DESK_SECRET_KEY is shorter than "
+            f"{MIN_SECRET_KEY_BYTES} bytes: use a random key (openssl rand -hex 32).")
+    return key
+
+
+def write_private(path: Path, text: str, *, replace: bool = False) -> bool:
+    """Create ``path`` readable by its owner only (0600) from its first byte: the mode is given to open(),
+    so there is no moment when another local user could read it (a chmod afterwards leaves one).
+    Returns False if the file already exists and ``replace`` is not set (another process made it first)."""
+    if replace:
+        path.unlink(missing_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return True
 
 
 class Settings(BaseSettings):
@@ -56,16 +96,22 @@ class Settings(BaseSettings):
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
     def resolved_secret_key(self) -> str:
+        """The key that signs tokens, sessions and CSRF tokens; raises InsecureSetting for a weak one."""
         if self.secret_key:
-            return self.secret_key
+            return check_secret_key(self.secret_key)
         path = self.data_dir / "secret.key"
         if not path.exists():
             import secrets
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+            write_private(path, secrets.token_urlsafe(48))  # False: a process starting beside us wrote it
+        key = path.read_text().strip()
+        for _ in range(20):  # that process may not have written its bytes yet
+            if key:
+                break
+            time.sleep(0.05)
+            key = path.read_text().strip()
+        return check_secret_key(key)
 
 
 @lru_cache

@@ -17,7 +17,7 @@ from api.auth import Tokens
 from api.ratelimit import MAX_FAILURES, WINDOW_SECONDS, LoginLimiter
 from desk.db import session_scope
 from desk.models import Incident, TimelineEvent, User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, TEST_SECRET_KEY
 
 ANON, DUTY, OWN, OTHER, SUPER, ADMIN = "anonymous", "duty", "bazhou", "enyang", "super", "admin"
 ROLES = (ANON, DUTY, OWN, OTHER, SUPER, ADMIN)
@@ -157,7 +157,7 @@ def test_the_login_lock_lifts_after_the_window_and_a_success_clears_the_count():
 async def test_tokens_and_sessions_expire(desk):
     app = desk.http._transport.app
     saved = app.state.tokens
-    app.state.tokens = short = Tokens("test-secret", 0)
+    app.state.tokens = short = Tokens(TEST_SECRET_KEY, 0)
     short.ttl_seconds = 1
     try:
         r = await desk.http.post("/api/auth/token", data={"username": "super", "password": PASSWORD})

@@ -29,7 +29,7 @@ from desk.db import session_scope
 from desk.doctor import DOCTOR, reconcile
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
 from desk.policy import load_policy
-from tests.conftest import PASSWORD, eventually
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, eventually
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -166,7 +166,7 @@ async def test_doctor_command_reports_drift_and_exits_nonzero_until_repaired(des
     env = dict(os.environ, DESK_DATABASE_URL=desk.database_url,
                DESK_TEMPORAL_ADDRESS=desk.client.service_client.config.target_host,
                DESK_TEMPORAL_TASK_QUEUE=desk.task_queue, DESK_DATA_DIR=str(desk.settings.data_dir),
-               DESK_SECRET_KEY="test-secret", DESK_LOG_JSON="false")
+               DESK_SECRET_KEY=TEST_SECRET_KEY, DESK_LOG_JSON="false")
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "desk.cli", "doctor", "--grace", "0", *args], env=env,
