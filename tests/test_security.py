@@ -5,18 +5,30 @@ docs/reliability.md (Security) lists every finding with the test that covers it 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import stat
 import subprocess
 import sys
+import threading
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
+from temporalio.client import Client
 
 from api.app import create_app
+from api.auth import create_user
+from api.ratelimit import WINDOW_SECONDS
+from desk.db import init_db, session_scope
 from desk.settings import PLACEHOLDER_SECRET_KEY, InsecureSetting, Settings
-from tests.conftest import free_port, make_settings
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, USERS, free_port, make_settings
+from tests.web_fixtures import csrf_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,3 +120,146 @@ def test_secret_files_are_created_owner_only_not_chmodded_after(tmp_path, databa
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
         assert not [p for p in chmods if p.endswith(name)], f"{name} was created wider, then chmodded"
     assert len((tmp_path / "admin-password.txt").read_text().strip()) >= 12
+
+
+# --- a real server: uvicorn in a thread (the app in-process) or `opinion-desk api` (the CLI's own uvicorn) ----
+
+
+@dataclass
+class Live:
+    url: str
+    database_url: str
+
+    def client(self, **kwargs) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=60, follow_redirects=False, **kwargs)
+
+
+def _users(database_url: str) -> None:
+    init_db(database_url)
+    with session_scope(database_url) as session:
+        for name, (role, party) in USERS.items():
+            create_user(session, username=name, password=PASSWORD, role=role, party_code=party)
+
+
+@asynccontextmanager
+async def serve(settings: Settings, database_url: str):
+    """The app under uvicorn on a free port, in a thread with its own event loop (what production runs)."""
+    port = free_port()
+    _users(database_url)
+    closed = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)  # no Temporal needed for these
+    app = create_app(settings, client=closed, database_url=database_url)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="uvicorn-security-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.05)
+    try:
+        yield Live(f"http://127.0.0.1:{port}", database_url)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@asynccontextmanager
+async def desk_api_process(tmp_path: Path, database_url: str, **env: str):
+    """`opinion-desk api` as production starts it (desk/cli.py), with DESK_* settings from ``env``."""
+    port = free_port()
+    _users(database_url)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    settings = {"DESK_DATABASE_URL": database_url, "DESK_DATA_DIR": str(tmp_path), "DESK_SECRET_KEY": TEST_SECRET_KEY,
+                "DESK_API_HOST": "127.0.0.1", "DESK_API_PORT": str(port), "DESK_LOG_JSON": "false",
+                "DESK_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", **env}
+    log = open(tmp_path / "api.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "desk.cli", "api"], env={**base, **settings}, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                assert proc.poll() is None, (tmp_path / "api.log").read_text()[-2000:]
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "opinion-desk api did not come up"
+                await asyncio.sleep(0.2)
+        yield Live(url, database_url)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+# --- 1. the web login: rate-limited like the API's, and never blocking the server --------------------------------
+
+
+async def test_forty_parallel_wrong_logins_leave_healthz_answering_fast(tmp_path, database_url):
+    async with serve(make_settings(tmp_path, None), database_url) as live, live.client() as guesser, \
+            live.client() as monitor:
+        token = csrf_of((await guesser.get("/login")).text)
+        assert (await monitor.get("/healthz")).status_code == 200
+
+        async def wrong(i: int) -> httpx.Response:
+            # Many user names from one address, so the per-user lock does not stop them early: every one
+            # costs a full argon2 check. Most through the page, the rest through the API.
+            if i % 4 == 3:
+                return await guesser.post("/api/auth/token", data={"username": f"guess{i}", "password": "wrong-1"})
+            return await guesser.post("/login", data={"username": f"guess{i}", "password": "wrong-1",
+                                                      "csrf_token": token})
+
+        probes: list[tuple[float, float, int]] = []  # (answered at, seconds taken, status)
+        in_flight = True
+
+        async def probe() -> None:
+            while in_flight:
+                started = time.monotonic()
+                r = await monitor.get("/healthz")
+                probes.append((time.monotonic(), time.monotonic() - started, r.status_code))
+                await asyncio.sleep(0.05)
+
+        prober = asyncio.create_task(probe())
+        await asyncio.sleep(0.1)
+        began = time.monotonic()
+        answers = await asyncio.gather(*(wrong(i) for i in range(40)))
+        ended = time.monotonic()
+        in_flight = False
+        await prober
+
+    assert [r.status_code for r in answers] == [401] * 40
+    during = [p for p in probes if began < p[0] < ended]
+    print(f"\n40 wrong logins took {ended - began:.1f} s; /healthz answered {len(during)} times meanwhile, "
+          f"slowest {max(p[1] for p in probes) * 1000:.0f} ms")
+    assert len(during) >= 3, "/healthz was not answered while the logins were being checked"
+    assert all(status == 200 for _, _, status in probes)
+    assert max(seconds for _, seconds, _ in probes) < 1.0, "a wrong password froze the server"
+
+
+async def test_both_login_doors_share_one_limiter_and_the_page_says_when_to_try_again(tmp_path, database_url):
+    async with serve(make_settings(tmp_path, None), database_url) as live, live.client() as http:
+        token = csrf_of((await http.get("/login")).text)
+        for _ in range(3):
+            r = await http.post("/api/auth/token", data={"username": "bazhou", "password": "wrong-guess-1"})
+            assert r.status_code == 401
+        for _ in range(2):
+            r = await http.post("/login", data={"username": "bazhou", "password": "wrong-guess-1", "csrf_token": token})
+            assert r.status_code == 401 and "用户名或密码错误" in r.text
+        # The sixth try, through either door, is refused even with the right password.
+        r = await http.post("/login", data={"username": "bazhou", "password": PASSWORD, "csrf_token": token})
+        assert r.status_code == 429 and "desk_session" not in r.headers.get("set-cookie", "")
+        assert 0 < int(r.headers["Retry-After"]) <= WINDOW_SECONDS
+        error = re.search(r'<p class="flash error" role="alert" id="login-error">([^<]*)</p>', r.text)
+        assert error and error.group(1) == "登录失败次数过多，请 5 分钟后再试。", r.text[-800:]
+        assert 'value="bazhou"' in r.text  # the form keeps the name
+        r = await http.post("/api/auth/token", data={"username": "bazhou", "password": PASSWORD})
+        assert r.status_code == 429 and "登录失败次数过多" in r.json()["detail"]
+        # Someone else at the same address is not locked out.
+        r = await http.post("/login", data={"username": "enyang", "password": PASSWORD, "csrf_token": token})
+        assert r.status_code == 303 and "desk_session=" in r.headers["set-cookie"]

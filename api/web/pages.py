@@ -17,8 +17,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
-from api.auth import RESPONDER, Tokens, authenticate
+from api.auth import RESPONDER, Tokens
 from api.deps import ensure_can_see, get_desk, get_session, get_tokens
+from api.ratelimit import log_in
 from api.schemas import (
     SHANGHAI,
     AcknowledgeIn,
@@ -78,18 +79,27 @@ def login_page(request: Request, next: str = "", user: User | None = Depends(vie
 
 
 @router.post("/login", dependencies=CSRF)
-async def login(request: Request, session: Session = Depends(get_session), tokens: Tokens = Depends(get_tokens)):
+async def login(request: Request, tokens: Tokens = Depends(get_tokens)):
     form = await request.form()
     username = str(form.get("username") or "").strip()[:64]
     next_url = safe_next(str(form.get("next") or ""), "")
-    user = authenticate(session, username, str(form.get("password") or ""))
-    if user is None:
+    try:  # the JSON API's login path: the same limiter, the password checked off the event loop
+        user = await log_in(request, username, str(form.get("password") or ""))
+    except HTTPException as exc:
         _ = translator(request)
-        return render(request, "login.html", {"next": next_url, "username": username,
-                                              "error": _("Wrong user name or password.")}, status_code=401)
+        if exc.status_code == 429:
+            seconds = int((exc.headers or {}).get("Retry-After", "60"))
+            error = _("Too many failed logins. Try again in %(minutes)s minutes.", minutes=max(1, -(-seconds // 60)))
+        else:
+            error = _("Wrong user name or password.")
+        response = render(request, "login.html", {"next": next_url, "username": username, "error": error},
+                          status_code=exc.status_code)
+        if exc.status_code == 429:
+            response.headers["Retry-After"] = str(seconds)
+        return response
     response = RedirectResponse(next_url or home(user), 303)
     response.set_cookie(SESSION_COOKIE, tokens.issue(user, "session"), max_age=tokens.ttl_seconds, httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https", path="/")
+                        samesite="lax", secure=csrf.cookie_secure(request), path="/")
     return response
 
 
@@ -110,7 +120,8 @@ async def switch_language(request: Request, session: Session = Depends(get_sessi
         session.add(user)
         session.commit()
     response = RedirectResponse(safe_next(str(form.get("next") or ""), "/"), 303)
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax", path="/")
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax", path="/",
+                        secure=csrf.cookie_secure(request))
     return response
 
 
