@@ -37,6 +37,7 @@ def _refuse_insecure(settings: Settings) -> None:
     """Stop before anything starts when a setting would leave the desk open (one sentence, no traceback)."""
     try:
         settings.resolved_secret_key()
+        settings.resolved_trusted_proxies()
     except InsecureSetting as exc:
         _fail(str(exc))
 
@@ -195,8 +196,13 @@ def api() -> None:
     # log_config=None: uvicorn's own lines (access log included) go through the desk's JSON handler.
     # Keep idle connections longer than clients (httpx: 5 s) and load balancers (often 60 s) do, so a client
     # never sends a request on a connection the server is closing at that moment (seen as ReadError under load).
+    # Forwarded headers only from the proxies named in DESK_TRUSTED_PROXIES (never uvicorn's default, which
+    # trusts 127.0.0.1): from anyone else they are ignored, so a client cannot pick the address the login
+    # limiter counts it under.
+    proxies = settings.resolved_trusted_proxies()
     uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                proxy_headers=True, log_level="info", log_config=None, timeout_keep_alive=75)
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [], log_level="info", log_config=None,
+                timeout_keep_alive=75)
 
 
 @user_app.command("add")

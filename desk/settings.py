@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from functools import lru_cache
@@ -72,6 +73,12 @@ class Settings(BaseSettings):
     public_url: str | None = None  # unset: http://{api_host}:{api_port}
     secret_key: str | None = None  # unset: generated once and kept in data_dir/secret.key
     token_ttl_minutes: int = 12 * 60
+    # Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For / -Proto uvicorn believes.
+    # Unset: nobody's; the client address is the connection's (the login limiter counts per address).
+    trusted_proxies: str | None = None
+    cookie_secure: bool | None = None  # unset: on when public_url is https
+    metrics_token: str | None = None  # unset: /metrics answers 404
+    api_docs: bool = False  # /docs and /openapi.json
     log_json: bool = True
     worker_metrics_port: int | None = None  # the worker's Temporal SDK metrics (Prometheus) on 0.0.0.0:PORT
     # Incidents a worker keeps in memory between their workflow tasks (the sticky cache; ~200 KB each).
@@ -90,6 +97,28 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def resolved_cookie_secure(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.resolved_public_url.lower().startswith("https://")
+
+    def resolved_trusted_proxies(self) -> list[str]:
+        """The proxies uvicorn may believe, checked; raises InsecureSetting for `*` or a malformed entry."""
+        entries = [e.strip() for e in (self.trusted_proxies or "").split(",") if e.strip()]
+        for entry in entries:
+            try:
+                network = None if entry == "*" else ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise InsecureSetting(
+                    f"DESK_TRUSTED_PROXIES 中的“{entry}”不是 IP 地址或网段（例如 10.0.0.5 或 10.0.0.0/24），请改正后再启动 / "
+                    f"DESK_TRUSTED_PROXIES: '{entry}' is not an IP address or CIDR network.") from None
+            if network is None or network.prefixlen == 0:
+                raise InsecureSetting(
+                    f"DESK_TRUSTED_PROXIES 不能是“{entry}”：那样任何人都能伪造来源地址、绕过登录次数限制，请只填反向代理的地址 / "
+                    f"DESK_TRUSTED_PROXIES must not be '{entry}': list only your reverse proxies' addresses.")
+        return entries
 
     @property
     def resolved_temporal_address(self) -> str:

@@ -212,3 +212,21 @@ def test_notify_example_routes_by_party_and_supervisor_tags() -> None:
     assert {"bazhou", "bazhou-leaders", "supervisor"} <= tags
     assert all(APPRISE_TAG.match(tag) for tag in tags), sorted(tags)
     assert all("FAKE" in service.url(privacy=False) for service in notifier), "example must hold fake tokens only"
+
+
+def _resolved(stack_dir: Path) -> dict:
+    result = _run_compose_config(stack_dir)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_web_believes_forwarded_headers_only_from_the_host_proxy_and_sends_secure_cookies(stack_dir: Path) -> None:
+    from desk.settings import Settings
+
+    config = _resolved(stack_dir)
+    env = config["services"]["web"]["environment"]
+    assert str(env["DESK_COOKIE_SECURE"]).lower() == "true"
+    proxies = Settings(_env_file=None, trusted_proxies=env["DESK_TRUSTED_PROXIES"]).resolved_trusted_proxies()
+    # The proxy on the host reaches web through the published port: web sees the compose network's gateway.
+    gateways = [c["gateway"] for c in config["networks"]["default"]["ipam"]["config"]]
+    assert proxies == gateways, (proxies, gateways)

@@ -263,3 +263,75 @@ async def test_both_login_doors_share_one_limiter_and_the_page_says_when_to_try_
         # Someone else at the same address is not locked out.
         r = await http.post("/login", data={"username": "enyang", "password": PASSWORD, "csrf_token": token})
         assert r.status_code == 303 and "desk_session=" in r.headers["set-cookie"]
+
+
+# --- 2. behind a reverse proxy: the real client's address, only from a trusted proxy; Secure cookies ------------
+
+
+def _cookie_header(response: httpx.Response) -> dict[str, str]:
+    """The cookies a browser on HTTPS would send back (httpx keeps Secure cookies off plain HTTP)."""
+    pairs = [h.split(";", 1)[0] for h in response.headers.get_list("set-cookie")]
+    return {"Cookie": "; ".join(pairs)}
+
+
+async def _lock_out_bazhou(http: httpx.AsyncClient, forwarded_for: str) -> None:
+    for _ in range(5):
+        r = await http.post("/api/auth/token", data={"username": "bazhou", "password": "wrong-guess-1"},
+                            headers={"X-Forwarded-For": forwarded_for})
+        assert r.status_code == 401
+
+
+async def test_a_trusted_proxy_passes_on_the_real_client_address(tmp_path, database_url):
+    # The test connects from 127.0.0.1, named as the proxy: its X-Forwarded-For is the real client.
+    async with desk_api_process(tmp_path, database_url, DESK_TRUSTED_PROXIES="10.0.0.0/8, 127.0.0.1") as live, \
+            live.client() as proxy:
+        await _lock_out_bazhou(proxy, "203.0.113.7")
+        r = await proxy.post("/api/auth/token", data={"username": "bazhou", "password": PASSWORD},
+                             headers={"X-Forwarded-For": "203.0.113.7"})
+        assert r.status_code == 429, "the guesser's own address is locked"
+        r = await proxy.post("/api/auth/token", data={"username": "bazhou", "password": PASSWORD},
+                             headers={"X-Forwarded-For": "203.0.113.8"})
+        assert r.status_code == 200, "a colleague behind the same proxy is not locked out"
+        # The proxy terminated TLS: the session cookie is Secure.
+        page = await proxy.get("/login", headers={"X-Forwarded-Proto": "https"})
+        r = await proxy.post("/login", data={"username": "enyang", "password": PASSWORD,
+                                             "csrf_token": csrf_of(page.text)},
+                             headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9",
+                                      **_cookie_header(page)})
+        assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+
+
+async def test_forwarded_headers_from_an_untrusted_address_are_ignored(tmp_path, database_url):
+    # 127.0.0.1 is not the proxy named here: whatever X-Forwarded-For it sends, it is 127.0.0.1.
+    async with desk_api_process(tmp_path, database_url, DESK_TRUSTED_PROXIES="10.1.2.3") as live, \
+            live.client() as direct:
+        await _lock_out_bazhou(direct, "203.0.113.7")
+        r = await direct.post("/api/auth/token", data={"username": "bazhou", "password": PASSWORD},
+                              headers={"X-Forwarded-For": "198.51.100.1"})
+        assert r.status_code == 429, "a guesser changed its address with a header"
+
+
+@pytest.mark.parametrize("proxies", ["*", "0.0.0.0/0", "127.0.0.1,*", "::/0", "proxy.example.gov.cn"])
+def test_the_desk_refuses_to_trust_every_address_or_a_malformed_proxy(tmp_path, proxies):
+    run = _cli(["api"], {"DESK_TRUSTED_PROXIES": proxies, "DESK_SECRET_KEY": TEST_SECRET_KEY,
+                         "DESK_DATA_DIR": str(tmp_path), "DESK_API_PORT": str(free_port())})
+    said = run.stderr.strip()
+    assert run.returncode == 2 and "DESK_TRUSTED_PROXIES" in said and len(said.splitlines()) == 1, said
+
+
+@pytest.mark.parametrize("public_url, setting, secure", [
+    ("https://desk.example.gov.cn", None, True),  # behind a TLS proxy that sends no X-Forwarded-Proto
+    ("http://127.0.0.1:8000", None, False),  # the embedded default on plain HTTP
+    ("http://10.0.0.5:8000", True, True),
+    ("https://desk.example.gov.cn", False, False),
+])
+async def test_cookies_are_secure_when_the_desk_is_served_over_https(tmp_path, database_url, public_url, setting,
+                                                                     secure):
+    settings = make_settings(tmp_path, None, public_url=public_url, cookie_secure=setting)
+    async with serve(settings, database_url) as live, live.client() as http:
+        page = await http.get("/login")
+        assert ("Secure" in page.headers["set-cookie"]) is secure  # the CSRF cookie
+        r = await http.post("/login", data={"username": "duty", "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+                            headers=_cookie_header(page))
+        assert r.status_code == 303 and "desk_session=" in r.headers["set-cookie"]
+        assert ("Secure" in r.headers["set-cookie"]) is secure

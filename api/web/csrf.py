@@ -23,6 +23,12 @@ class CsrfRefused(HTTPException):
         super().__init__(403, "csrf")
 
 
+def cookie_secure(request: Request) -> bool:
+    """Secure (HTTPS only) when DESK_COOKIE_SECURE says so (by default: DESK_PUBLIC_URL is https), and on any
+    HTTPS request. Behind a TLS proxy the app itself is reached over plain HTTP, so the scheme alone is not enough."""
+    return request.app.state.settings.resolved_cookie_secure or request.url.scheme == "https"
+
+
 def _signer(request: Request) -> URLSafeSerializer:
     return request.app.state.csrf_signer
 
@@ -44,8 +50,7 @@ def token(request: Request) -> str:
 def remember(request: Request, response: Response) -> None:
     value = getattr(request.state, "csrf_nonce", None)
     if value and value != request.cookies.get(COOKIE):
-        response.set_cookie(COOKIE, value, httponly=True, samesite="lax", path="/",
-                            secure=request.url.scheme == "https")
+        response.set_cookie(COOKIE, value, httponly=True, samesite="lax", path="/", secure=cookie_secure(request))
 
 
 async def verify(request: Request) -> None:
