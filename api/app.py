@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     )
     app.state.settings = settings
     app.state.database_url = database_url or settings.resolved_database_url
+    settings.resolved_metrics_token()  # refuse a guessable one before anything starts
     app.state.tokens = Tokens(settings.resolved_secret_key(), settings.token_ttl_minutes)
     app.state.desk = Desk(
         client=client,

@@ -38,6 +38,7 @@ def _refuse_insecure(settings: Settings) -> None:
     try:
         settings.resolved_secret_key()
         settings.resolved_trusted_proxies()
+        settings.resolved_metrics_token()
     except InsecureSetting as exc:
         _fail(str(exc))
 

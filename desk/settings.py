@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # The placeholder .env.example ships: a desk started with it signs sessions with a key anyone can read.
 PLACEHOLDER_SECRET_KEY = "change-me-to-a-long-random-string"
 MIN_SECRET_KEY_BYTES = 32
+MIN_METRICS_TOKEN_BYTES = 24
 
 
 class InsecureSetting(ValueError):
@@ -97,6 +98,14 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    def resolved_metrics_token(self) -> str | None:
+        """The token Prometheus reads /metrics with (None: /metrics is off); raises InsecureSetting if guessable."""
+        if self.metrics_token and len(self.metrics_token.encode("utf-8")) < MIN_METRICS_TOKEN_BYTES:
+            raise InsecureSetting(
+                f"DESK_METRICS_TOKEN 太短，至少需要 {MIN_METRICS_TOKEN_BYTES} 字节的随机字符（例如 `openssl rand -hex 24`）/ "
+                f"DESK_METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_BYTES} bytes: use a random token.")
+        return self.metrics_token or None
 
     @property
     def resolved_cookie_secure(self) -> bool:

@@ -52,7 +52,7 @@ MATRIX = [
     ("get", "/api/stats.csv", None, SUPERVISES),
     ("get", "/healthz", None, PUBLIC),
     ("get", "/readyz", None, PUBLIC),
-    ("get", "/metrics", None, PUBLIC),
+    ("get", "/metrics", None, set()),  # Prometheus's token only (test_security.py); no user's login reads it
 ]
 
 

@@ -230,3 +230,13 @@ def test_web_believes_forwarded_headers_only_from_the_host_proxy_and_sends_secur
     # The proxy on the host reaches web through the published port: web sees the compose network's gateway.
     gateways = [c["gateway"] for c in config["networks"]["default"]["ipam"]["config"]]
     assert proxies == gateways, (proxies, gateways)
+
+
+def test_the_web_port_is_published_on_the_host_loopback_only(stack_dir: Path) -> None:
+    """The reverse proxy is the public face; metrics and every page are not reachable around it."""
+    config = _resolved(stack_dir)
+    for name, service in config["services"].items():
+        for port in service.get("ports") or []:
+            host_ip = port.get("host_ip") if isinstance(port, dict) else str(port).rsplit(":", 2)[0]
+            assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond the host"
+    assert config["services"]["web"]["ports"], "web is published (for the proxy on the host)"

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from desk.db import session_scope
 from desk.models import NotificationAttempt
-from tests.conftest import eventually, make_settings, start_desk
+from tests.conftest import METRICS_AUTH, eventually, make_settings, start_desk
 
 FAST = Path(__file__).parent / "policies" / "fast.toml"
 PASSWORD_SECRET = "S3cretPassw0rd"
@@ -76,7 +76,7 @@ async def test_channel_secrets_never_appear_in_answers_records_or_logs(secret_de
         for path in (f"/api/incidents/{iid}/timeline", f"/api/incidents/{iid}", "/api/incidents", "/api/board"):
             r = await desk.http.get(path, headers=desk.auth(who))
             answers.append(r.text)
-    answers.append((await desk.http.get("/metrics")).text)
+    answers.append((await desk.http.get("/metrics", headers=METRICS_AUTH)).text)
     timeline = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("super"))).json()
     failed = [n for n in timeline["notifications"] if n["status"] == "failed"]
     assert failed and failed[0]["error"], "the failure is visible, with its reason"

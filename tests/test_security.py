@@ -27,7 +27,7 @@ from api.auth import create_user
 from api.ratelimit import WINDOW_SECONDS
 from desk.db import init_db, session_scope
 from desk.settings import PLACEHOLDER_SECRET_KEY, InsecureSetting, Settings
-from tests.conftest import PASSWORD, TEST_SECRET_KEY, USERS, free_port, make_settings
+from tests.conftest import METRICS_AUTH, PASSWORD, TEST_METRICS_TOKEN, TEST_SECRET_KEY, USERS, free_port, make_settings
 from tests.web_fixtures import csrf_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -335,3 +335,51 @@ async def test_cookies_are_secure_when_the_desk_is_served_over_https(tmp_path, d
                             headers=_cookie_header(page))
         assert r.status_code == 303 and "desk_session=" in r.headers["set-cookie"]
         assert ("Secure" in r.headers["set-cookie"]) is secure
+
+
+# --- 3. /metrics for Prometheus only -------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def in_process(settings: Settings, database_url: str):
+    """The app without a server (httpx's ASGI transport), the conftest users in its database."""
+    _users(database_url)
+    closed = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    app = create_app(settings, client=closed, database_url=database_url)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as http:
+        http.app = app
+        yield http
+
+
+async def _token(http: httpx.AsyncClient, who: str) -> dict[str, str]:
+    r = await http.post("/api/auth/token", data={"username": who, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def test_metrics_are_read_only_with_the_prometheus_token(tmp_path, database_url):
+    async with in_process(make_settings(tmp_path, None), database_url) as http:
+        r = await http.get("/metrics")
+        assert r.status_code == 401 and "DESK_METRICS_TOKEN" in r.json()["detail"]
+        assert r.headers["WWW-Authenticate"] == "Bearer" and "desk_incidents" not in r.text
+        r = await http.get("/metrics", headers=await _token(http, "admin"))  # a login is not the metrics token
+        assert r.status_code == 403 and "指标令牌不正确" in r.json()["detail"]
+        r = await http.get("/metrics", headers={"Authorization": f"Bearer {TEST_METRICS_TOKEN[:-1]}x"})
+        assert r.status_code == 403
+        r = await http.get("/metrics", headers=METRICS_AUTH)
+        assert r.status_code == 200 and "desk_database_up 1.0" in r.text
+
+
+async def test_metrics_are_off_when_no_token_is_configured(tmp_path, database_url):
+    async with in_process(make_settings(tmp_path, None, metrics_token=None), database_url) as http:
+        for headers in ({}, METRICS_AUTH, await _token(http, "admin")):
+            r = await http.get("/metrics", headers=headers)
+            assert r.status_code == 404 and "指标接口未启用" in r.json()["detail"] and "desk_" not in r.text
+
+
+def test_a_guessable_metrics_token_is_refused_at_start(tmp_path):
+    with pytest.raises(InsecureSetting, match="DESK_METRICS_TOKEN"):
+        create_app(make_settings(tmp_path, None, metrics_token="prometheus"), database_url=f"sqlite:///{tmp_path}/d.db")
+    run = _cli(["api"], {"DESK_METRICS_TOKEN": "short", "DESK_SECRET_KEY": TEST_SECRET_KEY,
+                         "DESK_DATA_DIR": str(tmp_path), "DESK_API_PORT": str(free_port())})
+    assert run.returncode == 2 and "DESK_METRICS_TOKEN" in run.stderr and len(run.stderr.strip().splitlines()) == 1
