@@ -35,12 +35,11 @@ def current_user(
     session: Session = Depends(get_session),
     tokens: Tokens = Depends(get_tokens),
 ) -> User:
-    uid = tokens.read(token, "api") if token else None
-    if uid is None:
-        cookie = request.cookies.get("desk_session")
-        uid = tokens.read(cookie, "session") if cookie else None
-    user = session.get(User, uid) if uid is not None else None
-    if user is None or not user.active:
+    user = tokens.user(session, token, "api")
+    if user is None and not token:
+        user = tokens.user(session, request.cookies.get("desk_session"), "session")
+        request.state.cookie_auth = user is not None  # api.csrf: a cookie-borne state change needs proof of origin
+    if user is None:
         raise HTTPException(401, "请先登录（令牌缺失、无效或已过期）。", headers={"WWW-Authenticate": "Bearer"})
     return user
 

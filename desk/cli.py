@@ -206,10 +206,27 @@ def api() -> None:
                 timeout_keep_alive=75)
 
 
+def _new_password() -> str:
+    """Asked twice, never echoed, never on the command line (where `ps` and the shell history would keep it)."""
+    return typer.prompt("新密码 / new password", hide_input=True,
+                        confirmation_prompt="再输入一次 / repeat the new password")
+
+
+def _find_user(session, username: str):
+    from sqlmodel import select
+
+    from desk.models import User
+
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        _fail(f"没有用户 {username} / no user '{username}'")
+    return user
+
+
 @user_app.command("add")
 def user_add(
     username: str = typer.Option(..., help="login name"),
-    password: str = typer.Option(..., help="at least 8 characters"),
+    password: str | None = typer.Option(None, help="at least 8 characters; omit it to be asked (not echoed)"),
     role: str = typer.Option(..., help="duty_officer | responder | supervisor | admin"),
     party: str | None = typer.Option(None, help="party code; required for a responder"),
     name: str = typer.Option("", help="display name"),
@@ -220,6 +237,8 @@ def user_add(
     from desk.db import init_db, session_scope
 
     init_db()
+    if password is None:
+        password = _new_password()
     with session_scope() as session:
         try:
             user = create_user(session, username=username, password=password, role=role, party_code=party,
@@ -227,6 +246,49 @@ def user_add(
         except ValueError as exc:
             _fail(str(exc))
     typer.echo(f"added {user.username} ({user.role}{', ' + user.party_code if user.party_code else ''})")
+
+
+@user_app.command("passwd")
+def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
+    """Set a new password (asked twice, not echoed). Every login of the user ends, on every device."""
+    from api.auth import set_password
+    from desk.db import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        user = _find_user(session, username)
+        try:
+            set_password(session, user, _new_password())
+        except ValueError as exc:
+            _fail(f"密码至少 8 个字符 / {exc}")
+    typer.echo(f"已为 {username} 设置新密码，其所有已登录的会话和令牌均已失效 / "
+               f"new password set for {username}; all of its sessions and tokens are revoked")
+
+
+@user_app.command("disable")
+def user_disable(username: str = typer.Argument(..., help="login name")) -> None:
+    """Stop a user from logging in; every session and token of the user ends now."""
+    from api.auth import disable_user
+    from desk.db import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        disable_user(session, _find_user(session, username))
+    typer.echo(f"已停用 {username}，其所有会话和令牌均已失效 / {username} disabled; all of its sessions and tokens are revoked")
+
+
+@user_app.command("enable")
+def user_enable(username: str = typer.Argument(..., help="login name")) -> None:
+    """Let a disabled user log in again (tokens from before it was disabled stay revoked)."""
+    from desk.db import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        user = _find_user(session, username)
+        user.active = True
+        session.add(user)
+        session.commit()
+    typer.echo(f"已启用 {username} / {username} enabled")
 
 
 @party_app.command("import")

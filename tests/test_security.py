@@ -383,3 +383,80 @@ def test_a_guessable_metrics_token_is_refused_at_start(tmp_path):
     run = _cli(["api"], {"DESK_METRICS_TOKEN": "short", "DESK_SECRET_KEY": TEST_SECRET_KEY,
                          "DESK_DATA_DIR": str(tmp_path), "DESK_API_PORT": str(free_port())})
     assert run.returncode == 2 and "DESK_METRICS_TOKEN" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+# --- 6. logging out, a new password and disabling revoke every token and session -------------------------------
+
+
+async def _page_login(http: httpx.AsyncClient, who: str, password: str = PASSWORD) -> httpx.Response:
+    token = csrf_of((await http.get("/login")).text)
+    return await http.post("/login", data={"username": who, "password": password, "csrf_token": token})
+
+
+async def test_logging_out_ends_the_session_and_tokens_even_copies_taken_before(tmp_path, database_url):
+    async with in_process(make_settings(tmp_path, None), database_url) as http:
+        bearer = await _token(http, "bazhou")
+        assert (await _page_login(http, "bazhou")).status_code == 303
+        copied = http.cookies["desk_session"]  # what a thief (or a shared office PC) kept
+        assert (await http.get("/api/incidents", cookies={"desk_session": copied})).status_code == 200
+        r = await http.post("/logout", data={"csrf_token": csrf_of((await http.get("/my")).text)})
+        assert r.status_code == 303
+        http.cookies.clear()
+        r = await http.get("/api/incidents", cookies={"desk_session": copied})
+        assert r.status_code == 401 and "请先登录" in r.json()["detail"]
+        r = await http.get("/my", cookies={"desk_session": copied})
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
+        assert (await http.get("/api/incidents", headers=bearer)).status_code == 401  # per user: every device
+        assert (await http.get("/api/incidents", headers=await _token(http, "bazhou"))).status_code == 200
+        assert (await http.get("/api/incidents", headers=await _token(http, "enyang"))).status_code == 200
+
+
+def _user_cli(database_url: str, tmp_path: Path, *args: str, typed: str = "") -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DESK_")}
+    env = {**base, "DESK_DATABASE_URL": database_url, "DESK_DATA_DIR": str(tmp_path), "DESK_LOG_JSON": "false"}
+    # A new session: no controlling terminal, so the hidden prompt reads what the test types on stdin.
+    return subprocess.run([sys.executable, "-m", "desk.cli", "user", *args], env=env, cwd=ROOT, input=typed,
+                          capture_output=True, text=True, timeout=120, start_new_session=True)
+
+
+async def test_a_new_password_or_disabling_the_user_ends_its_logins(tmp_path, database_url):
+    new_password = "brand-new-horse-42"
+    async with in_process(make_settings(tmp_path, None), database_url) as http:
+        bearer = await _token(http, "bazhou")
+        assert (await _page_login(http, "bazhou")).status_code == 303
+        session_cookie = {"desk_session": http.cookies["desk_session"]}
+        http.cookies.clear()
+
+        # Typed twice; a mismatch changes nothing. Never an argument on the command line.
+        run = _user_cli(database_url, tmp_path, "passwd", "bazhou", typed="brand-new-horse-42\ntypo-horse-42\n")
+        assert run.returncode != 0
+        assert (await http.get("/api/incidents", headers=bearer)).status_code == 200
+        run = _user_cli(database_url, tmp_path, "passwd", "bazhou", typed=f"{new_password}\n{new_password}\n")
+        assert run.returncode == 0, run.stderr
+        assert "已失效" in run.stdout and new_password not in run.stdout + run.stderr
+        for headers, cookies in ((bearer, {}), ({}, session_cookie)):
+            r = await http.get("/api/incidents", headers=headers, cookies=cookies)
+            assert r.status_code == 401, "a token from before the new password still works"
+        assert (await http.post("/api/auth/token", data={"username": "bazhou", "password": PASSWORD})).status_code == 401
+        fresh = await http.post("/api/auth/token", data={"username": "bazhou", "password": new_password})
+        assert fresh.status_code == 200
+        fresh_bearer = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+
+        run = _user_cli(database_url, tmp_path, "disable", "bazhou")
+        assert run.returncode == 0, run.stderr
+        assert (await http.get("/api/incidents", headers=fresh_bearer)).status_code == 401
+        r = await http.post("/api/auth/token", data={"username": "bazhou", "password": new_password})
+        assert r.status_code == 401
+        # Enabled again, the user logs in anew; the tokens from before stay revoked.
+        assert _user_cli(database_url, tmp_path, "enable", "bazhou").returncode == 0
+        assert (await http.get("/api/incidents", headers=fresh_bearer)).status_code == 401
+        assert (await http.post("/api/auth/token", data={"username": "bazhou", "password": new_password})).status_code == 200
+
+        run = _user_cli(database_url, tmp_path, "passwd", "nobody", typed="whatever-horse\nwhatever-horse\n")
+        assert run.returncode == 2 and "没有用户 nobody" in run.stderr
+
+
+def test_passwords_are_never_taken_as_an_argument_of_passwd():
+    run = subprocess.run([sys.executable, "-m", "desk.cli", "user", "passwd", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "--password" not in run.stdout

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
-from api.auth import RESPONDER, Tokens
+from api.auth import RESPONDER, Tokens, revoke_tokens
 from api.deps import ensure_can_see, get_desk, get_session, get_tokens
 from api.ratelimit import log_in
 from api.schemas import (
@@ -104,7 +104,10 @@ async def login(request: Request, tokens: Tokens = Depends(get_tokens)):
 
 
 @router.post("/logout", dependencies=CSRF)
-def logout():
+def logout(session: Session = Depends(get_session), user: User | None = Depends(viewer)):
+    if user is not None:  # the cookie stops working everywhere, even a copy taken before logging out
+        revoke_tokens(session, user)
+        session.commit()
     response = RedirectResponse("/login", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
