@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from api.auth import ADMIN, RESPONDER, SUPERVISOR, Tokens
 from api.service import Desk
+from api.web import csrf
 from desk.db import get_engine
 from desk.models import Incident, User
 
@@ -38,7 +39,8 @@ def current_user(
     user = tokens.user(session, token, "api")
     if user is None and not token:
         user = tokens.user(session, request.cookies.get("desk_session"), "session")
-        request.state.cookie_auth = user is not None  # api.csrf: a cookie-borne state change needs proof of origin
+        if user is not None:  # a browser's cookie: it is sent cross-site too, so a state change needs proof
+            csrf.check_api_request(request)
     if user is None:
         raise HTTPException(401, "请先登录（令牌缺失、无效或已过期）。", headers={"WWW-Authenticate": "Bearer"})
     return user

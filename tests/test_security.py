@@ -460,3 +460,36 @@ def test_passwords_are_never_taken_as_an_argument_of_passwd():
     run = subprocess.run([sys.executable, "-m", "desk.cli", "user", "passwd", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "--password" not in run.stdout
+
+
+# --- 7. the JSON API with a browser's session cookie: no cross-site state changes ------------------------------
+
+
+async def test_a_cross_site_text_plain_post_with_the_session_cookie_is_refused(desk):
+    from tests.test_authz_matrix import timeline_len
+
+    iid = (await desk.open(title="跨站请求不得签收", party="bazhou")).json()["id"]
+    async with httpx.AsyncClient(transport=desk.http._transport, base_url="http://desk.test") as browser:
+        assert (await _page_login(browser, "bazhou")).status_code == 303
+        before = timeline_len(desk.database_url, iid)
+        # What a page on a sibling subdomain can send with the (SameSite=Lax) cookie, without a preflight.
+        for origin in ({"Origin": "https://news.desk.test"}, {"Origin": "null"}, {}):
+            for action in ("acknowledge", "close"):
+                r = await browser.post(f"/api/incidents/{iid}/{action}", content=b"",
+                                       headers={"Content-Type": "text/plain", **origin})
+                assert r.status_code == 403 and "跨站请求被拒绝" in r.json()["detail"], (action, origin, r.text)
+        r = await browser.post(f"/api/incidents/{iid}/notes", json={"text": "跨站"},
+                               headers={"Origin": "https://desk.test.evil.example", "X-CSRF-Token": "forged"})
+        assert r.status_code == 403
+        assert timeline_len(desk.database_url, iid) == before, "a refused request changed the timeline"
+
+        # The desk's own pages: the signed token in a header, or their own Origin.
+        token = csrf_of((await browser.get("/my")).text)
+        r = await browser.post(f"/api/incidents/{iid}/notes", json={"text": "本站页面"}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 200, r.text
+        r = await browser.post(f"/api/incidents/{iid}/acknowledge", json={}, headers={"Origin": "http://desk.test"})
+        assert r.status_code == 200, r.text
+        assert (await browser.get(f"/api/incidents/{iid}")).status_code == 200  # reading needs neither
+    # A program with a bearer token is not affected.
+    r = await desk.http.post(f"/api/incidents/{iid}/notes", json={"text": "接口调用"}, headers=desk.auth("duty"))
+    assert r.status_code == 200
