@@ -9,7 +9,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from api.auth import ADMIN, RESPONDER, SUPERVISOR, Tokens
-from api.service import Desk
+from api.service import Desk, not_found
 from api.web import csrf
 from desk.db import get_engine
 from desk.models import Incident, User
@@ -58,9 +58,10 @@ def require(*roles: str):
 
 
 def ensure_can_see(user: User, incident: Incident) -> None:
-    """A responder sees and acts only on its own party's incidents."""
+    """A responder sees and acts only on its own party's incidents. Another party's answers exactly as an
+    id that does not exist (404), so trying ids tells a county nothing about another's incidents or volume."""
     if user.role == RESPONDER and incident.party_code != user.party_code:
-        raise HTTPException(403, "该事件不属于您所在单位，无权查看或处理。")
+        raise not_found(incident.human_id)
 
 
 SUPERVISORS = (SUPERVISOR, ADMIN)

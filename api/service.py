@@ -68,10 +68,14 @@ def incident_out(session: Session, incident: Incident) -> IncidentOut:
     )
 
 
+def not_found(human_id: str) -> HTTPException:
+    return HTTPException(404, f"没有编号为 {human_id[:40]} 的舆情事件。")
+
+
 def get_incident(session: Session, human_id: str) -> Incident:
     incident = session.exec(select(Incident).where(Incident.human_id == human_id)).first()
     if incident is None:
-        raise HTTPException(404, f"没有编号为 {human_id[:40]} 的舆情事件。")
+        raise not_found(human_id)
     return incident
 
 

@@ -348,16 +348,14 @@ def _display_name(session: Session, username: str) -> str:
 
 
 def _visible(request: Request, session: Session, user: User, human_id: str) -> Incident:
-    """The incident, if this user may see it; else the 404/403 page in the user's language."""
+    """The incident, if this user may see it; else the 404 page in the user's language, the same for an
+    incident of another party as for one that does not exist (no hint that the id is taken)."""
     _ = translator(request)
     try:
         incident = get_incident(session, human_id)
-    except HTTPException:
-        raise PageError(404, _("There is no incident numbered %(id)s.", id=human_id[:40])) from None
-    try:
         ensure_can_see(user, incident)
     except HTTPException:
-        raise PageError(403, _("This incident belongs to another party: you cannot see or act on it.")) from None
+        raise PageError(404, _("There is no incident numbered %(id)s.", id=human_id[:40])) from None
     return incident
 
 
