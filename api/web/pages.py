@@ -386,7 +386,7 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "status_label": _(labels.STATUSES.get(out.status, out.status)),
         "source_href": views._http(out.source_url),
         "milestones": views.milestone_views(desk, incident, milestones, now, _, lang),
-        "timeline": views.timeline(session, events, notes, _, local),
+        "timeline": views.timeline(session, events, notes, _, local, user),
         "actions": [{"key": a, "label": _(ACTION_LABELS[a]),
                      "confirm": _(ACTION_CONFIRM[a], id=incident.human_id, party=party_name)} for a in actions],
         "errors": errors or {}, "values": values or {}, "done": done_text,
