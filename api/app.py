@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.auth import Tokens
+from api.headers import SecurityHeaders
 from api.limits import RequestLimits
 from api.metrics import install_metrics
 from api.routes import auth, board, health, incidents, parties, stats
@@ -86,11 +87,17 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
             app.state.desk.client = await connect(settings, lazy=True)
         yield
 
+    # /docs and /openapi.json map every route and field for whoever asks: only where an operator turned them
+    # on (DESK_API_DOCS=true). app.openapi() still builds the document for the tests and for export.
+    docs = settings.api_docs
     app = FastAPI(
         title="舆情回应台 Opinion Response Desk",
         description="Public-opinion response deadlines, durable and enforced (Bazhong policy by default).",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database_url = database_url or settings.resolved_database_url
@@ -109,4 +116,5 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         app.include_router(module.router)
     install_metrics(app, app.state.database_url)
     install_pages(app)
+    app.add_middleware(SecurityHeaders, docs_paths=("/docs", "/docs/oauth2-redirect") if docs else ())  # outermost
     return app

@@ -125,7 +125,8 @@ def up() -> None:
             children.append((name, subprocess.Popen([sys.executable, "-m", "desk.cli", name], env=env,
                                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
         typer.secho("舆情回应台已启动 / Opinion Response Desk is up", fg=typer.colors.GREEN)
-        typer.echo(f"  web & API   {settings.resolved_public_url}   (API docs: {settings.resolved_public_url}/docs)")
+        docs = f"   (API docs: {settings.resolved_public_url}/docs)" if settings.api_docs else ""
+        typer.echo(f"  web & API   {settings.resolved_public_url}{docs}")
         typer.echo(f"  Temporal    {settings.resolved_temporal_address}  namespace {settings.temporal_namespace}")
         if settings.temporal_address is None:
             typer.echo(f"  Temporal UI http://127.0.0.1:{settings.temporal_ui_port}")

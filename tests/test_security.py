@@ -20,15 +20,17 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from sqlmodel import select
 from temporalio.client import Client
 
 from api.app import create_app
 from api.auth import create_user
 from api.ratelimit import WINDOW_SECONDS
 from desk.db import init_db, session_scope
+from desk.models import User
 from desk.settings import PLACEHOLDER_SECRET_KEY, InsecureSetting, Settings
 from tests.conftest import METRICS_AUTH, PASSWORD, TEST_METRICS_TOKEN, TEST_SECRET_KEY, USERS, free_port, make_settings
-from tests.web_fixtures import csrf_of
+from tests.web_fixtures import browser, context, csrf_of, web_desk  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,6 +139,8 @@ class Live:
 def _users(database_url: str) -> None:
     init_db(database_url)
     with session_scope(database_url) as session:
+        if session.exec(select(User)).first() is not None:
+            return
         for name, (role, party) in USERS.items():
             create_user(session, username=name, password=PASSWORD, role=role, party_code=party)
 
@@ -493,3 +497,96 @@ async def test_a_cross_site_text_plain_post_with_the_session_cookie_is_refused(d
     # A program with a bearer token is not affected.
     r = await desk.http.post(f"/api/incidents/{iid}/notes", json={"text": "接口调用"}, headers=desk.auth("duty"))
     assert r.status_code == 200
+
+
+# --- 8. security headers, API docs off, no inline script ----------------------------------------------------
+
+TEMPLATES = ROOT / "api" / "templates"
+
+
+def _assert_security_headers(r: httpx.Response) -> None:
+    where = f"{r.request.method} {r.request.url.path} ({r.status_code})"
+    csp = r.headers.get("content-security-policy", "")
+    directives = dict((d.strip().split(" ", 1) + [""])[:2] for d in csp.split(";") if d.strip())
+    assert directives.get("script-src") == "'self'", f"{where}: {csp!r}"
+    assert directives.get("style-src") == "'self'" and directives.get("frame-ancestors") == "'none'", where
+    assert directives.get("object-src") == "'none'" and directives.get("base-uri") == "'none'", where
+    assert r.headers.get("x-frame-options") == "DENY", where
+    assert r.headers.get("x-content-type-options") == "nosniff", where
+    assert r.headers.get("referrer-policy") == "same-origin", where
+
+
+async def test_every_response_carries_the_security_headers(tmp_path, database_url):
+    async with in_process(make_settings(tmp_path, None), database_url) as http:
+        answers = [await http.get(path) for path in (
+            "/login", "/incidents", "/api/incidents", "/api/incidents/YQ-2026-000001", "/static/desk.css",
+            "/static/vendor/echarts.min.js", "/healthz", "/readyz", "/metrics", "/no-such-page", "/docs")]
+        answers.append(await http.post("/api/auth/token", data={"username": "x", "password": "y"}))
+        answers.append(await http.post("/api/incidents", content=b"{" * (2 * 1024 * 1024),  # refused at the door
+                                       headers={"Content-Type": "application/json"}))
+        answers.append(await http.post("/api/incidents", json={"title": "无令牌"}))
+        await _page_login(http, "super")
+        answers += [await http.get(p) for p in ("/incidents", "/board", "/assessment", "/incidents/new")]
+    assert {r.status_code for r in answers} >= {200, 303, 401, 404, 413, 503}
+    for r in answers:
+        _assert_security_headers(r)
+
+
+def test_templates_carry_no_inline_script_event_handler_or_style():
+    """What the CSP forbids is not in the pages: script only from /static, JSON data blocks excepted."""
+    for path in TEMPLATES.rglob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        for tag in re.findall(r"<script\b[^>]*>", html, re.I):
+            assert re.search(r"\bsrc=\"/static/", tag) or 'type="application/json"' in tag, f"{path.name}: {tag}"
+        assert not re.search(r"\son[a-z]+\s*=", html, re.I), f"{path.name}: inline event handler"
+        assert not re.search(r"\sstyle\s*=", html, re.I), f"{path.name}: style attribute"
+        assert not re.search(r"<style\b", html, re.I), f"{path.name}: <style> element"
+        assert "javascript:" not in html.lower(), f"{path.name}: javascript: URL"
+
+
+async def test_api_docs_and_schema_are_off_unless_turned_on(tmp_path, database_url):
+    async with in_process(make_settings(tmp_path, None), database_url) as http:
+        for path in ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"):
+            assert (await http.get(path)).status_code == 404, path
+        assert "/api/incidents" in http.app.openapi()["paths"]  # still built for tests and export
+    async with in_process(make_settings(tmp_path, None, api_docs=True), database_url) as http:
+        r = await http.get("/openapi.json")
+        assert r.status_code == 200 and "/api/incidents" in r.json()["paths"]
+        _assert_security_headers(r)
+        docs = await http.get("/docs")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        assert "'unsafe-inline'" in docs.headers["content-security-policy"]  # FastAPI's own page, and only it
+        assert docs.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.browser
+async def test_the_pages_work_in_chromium_under_the_content_security_policy(web_desk, context):
+    """Countdowns, the deadline preview, the live board and the charts all run with script-src 'self' and
+    style-src 'self': the browser reports no violation on any page."""
+    from tests.test_web_pages import login, new_page, open_over_http
+
+    human_id = await open_over_http(web_desk)
+    await context.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + e.sourceFile));")
+    page = await new_page(context)
+    await login(page, web_desk.base_url, "super")
+    seen = {}
+    for path, ready in (
+            ("/incidents/new", "#deadline-preview li"),
+            (f"/incidents/{human_id}", ".countdown.green, .countdown.amber, .countdown.red"),
+            ("/board", f"text={human_id}"),
+            ("/assessment", "#chart-parties svg"),
+            (f"/board/incidents/{human_id}", "main"),
+            ("/incidents", "main")):
+        response = await page.goto(web_desk.base_url + path)
+        assert response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        if path == "/incidents/new":  # the preview appears once a level is chosen
+            await page.select_option("select[name=level]", "III")
+        await page.wait_for_selector(ready)
+        seen[path] = await page.evaluate("window.__csp")
+    assert all(v == [] for v in seen.values()), seen
+    countdown = await page.goto(web_desk.base_url + f"/incidents/{human_id}")
+    assert countdown.status == 200
+    assert (await page.locator(".countdown").first.inner_text()).strip()  # desk.js filled it in
