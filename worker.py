@@ -33,7 +33,8 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[IncidentWorkflow],
-        activities=[recorder.record_event, notifier.send_notification],
+        activities=[recorder.record_batch, notifier.deliver,
+                    recorder.record_event, notifier.send_notification],  # the last two: runs before "durable-delivery"
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,
         max_cached_workflows=settings.worker_max_cached_workflows,

@@ -1,28 +1,38 @@
-"""Send one rung of a ladder through apprise, logging every attempt per channel.
+"""Post one message (a rung of a ladder, or a channel-failure alert) through apprise, channel by channel.
 
-Idempotent per (rung, channel): a channel that already received a rung (a retried activity, or a
-worker that died after sending) is skipped, so nothing is sent twice. A channel that fails raises,
-Temporal retries the activity with backoff, and the workflow escalates the failure to the supervisor.
+`deliver` (runs since "durable-delivery") needs no SQL to send. Before posting to a channel it claims the
+(rung, channel) pair in the delivery ledger, a unique row, so a retried activity racing the first one, or
+one finding the message already delivered, does not post again; when the database is away it posts
+without the claim (the workflow knows what each channel took and never asks twice). It reports each
+channel's outcome to the workflow, which logs the attempts (through its outbox) and keeps what failed
+owed. Every message carries a stable id (`消息编号` in the text; `desk_message_id` in a json:// body) so a
+receiver can drop the one repeat left by a worker that died between the post and the ledger's update.
+
+`send_notification` is the first version, kept for runs started before "durable-delivery".
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
-from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import apprise
-from sqlmodel import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from desk.db import session_scope
-from desk.messages import Notify, NotifyOutcome
-from desk.models import NotificationAttempt
-from desk.notify_text import compose
+from desk.messages import ChannelResult, Deliver, Delivered, Notify, NotifyOutcome
+from desk.models import NotificationAttempt, NotificationDelivery, utcnow
+from desk.notify_text import compose, message_id
 
 log = logging.getLogger("desk.notify")
 
@@ -30,6 +40,11 @@ log = logging.getLogger("desk.notify")
 # (DingTalk's keyword check, WeCom's errcode in a 200 body): the log says "accepted", not "delivered".
 UNCONFIRMED_SERVICES = {"dingtalk", "wecombot", "feishu", "lark"}
 DELIVERED, ACCEPTED, FAILED, NO_CHANNEL = "delivered", "accepted_unconfirmed", "failed", "no_channel"
+CLAIMED, ALREADY, GONE = "claimed", "already", "gone"
+# A claim older than this belongs to a sender that died (the activity's own timeout is one minute).
+CLAIM_LEASE = timedelta(minutes=2)
+# The ledger is a courtesy to the send, never a condition of it: past this, post without it.
+LEDGER_TIMEOUT = 3.0
 NOTIFY_TYPES = {
     "reminder": apprise.NotifyType.WARNING,
     "breach": apprise.NotifyType.FAILURE,
@@ -134,6 +149,100 @@ class Notifier:
     def __init__(self, channels: apprise.Apprise, database_url: str | None = None) -> None:
         self.channels = channels
         self.database_url = database_url
+        # Ledger calls that outlive LEDGER_TIMEOUT (a locked SQLite file waits 30 s) finish here, off the
+        # event loop's small default pool.
+        self.ledger_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ledger")
+
+    @activity.defn(name="deliver")
+    async def deliver(self, d: Deliver) -> Delivered:
+        matched = {s.url_id(): s for s in self.channels.find(tag=d.tags, match_always=False)}
+        wanted = list(matched) if d.channels is None else d.channels
+        results = [ChannelResult(channel_id=c, status=GONE) for c in wanted if c not in matched]
+        todo = [c for c in wanted if c in matched]
+        where = {"incident": d.human_id, "rung": d.dedupe_key.split("/", 1)[-1], "attempt": d.attempt}
+        claims = await self._ledger(self._claim, d, todo) or {}
+        for channel_id, claim in claims.items():
+            if claim == ALREADY:
+                results.append(ChannelResult(channel_id=channel_id, status=ALREADY))
+            elif claim == "busy":  # another sender holds the claim: this channel is tried again later
+                results.append(ChannelResult(channel_id=channel_id, status=FAILED, error="另一次发送尚未结束"))
+        post = [c for c in todo if claims.get(c) in (None, CLAIMED)]
+        if post:
+            title, body = compose(d, datetime.now(timezone.utc))
+            batch = apprise.Apprise()
+            for channel_id in post:
+                batch.add(_with_message_id(matched[channel_id], message_id(d.dedupe_key)))
+            outcome = await batch.async_notify(body=body, title=title, notify_type=NOTIFY_TYPES.get(d.kind))
+            by_url = {matched[c].url_id(): c for c in post}
+            for r in outcome:
+                errors = [e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
+                results.append(ChannelResult(
+                    channel_id=by_url.get(r.url_id, r.url_id or ""), status=_status(r.url, bool(r)),
+                    service=r.name[:64], channel=redact(r.url)[:500],
+                    error="" if r else ("; ".join(errors)[:1000] or "发送失败"), at=datetime.now(timezone.utc)))
+            await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
+        failed = [r for r in results if r.status == FAILED]
+        log.info("%s %s: %d channel(s) matched, %d posted, %d failed, %d had it already", d.kind, where["rung"],
+                 len(matched), len(post), len(failed), len([r for r in results if r.status == ALREADY]), extra=where)
+        if failed:
+            log.warning("notification channels failed: %s", "; ".join(f"{r.service}: {r.error}" for r in failed)[:500],
+                        extra=where)
+        return Delivered(matched=len(matched), results=results)
+
+    async def _ledger(self, fn, d: Deliver, arg):  # noqa: ANN001, ANN202 (one of the two ledger calls)
+        """Run a ledger call with a deadline; None when the database cannot answer in time."""
+        if not arg:
+            return None
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self.ledger_pool, fn, d, arg), LEDGER_TIMEOUT)
+        except Exception as exc:  # the database is away: send anyway, the workflow keeps the record
+            log.warning("delivery ledger unavailable, sending without a claim: %s", str(exc)[:200],
+                        extra={"incident": d.human_id})
+            return None
+
+    def _claim(self, d: Deliver, channel_ids: list[str]) -> dict[str, str]:
+        """Claim (rung, channel) before posting: CLAIMED (post), ALREADY (it was delivered), busy (another
+        sender holds a live claim)."""
+        now = utcnow()
+        out: dict[str, str] = {}
+        with session_scope(self.database_url) as session:
+            rows = {r.channel_id: r for r in session.exec(select(NotificationDelivery).where(
+                NotificationDelivery.dedupe_key == d.dedupe_key,
+                col(NotificationDelivery.channel_id).in_(channel_ids))).all()}
+            for channel_id in channel_ids:
+                row = rows.get(channel_id)
+                if row is None:
+                    try:
+                        with session.begin_nested():
+                            session.add(NotificationDelivery(
+                                incident_id=d.incident_id, dedupe_key=d.dedupe_key, channel_id=channel_id,
+                                status=CLAIMED, claimed_at=now, updated_at=now))
+                        out[channel_id] = CLAIMED
+                    except IntegrityError:  # another sender claimed it a moment ago
+                        out[channel_id] = "busy"
+                elif row.status in (DELIVERED, ACCEPTED):
+                    out[channel_id] = ALREADY
+                elif row.status == CLAIMED and now - row.claimed_at < CLAIM_LEASE:
+                    out[channel_id] = "busy"
+                else:  # failed before, or claimed by a sender that died: take it over, if nobody else did
+                    taken = session.execute(update(NotificationDelivery).where(
+                        NotificationDelivery.id == row.id, NotificationDelivery.status == row.status,
+                        NotificationDelivery.claimed_at == row.claimed_at,
+                    ).values(status=CLAIMED, claimed_at=now, updated_at=now))
+                    out[channel_id] = CLAIMED if taken.rowcount == 1 else "busy"
+            session.commit()
+        return out
+
+    def _finish(self, d: Deliver, results: list[ChannelResult]) -> None:
+        now = utcnow()
+        with session_scope(self.database_url) as session:
+            for r in results:
+                session.execute(update(NotificationDelivery).where(
+                    NotificationDelivery.dedupe_key == d.dedupe_key, NotificationDelivery.channel_id == r.channel_id,
+                    col(NotificationDelivery.status).notin_((DELIVERED, ACCEPTED)),
+                ).values(status=r.status, updated_at=now))
+            session.commit()
 
     @activity.defn(name="send_notification")
     async def send_notification(self, n: Notify) -> NotifyOutcome:
@@ -190,3 +299,12 @@ class Notifier:
         with session_scope(self.database_url) as session:
             session.add_all(rows)
             session.commit()
+
+
+def _with_message_id(service, dedupe_id: str):  # noqa: ANN001, ANN202 (an apprise plugin)
+    """The same channel, with the message's id in its JSON body where the plugin builds one."""
+    if not hasattr(service, "payload_extras"):
+        return service
+    tagged = copy.copy(service)
+    tagged.payload_extras = {**service.payload_extras, "desk_message_id": dedupe_id}
+    return tagged

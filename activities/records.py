@@ -1,20 +1,25 @@
-"""Write the timeline and the incident's read model to SQL, idempotently.
+"""Write the timeline, the notification log and the incident's read model to SQL, idempotently.
 
-The event key is unique, so a retried activity finds its event already written and does nothing;
-the event and the read model are written in one transaction, so they never disagree.
+The event key names the event (and an attempt's key the rung, channel and try), so a retried write finds
+what it wrote already and adds nothing; an existing key with other content is a bug that would lose an
+event, and fails loudly instead of being skipped. Events, attempts and the read model go in one
+transaction, so they never disagree.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from desk import clocks as clk
 from desk.db import session_scope
-from desk.messages import RecordEvent
-from desk.models import Incident, Milestone, TimelineEvent, utcnow
+from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
+from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent, utcnow
 
 log = logging.getLogger("desk.records")
 
@@ -39,7 +44,75 @@ class Recorder:
                  extra={"incident": r.state.facts.human_id, "event": r.entry.kind})
 
 
-def upsert_incident(session: Session, r: RecordEvent) -> Incident:
+    @activity.defn(name="record_batch")
+    def record_batch(self, b: RecordBatch) -> None:
+        with session_scope(self.database_url) as session:
+            keys = [e.event_key for e in b.entries]
+            existing = {e.event_key: e for e in session.exec(
+                select(TimelineEvent).where(col(TimelineEvent.event_key).in_(keys))).all()} if keys else {}
+            incident = upsert_incident(session, b)
+            for entry in b.entries:
+                found = existing.get(entry.event_key)
+                if found is not None:
+                    _same_event(found, entry)
+                    continue
+                session.add(TimelineEvent(
+                    incident_id=incident.id, event_key=entry.event_key, seq=entry.seq, kind=entry.kind,
+                    actor=entry.actor, at=entry.at, payload=entry.payload,
+                ))
+            _log_attempts(session, incident.id, b.attempts)
+            session.commit()
+        for entry in b.entries:
+            log.info("recorded %s #%d by %s", entry.kind, entry.seq, entry.actor or "system",
+                     extra={"incident": b.state.facts.human_id, "event": entry.kind})
+
+
+def _same_event(found: TimelineEvent, entry: TimelineEntry) -> None:
+    """The same key must be the same event; anything else would silently lose one of the two."""
+    def norm(payload: dict) -> str:
+        return json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+
+    if (found.kind, found.actor, norm(found.payload)) != (entry.kind, entry.actor, norm(entry.payload)):
+        log.error("timeline key %s already holds another event (%s, not %s): not written", entry.event_key,
+                  found.kind, entry.kind)
+        raise ApplicationError(f"timeline key {entry.event_key} already holds another event "
+                               f"({found.kind} #{found.seq}, not {entry.kind} #{entry.seq})", type="TimelineKeyConflict")
+
+
+def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]) -> None:
+    """The attempt log, and the ledger brought up to what was delivered (a send made while the database was
+    away could not claim or finish its row)."""
+    if not attempts:
+        return
+    keys = [a.attempt_key for a in attempts]
+    logged = set(session.exec(select(NotificationAttempt.attempt_key).where(
+        col(NotificationAttempt.attempt_key).in_(keys))).all())
+    for a in attempts:
+        if a.attempt_key in logged:
+            continue
+        session.add(NotificationAttempt(
+            incident_id=incident_id, attempt_key=a.attempt_key, dedupe_key=a.dedupe_key, kind=a.kind, tags=a.tags,
+            channel_id=a.channel_id, channel=a.channel, service=a.service, attempt=a.attempt, status=a.status,
+            error=a.error, at=a.at))
+    delivered = [a for a in attempts if a.status in ("delivered", "accepted_unconfirmed")]
+    if not delivered:
+        return
+    session.flush()
+    ledger = {(r.dedupe_key, r.channel_id): r for r in session.exec(select(NotificationDelivery).where(
+        col(NotificationDelivery.dedupe_key).in_({a.dedupe_key for a in delivered}))).all()}
+    now = utcnow()
+    for a in delivered:
+        row = ledger.get((a.dedupe_key, a.channel_id))
+        if row is None:
+            session.add(NotificationDelivery(incident_id=incident_id, dedupe_key=a.dedupe_key,
+                                             channel_id=a.channel_id, status=a.status, claimed_at=a.at,
+                                             updated_at=now))
+        elif row.status not in ("delivered", "accepted_unconfirmed"):
+            session.execute(update(NotificationDelivery).where(NotificationDelivery.id == row.id)
+                            .values(status=a.status, updated_at=now))
+
+
+def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
     """Bring the read model up to the workflow's state, unless a newer state is already there."""
     state, facts = r.state, r.state.facts
     # Lock the row: an update's event and the run's "opened" can be recorded at the same moment, and on

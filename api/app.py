@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from api.auth import Tokens
@@ -19,6 +21,8 @@ from api.web import install as install_pages
 from desk.db import init_db
 from desk.policy import load_policy
 from desk.settings import Settings, get_settings
+
+log = logging.getLogger("desk.api")
 
 
 def _field_name(loc: tuple) -> str:
@@ -72,6 +76,15 @@ async def validation_error(_request: Request, exc: RequestValidationError) -> JS
     return JSONResponse({"detail": errors, "message": f"输入有误：{summary}"}, status_code=422)
 
 
+DATABASE_DOWN = "数据库暂时无法连接，操作未执行，请稍后重试。"
+
+
+async def database_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    """The desk's database cannot be reached: a clear 503, nothing done (the clocks keep running)."""
+    log.warning("database unavailable: %s", str(exc.orig)[:200])
+    return JSONResponse({"detail": DATABASE_DOWN}, status_code=503, headers={"Retry-After": "30"})
+
+
 def create_app(settings: Settings | None = None, *, client: Client | None = None,
                database_url: str | None = None, task_queue: str | None = None) -> FastAPI:
     """Build the app. Tests pass their own client, database and task queue; production reads settings."""
@@ -111,6 +124,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         public_url=settings.resolved_public_url,
     )
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
     app.add_middleware(RequestLimits)
     for module in (auth, incidents, parties, board, stats, health):
         app.include_router(module.router)

@@ -8,9 +8,10 @@ A crash between the two steps leaves a row without a workflow, which `opinion-de
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from temporalio.service import RPCError
 from api.auth import RESPONDER
 from api.schemas import IncidentCreate, IncidentOut, MilestoneOut, NotificationOut, PartyOut, TimelineEventOut
 from desk import clocks as clk
-from desk.messages import INVALID, IncidentFacts, IncidentInput
+from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import Policy
 from workflows.incident import LEVEL_ATTR, PARTY_ATTR, IncidentWorkflow
@@ -104,8 +105,8 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     incident = Incident(
         human_id=placeholder, workflow_id=placeholder, title=data.title, summary=data.summary,
         source=data.source.value, source_url=data.source_url, category=data.category.value, level=level,
-        party_code=party.code, drill=data.drill, policy_name=policy.name, reporter=user.username,
-        idempotency_key=scoped_key, detected_at=detected_at, opened_at=now,
+        party_code=party.code, drill=data.drill, policy_name=policy.name, policy_snapshot=asdict(policy),
+        reporter=user.username, idempotency_key=scoped_key, detected_at=detected_at, opened_at=now,
     )
     session.add(incident)
     try:
@@ -147,21 +148,30 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     return incident, True
 
 
-async def start_incident_workflow(client: Client, incident: Incident, party: Party, policy: Policy,
-                                  public_url: str, task_queue: str, *, opened_recorded: bool) -> bool:
-    """Start the incident's workflow from its row (opening, or `opinion-desk doctor` repairing a crash
-    between the two steps). Returns False if it was already running: starting twice is harmless.
-    ``opened_recorded``: the row's "opened" event (seq 1) is already in the timeline."""
-    facts = IncidentFacts(
+def incident_facts(incident: Incident, party: Party) -> IncidentFacts:
+    """What the workflow knows of the incident, as the row says now (current party and level)."""
+    return IncidentFacts(
         incident_id=incident.id, human_id=incident.human_id, title=incident.title, category=incident.category,
         level=incident.level, party_code=party.code, party_name=party.name, detected_at=incident.detected_at,
         opened_at=incident.opened_at, reporter=incident.reporter, drill=incident.drill, summary=incident.summary,
         source=incident.source, source_url=incident.source_url,
     )
+
+
+async def start_incident_workflow(client: Client, incident: Incident, party: Party, policy: Policy,
+                                  public_url: str, task_queue: str, *, opened_recorded: bool = False,
+                                  state: IncidentState | None = None) -> bool:
+    """Start the incident's workflow from its row (opening, or `opinion-desk doctor` repairing a lost
+    workflow). Returns False if it was already running: starting twice is harmless.
+    ``opened_recorded``: the row's "opened" event (seq 1) is already in the timeline.
+    ``state``: rebuilt from SQL by the doctor; the run takes it as a continued run (clocks as given, no
+    "opened" event, the timeline continuing after its last event)."""
+    facts = state.facts if state is not None else incident_facts(incident, party)
     try:
         await client.start_workflow(
             IncidentWorkflow.run,
-            IncidentInput(facts=facts, policy=policy, public_url=public_url, opened_recorded=opened_recorded),
+            IncidentInput(facts=facts, policy=policy, public_url=public_url, opened_recorded=opened_recorded,
+                          state=state),
             id=incident.workflow_id, task_queue=task_queue,
             search_attributes=TypedSearchAttributes([SearchAttributePair(PARTY_ATTR, party.code),
                                                      SearchAttributePair(LEVEL_ATTR, incident.level)]),
@@ -179,14 +189,30 @@ def _remove_unstarted(session: Session, incident: Incident) -> None:
     session.commit()
 
 
-async def act(desk: Desk, incident: Incident, update: Any, command: Any) -> None:
-    """Run one human action as a workflow update; its validator's refusal becomes a 409 or 422."""
+async def act(desk: Desk, incident: Incident, update: Any, command: Any, *, user: User | None = None,
+              idempotency_key: str | None = None) -> bool:
+    """Run one human action as a workflow update; its validator's refusal becomes a 409 or 422.
+
+    The action is stamped with the time it was received here (the workflow dates it by that), and runs as
+    the update whose id comes from the request's ``Idempotency-Key`` (scoped to the user and incident):
+    a retried request is the same update, answered again, never applied twice.
+
+    Returns True when the action's timeline event is in SQL, False when it took effect in the workflow
+    but the database was away (it is written, in order, when the database is back).
+    """
     client = desk.require_client()
     handle = client.get_workflow_handle(incident.workflow_id)
     name = getattr(update, "__name__", str(update))
+    command = replace(command, received_at=datetime.now(timezone.utc))
+    if idempotency_key:
+        scope = f"{incident.workflow_id}|{user.id if user else ''}|{name}|{idempotency_key}"
+        update_id = f"{name}-{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+    else:
+        update_id = f"{name}-{uuid.uuid4().hex}"
     try:
-        await handle.execute_update(update, command)
+        state = await handle.execute_update(update, command, id=update_id)
         log.info("%s by %s", name, getattr(command, "actor", ""), extra={"incident": incident.human_id})
+        return not any(e.event_key.endswith(f"/u/{update_id}") for e in state.outbox)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):

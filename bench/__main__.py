@@ -11,6 +11,7 @@ BENCHMARKS = {
     "intake": ("bench.intake", "incidents opened per second over HTTP vs bare start_workflow; p95 at half rate"),
     "clocks": ("bench.clocks", "reminder/escalation lateness with N open incidents; worker memory per incident"),
     "actions": ("bench.actions", "acknowledge/release round trip to the committed SQL row at N open incidents"),
+    "longopen": ("bench.longopen", "an incident overdue for months: one wake-up's cost, continue-as-new, replay time"),
     "board": ("bench.board", "board, assessment and year CSV on 100k incidents / 1M events vs the same SQL bare"),
 }
 

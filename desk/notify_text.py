@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from desk.messages import Notify
+from desk.messages import Deliver, Notify
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LEVEL_NAMES = {"I": "特别重大(I级)", "II": "重大(II级)", "III": "较大(III级)", "IV": "一般(IV级)"}
@@ -39,7 +40,12 @@ def local_time(at: datetime) -> str:
     return at.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
 
 
-def compose(n: Notify, now: datetime) -> tuple[str, str]:
+def message_id(dedupe_key: str) -> str:
+    """A short, stable id per message (incident + rung): the same message sent twice has the same id."""
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()[:16]
+
+
+def compose(n: Notify | Deliver, now: datetime) -> tuple[str, str]:
     """Return (title, body) for one notification."""
     drill = "【演练】" if n.drill else ""
     title = f"{drill}{KIND_TITLES.get(n.kind, '【通知】')}{n.human_id} {n.title}"[:250]
@@ -58,4 +64,6 @@ def compose(n: Notify, now: datetime) -> tuple[str, str]:
         lines.append(f"原因：通知多次发送失败，请检查该单位的通知渠道。{n.detail}"[:400])
     if n.link:
         lines.append(f"处理：{n.link}")
+    if isinstance(n, Deliver):  # the receiver drops a repeat of the same id (a crash between post and log)
+        lines.append(f"消息编号：{message_id(n.dedupe_key)}")
     return title, "\n".join(lines)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlmodel import func, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import Notifier, load_channels
 from activities.records import Recorder
 from desk import clocks as clk
 from desk.db import init_db, session_scope
-from desk.messages import IncidentFacts, IncidentState, Notify, RecordEvent, TimelineEntry
-from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent
+from desk.messages import Deliver, IncidentFacts, IncidentState, Notify, RecordBatch, RecordEvent, TimelineEntry
+from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent
+from desk.notify_text import message_id
 from desk.policy import load_policy
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)
@@ -82,3 +85,70 @@ async def test_a_retried_notification_skips_channels_that_already_got_it(databas
         rows = s.exec(select(NotificationAttempt).order_by(NotificationAttempt.id)).all()
     assert [(r.status, r.attempt) for r in rows if "supervisor" in r.channel] == [("failed", 1), ("delivered", 1)]
     assert all("token" not in r.channel for r in rows)
+
+
+# --- since "durable-delivery" -----------------------------------------------------------------------------
+
+
+def deliver_message(**overrides) -> Deliver:
+    fields = dict(dedupe_key="incident-x/acknowledge/g1/breach", incident_id=42, human_id="YQ-2026-000042",
+                  title="暴雨致城区内涝", level="II", party_name="巴州区人民政府", kind="breach",
+                  tags=["bazhou", "bazhou-leaders", "supervisor"], milestone="acknowledge",
+                  milestone_label="责任单位签收", due_at=T0 + timedelta(hours=1), link="http://desk.test/x")
+    fields.update(overrides)
+    return Deliver(**fields)
+
+
+def batch(state: IncidentState, *entries: TimelineEntry) -> RecordBatch:
+    state.event_seq = max((e.seq for e in entries), default=state.event_seq)
+    return RecordBatch(state=state, entries=list(entries), policy_name="巴中市")
+
+
+async def test_a_channel_that_took_a_message_is_never_posted_it_again_and_every_message_carries_its_id(
+        database_url, notify_config, receiver):
+    init_db(database_url)
+    ActivityEnvironment().run(Recorder(database_url).record_batch, batch(IncidentState(facts=facts()), TimelineEntry(
+        event_key="incident-x/opened", seq=1, kind="opened", actor="duty", at=T0)))
+    notifier = Notifier(load_channels(notify_config), database_url)
+    env = ActivityEnvironment()
+    receiver.fail_tags = {"supervisor"}
+    first = await env.run(notifier.deliver, deliver_message())
+    assert first.matched == 3
+    assert sorted(r.status for r in first.results) == ["delivered", "delivered", "failed"]
+    receiver.fail_tags = set()
+    again = await env.run(notifier.deliver, deliver_message(attempt=2))  # a retry that asks for every channel
+    assert sorted(r.status for r in again.results) == ["already", "already", "delivered"]
+    paths = [m.path for m in receiver.messages]
+    assert sorted(paths) == ["/bazhou", "/bazhou-leaders", "/supervisor"]  # each channel once
+    ids = {m.body.rsplit("消息编号：", 1)[1] for m in receiver.messages}
+    assert ids == {message_id("incident-x/acknowledge/g1/breach")}  # the same id on every channel
+    with session_scope(database_url) as s:
+        ledger = s.exec(select(NotificationDelivery)).all()
+    assert len(ledger) == 3 and {r.status for r in ledger} == {"delivered"}
+
+
+async def test_sending_goes_on_without_the_database(tmp_path, notify_config, receiver):
+    """The desk's database cannot be reached at all: the message still goes out, and the workflow is told."""
+    notifier = Notifier(load_channels(notify_config), f"sqlite:///{tmp_path / 'missing' / 'desk.db'}")
+    outcome = await ActivityEnvironment().run(notifier.deliver, deliver_message(tags=["bazhou"]))
+    assert [r.status for r in outcome.results] == ["delivered"]
+    assert [m.path for m in receiver.messages] == ["/bazhou"]
+
+
+async def test_a_timeline_key_that_holds_another_event_fails_loudly(database_url):
+    init_db(database_url)
+    recorder, env = Recorder(database_url), ActivityEnvironment()
+    state = IncidentState(facts=facts())
+    opened = TimelineEntry(event_key="incident-x/opened", seq=1, kind="opened", actor="duty", at=T0)
+    note = TimelineEntry(event_key="incident-x/u/add_note-1", seq=2, kind="note", actor="duty", at=T0,
+                         payload={"text": "网民关注度上升"})
+    env.run(recorder.record_batch, batch(state, opened, note))
+    env.run(recorder.record_batch, batch(state, opened, note))  # the same events again: nothing added
+    assert count(database_url, TimelineEvent) == 2
+    other = TimelineEntry(event_key="incident-x/u/add_note-1", seq=3, kind="note", actor="duty", at=T0,
+                          payload={"text": "另一条备注"})
+    with pytest.raises(ApplicationError, match="already holds another event"):
+        env.run(recorder.record_batch, batch(state, other))
+    with session_scope(database_url) as s:
+        texts = [e.payload.get("text") for e in s.exec(select(TimelineEvent).order_by(TimelineEvent.seq)).all()]
+    assert texts == [None, "网民关注度上升"]  # neither overwritten nor skipped into a gap

@@ -1,8 +1,19 @@
 """IncidentWorkflow: one durable run per incident, from opening to closing.
 
-It reads like the policy: wait until the next rung of any open clock or a human action; send what is
-due; on breach, escalate and repeat until the milestone is met or waived. Every change is written to
-SQL by an activity before the human action returns. Deterministic: no I/O, only ``workflow.now()``.
+It reads like the policy: wait until the next rung of any open clock, an owed message's next try, or a
+human action; send what is due; on breach, escalate and repeat until the milestone is met or waived.
+Deterministic: no I/O, only ``workflow.now()``.
+
+The promise (SPEC §5) and how this run keeps it:
+- A channel that cannot take a message is *owed* it (``state.owed``): retried with capped backoff until
+  it takes it, or the milestone is met or waived, or the incident closes (recorded as no longer due). The
+  supervisor is told once it has failed for a while, in addition. Channels that took it are never resent.
+- Sending needs no SQL; the timeline and the notification log go through an *outbox* (``state.outbox``)
+  written in order by a bounded local attempt, then a retried activity while the database is away. The
+  clocks, the rungs and the human actions go on meanwhile; the timeline catches up in the order things
+  happened.
+- Event keys name the event (the update's id; the rung and what happened to it), so a task run twice
+  writes the same rows, never a second copy and never over another event.
 """
 
 from __future__ import annotations
@@ -13,7 +24,9 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError, FailureError
+
+from workflows.legacy import LegacyBranch
 
 with workflow.unsafe.imports_passed_through():
     from desk import clocks as clk
@@ -24,14 +37,16 @@ with workflow.unsafe.imports_passed_through():
         OPEN,
         AddNote,
         Acknowledge,
+        AttemptLog,
         ChangeLevel,
         Close,
+        Deliver,
+        Delivered,
         IncidentInput,
         IncidentState,
-        Notify,
-        NotifyOutcome,
+        Owed,
         Reassign,
-        RecordEvent,
+        RecordBatch,
         RecordRelease,
         Reopen,
         TimelineEntry,
@@ -42,15 +57,33 @@ with workflow.unsafe.imports_passed_through():
 PARTY_ATTR = SearchAttributeKey.for_keyword("DeskParty")
 LEVEL_ATTR = SearchAttributeKey.for_keyword("DeskLevel")
 
-# Writing the record must not be lost: retry until the database is back.
+# Every `workflow.patched` id, when it came, and when its old branch can go. A patch's old branch becomes
+# `workflow.deprecate_patch(id)` once `opinion-desk doctor` counts no running incident older than it (runs
+# older than a patch keep its old branch for life; a continued run is new), and is deleted one release
+# after that, with its recorded histories moved out of tests/histories.
+PATCHES = {
+    "ladder-from-opened-at": "2026-11-28: rungs due before a worker picked the incident up are sent late",
+    "next-rung-beyond-horizon": "2026-11-28: the next wake looks past repeats already sent",
+    "record-event-local": "2026-11-29: timeline written by a local activity",
+    "durable-delivery": "2026-11-30: owed channels, outbox, event keys that name the event, action times "
+                        "from the API; the old branch is workflows/legacy.py",
+}
+DURABLE = "durable-delivery"
+
+# A send is one try of every channel; a channel that fails is owed (retried by this workflow's own clock,
+# with the policy's backoff), so the activity itself only retries when the worker could not run it.
+DELIVER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30),
+                            maximum_attempts=3)
+# The record: first a bounded local attempt inside the task that made the change (fast when the
+# database is up), then an activity retried until the database is back.
+RECORD_LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-# A channel that keeps failing is retried with backoff, then escalated to the supervisor.
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=1),
-    maximum_attempts=5,
-)
 CLOCK_SKEW = timedelta(minutes=2)  # a release "now" on a phone whose clock runs a little fast is fine
 MAX_TEXT = 5000
+HISTORY_LIMIT = 1000  # events per run before continuing as new: a wake-up and a replay stay cheap
+RUNG_EVENT = {"reminder": "reminder_sent", "breach": "escalated", "repeat": "escalation_repeated"}
+DELIVERED_STATES = ("delivered", "accepted_unconfirmed", "already")
+ALL_CHANNELS = "*"  # owed to every channel of the tags that has not taken it (the send itself failed)
 
 
 def _reject(message: str, kind: str = CONFLICT) -> ApplicationError:
@@ -58,16 +91,17 @@ def _reject(message: str, kind: str = CONFLICT) -> ApplicationError:
 
 
 @workflow.defn
-class IncidentWorkflow:
+class IncidentWorkflow(LegacyBranch):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
+        self.taken: dict[str, bool] = {}
         self.policy = inp.policy
         self.public_url = inp.public_url
         self.state: IncidentState = inp.state or IncidentState(facts=inp.facts)
         if inp.state is None:  # clocks exist before any human action can arrive
             facts = inp.facts
             planned_from = workflow.now()
-            if workflow.patched("ladder-from-opened-at"):
+            if self._patched("ladder-from-opened-at"):
                 # Plan from when the incident was opened, not from when a worker first picked it up:
                 # rungs that fell due while no worker ran are late, not skipped.
                 planned_from = min(facts.opened_at, planned_from)
@@ -76,16 +110,48 @@ class IncidentWorkflow:
         # starts after it, without an activity of its own (an input flag, so old histories replay as they ran).
         self.opened_recorded = inp.state is None and inp.opened_recorded
         if self.opened_recorded:
-            self.state.event_seq = 1
+            self.state.event_seq = self.state.written_seq = 1
+        # One branch for the run's whole life (the answer is remembered), so a run started before the
+        # patch finishes on the old branch and every new or continued run takes this one.
+        self.durable = self._patched(DURABLE)
         self.changed = False  # set by human actions so the main loop re-plans its next wake-up
-        self.lock = asyncio.Lock()  # one state change (and its SQL write) at a time
+        self.lock = asyncio.Lock()  # one state change at a time
+        self.record_degraded = False  # the local record attempt failed: the database is away
 
     # --- the clocks ---------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, inp: IncidentInput) -> None:
+        if not self.durable:
+            return await self._run_v3(inp)
         if inp.state is None and not self.opened_recorded:
-            await self._record("opened", self.state.facts.reporter, {
+            self._append("opened", self.state.facts.reporter, {
+                "policy": self.policy.name,
+                "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks},
+            }, key="opened")
+        self.recorder = asyncio.create_task(self._write_outbox())
+        while True:
+            if self.state.status == CLOSED:
+                if not await self._wait_for_reopen():
+                    break
+                continue
+            await self._send_due_rungs()
+            await self._retry_owed()
+            info = workflow.info()
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_LIMIT:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                # The outbox goes along: whatever the last write did not take, the next run writes.
+                workflow.continue_as_new(IncidentInput(facts=self.state.facts, policy=self.policy,
+                                                       public_url=self.public_url, state=self.state))
+            await self._sleep_until_next_wake()
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.state.outbox
+                                      and not self.state.attempts or self.recorder.done())
+        self._check_recorder()
+        self.recorder.cancel()
+
+    async def _run_v3(self, inp: IncidentInput) -> None:
+        if inp.state is None and not self.opened_recorded:
+            await self._record_v3("opened", self.state.facts.reporter, {
                 "policy": self.policy.name,
                 "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks},
             })
@@ -94,29 +160,45 @@ class IncidentWorkflow:
                 if not await self._wait_for_reopen():
                     break
                 continue
-            await self._send_due_rungs()
+            await self._send_due_rungs_v3()
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     IncidentInput(facts=self.state.facts, policy=self.policy, public_url=self.public_url,
                                   state=self.state))
-            await self._sleep_until_next_rung()
+            await self._sleep_until_next_wake()
         await workflow.wait_condition(workflow.all_handlers_finished)
 
-    async def _sleep_until_next_rung(self) -> None:
+    async def _sleep_until_next_wake(self) -> None:
         facts = self.state.facts
         now = workflow.now()
         wake = clk.next_rung_at(self.state.clocks, self.policy, facts.party_code, now,
-                                beyond_horizon=workflow.patched("next-rung-beyond-horizon"))
+                                beyond_horizon=self._patched("next-rung-beyond-horizon"))
+        for owed in self.state.owed:
+            for at in (owed.next_try_at, self._alert_at(owed)):
+                if at is not None and (wake is None or at < wake):
+                    wake = at
         if wake is not None and wake <= now:
             return
         self.changed = False
         try:
             await workflow.wait_condition(
-                lambda: self.changed, timeout=(wake - now) if wake else None, timeout_summary="next rung"
+                lambda: self.changed or self._recorder_stopped(), timeout=(wake - now) if wake else None,
+                timeout_summary="next rung",
             )
         except asyncio.TimeoutError:
             pass
+        self._check_recorder()
+
+    def _recorder_stopped(self) -> bool:
+        return self.durable and self.recorder.done()
+
+    def _check_recorder(self) -> None:
+        """The outbox writer never ends on its own; if a bug ends it, fail the workflow task (retried, and
+        shown in the Temporal UI) rather than go on with a timeline that no longer gets written."""
+        if self._recorder_stopped():
+            self.recorder.result()
+            raise RuntimeError("the timeline writer stopped")
 
     async def _wait_for_reopen(self) -> bool:
         """A closed incident can be reopened for a while; after that the run ends."""
@@ -136,67 +218,260 @@ class IncidentWorkflow:
             clock = self._clock(rung.milestone)
             if clock is None or not clock.open or rung.key in clock.sent_rungs:
                 continue  # met or waived while an earlier rung was being sent
-            outcome, error = await self._notify(rung.kind, list(rung.tags), rung.key, clock)
+            delivered, error = await self._deliver(rung.kind, list(rung.tags), rung.key, clock, None, 1)
             async with self.lock:
                 clock = self._clock(rung.milestone)
                 if clock is None:
                     continue
-                sent = clock.sent_rungs + [rung.key]
-                state = clk.OVERDUE if rung.kind == "breach" and clock.open else clock.state
-                self._put_clock(replace(clock, sent_rungs=sent, state=state))
+                if rung.kind == "repeat":  # repeats go out in order: one number says which were sent
+                    sent = replace(clock, repeats_sent=max(clock.repeats_sent, _repeat_number(rung.key)))
+                else:
+                    sent = replace(clock, sent_rungs=clock.sent_rungs + [rung.key])
+                if rung.kind == "breach" and clock.open:
+                    sent = replace(sent, state=clk.OVERDUE)
+                self._put_clock(sent)
                 payload = {"milestone": rung.milestone, "rung": rung.key, "tags": list(rung.tags),
                            "due_at": clock.due_at.isoformat(), "scheduled_at": rung.at.isoformat()}
-                if error:
-                    payload["error"] = error
-                elif outcome is not None:
-                    payload.update(delivered=outcome.delivered, skipped=outcome.skipped, matched=outcome.matched)
-                kind = {"reminder": "reminder_sent", "breach": "escalated", "repeat": "escalation_repeated"}[rung.kind]
-                await self._record("notification_failed" if error else kind, "system", payload)
-            if error:
-                await self._alert_supervisor(rung.key, clock, error)
+                payload.update(self._settle(rung.key, rung.milestone, rung.kind, list(rung.tags), delivered, error,
+                                            tries=1, owed=None))
+                self._append(RUNG_EVENT[rung.kind], "system", payload, key=f"r/{rung.key}")
 
-    async def _notify(self, kind: str, tags: list[str], rung_key: str, clock: clk.MilestoneClock | None,
-                      detail: str = "") -> tuple[NotifyOutcome | None, str]:
+    async def _retry_owed(self) -> None:
+        """Try again what channels are owed, tell the supervisor about channels failing for a while."""
+        self._drop_owed_not_due()
+        for owed in list(self.state.owed):
+            now = workflow.now()
+            alert_at = self._alert_at(owed)
+            if alert_at is not None and alert_at <= now:
+                await self._alert_supervisor(owed)
+            if owed not in self.state.owed or owed.next_try_at > now:
+                continue
+            channels = None if ALL_CHANNELS in owed.channels else list(owed.channels)
+            clock = self._clock(owed.milestone)
+            delivered, error = await self._deliver(owed.kind, owed.tags, owed.rung_key, clock, channels,
+                                                   owed.tries + 1, detail=owed.detail)
+            async with self.lock:
+                if owed not in self.state.owed:
+                    continue  # no longer due (met, waived, closed) while it was being sent
+                payload = self._settle(owed.rung_key, owed.milestone, owed.kind, owed.tags, delivered, error,
+                                       tries=owed.tries + 1, owed=owed)
+                if payload.get("delivered_now"):
+                    self._append("delivery_recovered", "system", {
+                        "rung": owed.rung_key, "milestone": owed.milestone, "tags": owed.tags,
+                        "tries": owed.tries + 1, **payload,
+                    }, key=f"r/{owed.rung_key}/recovered-{owed.tries + 1}")
+
+    def _settle(self, rung_key: str, milestone: str, kind: str, tags: list[str], delivered: Delivered | None,
+                error: str, *, tries: int, owed: Owed | None) -> dict:
+        """Log a send's attempts and keep what is still owed. Returns the figures for the timeline."""
+        now = workflow.now()
+        dedupe_key = f"{workflow.info().workflow_id}/{rung_key}"
+        figures: dict = {}
+        failed: dict[str, str] = {}
+        delivered_now: list[str] = []
+        if delivered is None:  # the send itself failed: every channel not yet reached is still owed
+            failed[ALL_CHANNELS] = error
+        else:
+            figures["matched"] = delivered.matched
+            if delivered.matched == 0 and owed is None:
+                self.state.attempts.append(AttemptLog(
+                    attempt_key=f"{dedupe_key}/none/{tries}", dedupe_key=dedupe_key, kind=kind,
+                    tags=",".join(tags), channel_id="none", channel="", service="", attempt=tries,
+                    status="no_channel", error=f"没有为标签 {', '.join(tags)} 配置通知渠道", at=now))
+            for r in delivered.results:
+                if r.status in ("delivered", "accepted_unconfirmed", "failed"):
+                    self.state.attempts.append(AttemptLog(
+                        attempt_key=f"{dedupe_key}/{r.channel_id}/{tries}", dedupe_key=dedupe_key, kind=kind,
+                        tags=",".join(tags), channel_id=r.channel_id, channel=r.channel, service=r.service,
+                        attempt=tries, status=r.status, error=r.error, at=r.at or now))
+                if r.status in DELIVERED_STATES:
+                    delivered_now.append(r.channel_id)
+                elif r.status == "failed":
+                    failed[r.channel_id] = r.error
+        figures["delivered"] = len(delivered_now)
+        if owed is not None:
+            self.state.owed.remove(owed)
+            if delivered is None:
+                remaining = list(owed.channels)
+            elif ALL_CHANNELS in owed.channels:  # now we know which channels they were
+                remaining = list(failed)
+            else:  # a channel no longer configured ("gone") is owed nothing
+                status = {r.channel_id: r.status for r in delivered.results}
+                remaining = [c for c in owed.channels if status.get(c, "failed") == "failed"]
+            if delivered_now:
+                figures["delivered_now"] = delivered_now
+            if remaining:
+                self.state.owed.append(replace(
+                    owed, channels=remaining, tries=tries, last_error=_first_error(failed) or owed.last_error,
+                    next_try_at=now + self._backoff(tries)))
+            figures["still_owed"] = len(remaining)
+            return figures
+        if failed:
+            figures["failed"] = len(failed)
+            figures["error"] = _first_error(failed)
+            superseded = self._supersede(milestone, kind, list(failed))
+            if superseded:
+                figures["superseded"] = superseded
+            self.state.owed.append(Owed(
+                rung_key=rung_key, milestone=milestone, kind=kind, tags=tags, channels=list(failed),
+                first_failed_at=now, next_try_at=now + self._backoff(1), last_error=_first_error(failed)))
+        return figures
+
+    def _supersede(self, milestone: str, kind: str, channels: list[str]) -> list[str]:
+        """A newer repeat says what an older owed one said ("still overdue"): the channel is owed the newer
+        one only, so a channel down for days is not owed a message per repeat."""
+        if kind != "repeat":
+            return []
+        superseded = []
+        for older in list(self.state.owed):
+            if older.kind != "repeat" or older.milestone != milestone:
+                continue
+            left = [c for c in older.channels if c not in channels]
+            if len(left) != len(older.channels):
+                superseded.append(older.rung_key)
+                self.state.owed.remove(older)
+                if left:
+                    self.state.owed.append(replace(older, channels=left))
+        return superseded
+
+    def _backoff(self, tries: int) -> timedelta:
+        delivery = self.policy.delivery
+        seconds = min(delivery.retry_first_seconds * 2 ** max(tries - 1, 0), delivery.retry_max_seconds)
+        return timedelta(seconds=seconds)
+
+    def _alert_at(self, owed: Owed) -> datetime | None:
+        if owed.alerted or owed.kind == "channel_failure":
+            return None
+        return owed.first_failed_at + timedelta(seconds=self.policy.delivery.alert_after_seconds)
+
+    async def _alert_supervisor(self, owed: Owed) -> None:
+        """Channels failing for a while are reported to the supervisor, in addition to being owed."""
+        async with self.lock:
+            if owed not in self.state.owed:
+                return
+            self.state.owed.remove(owed)
+            owed = replace(owed, alerted=True)
+            self.state.owed.append(owed)
+        clock = self._clock(owed.milestone)
+        detail = f"{len(owed.channels)} 个渠道已连续 {owed.tries} 次发送失败：{owed.last_error}"[:400]
+        key = f"{owed.rung_key}/channel-failure"
+        delivered, error = await self._deliver("channel_failure", ["supervisor"], key, clock, None, 1, detail=detail)
+        async with self.lock:
+            payload = {"rung": owed.rung_key, "milestone": owed.milestone, "error": owed.last_error,
+                       "channels": len(owed.channels), "tries": owed.tries}
+            payload.update(self._settle(key, owed.milestone, "channel_failure", ["supervisor"], delivered, error,
+                                        tries=1, owed=None))
+            self._append("channel_failure_escalated", "system", payload, key=f"r/{key}")
+
+    def _drop_owed_not_due(self) -> None:
+        """What is owed for a milestone met or waived, or an incident closed, is no longer due."""
+        for owed in list(self.state.owed):
+            clock = self._clock(owed.milestone)
+            if self.state.status == OPEN and clock is not None and clock.open:
+                continue
+            reason = "closed" if self.state.status != OPEN else (clock.state if clock is not None else "dropped")
+            self.state.owed.remove(owed)
+            self._append("notification_cancelled", "system", {
+                "rung": owed.rung_key, "milestone": owed.milestone, "tags": owed.tags, "reason": reason,
+                "channels": len(owed.channels), "tries": owed.tries,
+            }, key=f"r/{owed.rung_key}/cancelled")
+
+    async def _deliver(self, kind: str, tags: list[str], rung_key: str, clock: clk.MilestoneClock | None,
+                       channels: list[str] | None, attempt: int, detail: str = "") -> tuple[Delivered | None, str]:
         facts = self.state.facts
-        message = Notify(
+        message = Deliver(
             dedupe_key=f"{workflow.info().workflow_id}/{rung_key}", incident_id=facts.incident_id,
             human_id=facts.human_id, title=facts.title, level=facts.level, party_name=facts.party_name,
-            kind=kind, tags=tags, milestone=clock.key if clock else "", milestone_label=clock.label if clock else "",
+            kind=kind, tags=tags, channels=channels, attempt=attempt,
+            milestone=clock.key if clock else "", milestone_label=clock.label if clock else "",
             due_at=clock.due_at if clock else None, drill=facts.drill,
             link=f"{self.public_url}/incidents/{facts.human_id}", detail=detail,
         )
         try:
-            outcome = await workflow.execute_activity(
-                "send_notification", message, result_type=NotifyOutcome,
-                start_to_close_timeout=timedelta(minutes=2), retry_policy=NOTIFY_RETRY,
-                summary=f"{kind} {rung_key}",
+            delivered = await workflow.execute_activity(
+                "deliver", message, result_type=Delivered, start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=DELIVER_RETRY, summary=f"{kind} {rung_key}",
             )
-            return outcome, ""
-        except ActivityError as err:
-            cause = err.cause
-            return None, str(cause.message if isinstance(cause, ApplicationError) else cause or err)
+            return delivered, ""
+        except FailureError as err:
+            cause = getattr(err, "cause", None) or err
+            return None, str(cause.message if isinstance(cause, FailureError) else cause)
 
-    async def _alert_supervisor(self, rung_key: str, clock: clk.MilestoneClock, error: str) -> None:
-        """A channel that keeps failing is itself escalated to the supervisor channel."""
-        outcome, second_error = await self._notify(
-            "channel_failure", ["supervisor"], f"{rung_key}/channel-failure", clock, detail=error)
-        async with self.lock:
-            payload = {"rung": rung_key, "error": error}
-            if second_error:
-                payload["alert_error"] = second_error
-            await self._record("channel_failure_escalated", "system", payload)
+    # --- the record ----------------------------------------------------------------------------------
+
+    def _append(self, kind: str, actor: str, payload: dict, *, key: str, at: datetime | None = None) -> int:
+        """Put one timeline event in the outbox; the writer takes it to SQL in order."""
+        self.state.event_seq += 1
+        self.state.outbox.append(TimelineEntry(
+            event_key=f"{workflow.info().workflow_id}/{key}", seq=self.state.event_seq, kind=kind, actor=actor,
+            at=at or workflow.now(), payload=payload))
+        return self.state.event_seq
+
+    async def _write_outbox(self) -> None:
+        """Write the outbox, oldest first, for as long as the run lasts."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self.state.outbox or self.state.attempts))
+            try:
+                await self._write_batch()
+            except FailureError as err:  # only a non-retryable refusal ends the retried write: say it loudly
+                workflow.logger.error("timeline write refused, trying again in a minute: %s", err.cause or err)
+                await workflow.sleep(timedelta(minutes=1))
+
+    async def _write_batch(self) -> None:
+        entries, attempts = list(self.state.outbox), list(self.state.attempts)
+        batch = RecordBatch(state=replace(self.state, outbox=[], attempts=[], owed=[]), entries=entries,
+                            attempts=attempts, policy_name=self.policy.name)
+        summary = ",".join(e.kind for e in entries[:3]) or "attempts"
+        try:
+            await workflow.execute_local_activity(
+                "record_batch", batch, start_to_close_timeout=timedelta(seconds=5),
+                schedule_to_close_timeout=timedelta(seconds=12), retry_policy=RECORD_LOCAL_RETRY, summary=summary)
+        except FailureError as err:  # ActivityError; a local activity's may also come as its cause alone
+            # The database is away (or refused the batch): actions stop waiting for the record, the
+            # clocks go on, and an activity retries until it is back.
+            self.record_degraded = True
+            workflow.logger.warning("timeline write deferred: %s", getattr(err, "cause", None) or err)
+            await workflow.execute_activity(
+                "record_batch", batch, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY,
+                summary=summary)
+            self.record_degraded = False
+        written = {e.event_key for e in entries}
+        logged = {a.attempt_key for a in attempts}
+        self.state.outbox = [e for e in self.state.outbox if e.event_key not in written]
+        self.state.attempts = [a for a in self.state.attempts if a.attempt_key not in logged]
+        if entries:
+            self.state.written_seq = max(self.state.written_seq, entries[-1].seq)
+
+    async def _event(self, kind: str, actor: str, payload: dict, at: datetime) -> int:
+        """A human action's event: in the outbox (keyed by the update's id), or written inline on the old branch."""
+        if not self.durable:
+            return await self._record_v3(kind, actor, payload)
+        update = workflow.current_update_info()
+        return self._append(kind, actor, payload, key=f"u/{update.id if update else kind}", at=at)
+
+    async def _recorded(self, seq: int) -> None:
+        """An action answers once its event is in SQL, or at once while the database is away (the API then
+        says the action took effect and will be recorded)."""
+        if self.durable:
+            await workflow.wait_condition(lambda: self.state.written_seq >= seq or self.record_degraded)
 
     # --- human actions --------------------------------------------------------------------------------
+    # Each rule is checked by the validator (a refused action never enters history) and again under the
+    # lock (two actions validated at the same moment cannot both pass).
 
     @workflow.update
     async def acknowledge(self, cmd: Acknowledge) -> IncidentState:
         async with self.lock:
+            self._recheck(self._validate_acknowledge, cmd)
+            at = self._action_time(cmd)
             clock = self._clock("acknowledge")
-            now = workflow.now()
             if clock is not None and clock.open:
-                self._put_clock(clk.meet(clock, now))
-            await self._record("acknowledged", cmd.actor, {"note": cmd.note, "on_time": self._on_time("acknowledge")})
-            return self._changed()
+                self._put_clock(clk.meet(clock, at))
+            seq = await self._event("acknowledged", cmd.actor,
+                                    {"note": cmd.note, "on_time": self._on_time("acknowledge")}, at)
+            self._drop_owed()
+        await self._recorded(seq)
+        return self._changed()
 
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
@@ -209,7 +484,8 @@ class IncidentWorkflow:
     @workflow.update
     async def record_release(self, cmd: RecordRelease) -> IncidentState:
         async with self.lock:
-            at = cmd.released_at or workflow.now()
+            self._recheck(self._validate_release, cmd)
+            at = cmd.released_at or self._action_time(cmd)
             met = []
             keys = {"release": ["first_release"], "press_conference": ["press_conference", "first_release"],
                     "update": []}[cmd.kind]
@@ -223,11 +499,13 @@ class IncidentWorkflow:
                 self._put_clock(clk.meet(follow_up, at))
                 met.append(FOLLOW_UP)
             self._roll_follow_up(at)
-            await self._record(cmd.kind if cmd.kind != "release" else "released", cmd.actor, {
+            seq = await self._event(cmd.kind if cmd.kind != "release" else "released", cmd.actor, {
                 "released_at": at.isoformat(), "channel": cmd.channel, "url": cmd.url, "summary": cmd.summary,
                 "met": met, "on_time": {k: self._on_time(k) for k in met},
-            })
-            return self._changed()
+            }, at)
+            self._drop_owed()
+        await self._recorded(seq)
+        return self._changed()
 
     @record_release.validator
     def _validate_release(self, cmd: RecordRelease) -> None:
@@ -250,8 +528,9 @@ class IncidentWorkflow:
     @workflow.update
     async def add_note(self, cmd: AddNote) -> IncidentState:
         async with self.lock:
-            await self._record("note", cmd.actor, {"text": cmd.text})
-            return self.state
+            seq = await self._event("note", cmd.actor, {"text": cmd.text}, self._action_time(cmd))
+        await self._recorded(seq)
+        return self.state
 
     @add_note.validator
     def _validate_note(self, cmd: AddNote) -> None:
@@ -262,15 +541,17 @@ class IncidentWorkflow:
     @workflow.update
     async def reassign(self, cmd: Reassign) -> IncidentState:
         async with self.lock:
+            self._recheck(self._validate_reassign, cmd)
             facts = self.state.facts
             before = (facts.party_code, facts.party_name)
             self.state.facts = replace(facts, party_code=cmd.party_code, party_name=cmd.party_name)
             workflow.upsert_search_attributes([PARTY_ATTR.value_set(cmd.party_code)])
-            await self._record("reassigned", cmd.actor, {
+            seq = await self._event("reassigned", cmd.actor, {
                 "from": {"code": before[0], "name": before[1]}, "to": {"code": cmd.party_code, "name": cmd.party_name},
                 "reason": cmd.reason,
-            })
-            return self._changed()
+            }, self._action_time(cmd))
+        await self._recorded(seq)
+        return self._changed()
 
     @reassign.validator
     def _validate_reassign(self, cmd: Reassign) -> None:
@@ -282,17 +563,20 @@ class IncidentWorkflow:
     @workflow.update
     async def change_level(self, cmd: ChangeLevel) -> IncidentState:
         async with self.lock:
+            self._recheck(self._validate_level, cmd)
             facts = self.state.facts
             before = facts.level
             self.state.clocks, added, dropped = clk.change_level(
                 self.state.clocks, self.policy, cmd.level, facts.detected_at, workflow.now())
             self.state.facts = replace(facts, level=cmd.level)
             workflow.upsert_search_attributes([LEVEL_ATTR.value_set(cmd.level)])
-            await self._record("level_changed", cmd.actor, {
+            seq = await self._event("level_changed", cmd.actor, {
                 "from": before, "to": cmd.level, "reason": cmd.reason, "added": added, "dropped": dropped,
                 "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks if c.open},
-            })
-            return self._changed()
+            }, self._action_time(cmd))
+            self._drop_owed()
+        await self._recorded(seq)
+        return self._changed()
 
     @change_level.validator
     def _validate_level(self, cmd: ChangeLevel) -> None:
@@ -306,12 +590,16 @@ class IncidentWorkflow:
     @workflow.update
     async def waive(self, cmd: Waive) -> IncidentState:
         async with self.lock:
+            self._recheck(self._validate_waive, cmd)
             clock = self._clock(cmd.milestone)
             if clock is None or not clock.open:
                 raise _reject("该时限已完成或已豁免。")
             self._put_clock(replace(clock, state=clk.WAIVED, waived_reason=cmd.reason))
-            await self._record("waived", cmd.actor, {"milestone": cmd.milestone, "reason": cmd.reason})
-            return self._changed()
+            seq = await self._event("waived", cmd.actor, {"milestone": cmd.milestone, "reason": cmd.reason},
+                                    self._action_time(cmd))
+            self._drop_owed()
+        await self._recorded(seq)
+        return self._changed()
 
     @waive.validator
     def _validate_waive(self, cmd: Waive) -> None:
@@ -326,12 +614,15 @@ class IncidentWorkflow:
     @workflow.update
     async def close(self, cmd: Close) -> IncidentState:
         async with self.lock:
-            now = workflow.now()
+            self._recheck(self._validate_close, cmd)
+            at = self._action_time(cmd)
             # A follow-up clock not yet due simply stops; the required milestones are all done.
             self.state.clocks = [c for c in self.state.clocks if not (c.key == FOLLOW_UP and c.open)]
-            self.state.status, self.state.closed_at = CLOSED, now
-            await self._record("closed", cmd.actor, {"reason": cmd.reason})
-            return self._changed()
+            self.state.status, self.state.closed_at = CLOSED, at
+            seq = await self._event("closed", cmd.actor, {"reason": cmd.reason}, at)
+            self._drop_owed()
+        await self._recorded(seq)
+        return self._changed()
 
     @close.validator
     def _validate_close(self, cmd: Close) -> None:
@@ -345,12 +636,14 @@ class IncidentWorkflow:
     @workflow.update
     async def reopen(self, cmd: Reopen) -> IncidentState:
         async with self.lock:
+            self._recheck(self._validate_reopen, cmd)
             now = workflow.now()
             self.state.status, self.state.closed_at = OPEN, None
             if self._done("first_release"):
                 self._roll_follow_up(now)
-            await self._record("reopened", cmd.actor, {"reason": cmd.reason})
-            return self._changed()
+            seq = await self._event("reopened", cmd.actor, {"reason": cmd.reason}, self._action_time(cmd))
+        await self._recorded(seq)
+        return self._changed()
 
     @reopen.validator
     def _validate_reopen(self, cmd: Reopen) -> None:
@@ -362,7 +655,32 @@ class IncidentWorkflow:
     def current_state(self) -> IncidentState:
         return self.state
 
+    @workflow.query(name="patches")
+    def patches(self) -> dict[str, bool]:
+        """Which patches this run took (False: it runs the old branch); `opinion-desk doctor` counts them."""
+        return {pid: self.taken.get(pid, True) for pid in PATCHES}
+
     # --- helpers -----------------------------------------------------------------------------------------
+
+    def _patched(self, patch_id: str) -> bool:
+        self.taken[patch_id] = taken = workflow.patched(patch_id)
+        return taken
+
+    def _recheck(self, validator, cmd) -> None:  # noqa: ANN001 (one of this class's validators)
+        if self.durable:
+            validator(cmd)
+
+    def _drop_owed(self) -> None:
+        if self.durable:
+            self._drop_owed_not_due()
+
+    def _action_time(self, cmd) -> datetime:  # noqa: ANN001 (any action with received_at)
+        """When the API received the action, bounded by this workflow's clock (never later than now): an
+        acknowledgement clicked in time stays on time however late a worker gets to it."""
+        now = workflow.now()
+        if not self.durable or cmd.received_at is None or cmd.received_at > now + CLOCK_SKEW:
+            return now
+        return min(cmd.received_at, now)
 
     def _clock(self, key: str) -> clk.MilestoneClock | None:
         return next((c for c in self.state.clocks if c.key == key), None)
@@ -408,20 +726,10 @@ class IncidentWorkflow:
         if text and len(text) > MAX_TEXT:
             raise _reject(f"{name} 不能超过 {MAX_TEXT} 字。", INVALID)
 
-    async def _record(self, kind: str, actor: str, payload: dict) -> None:
-        """Append a timeline event and refresh the read model; awaited, so SQL is current on return."""
-        if kind != "opened":  # an action that raced the run's start still lands after "opened"
-            await workflow.wait_condition(lambda: self.state.event_seq >= 1)
-        self.state.event_seq += 1
-        seq = self.state.event_seq
-        entry = TimelineEntry(
-            event_key=f"{workflow.info().workflow_id}/{seq}", seq=seq, kind=kind, actor=actor,
-            at=workflow.now(), payload=payload,
-        )
-        # A local activity: the SQL write runs inside the workflow task that made the change, so an action
-        # or a rung costs one workflow task less and no round trip through the task queue. Idempotent by
-        # event key, so a worker dying before the task completes just writes it again.
-        execute = workflow.execute_local_activity if workflow.patched("record-event-local") \
-            else workflow.execute_activity
-        await execute("record_event", RecordEvent(state=self.state, entry=entry, policy_name=self.policy.name),
-                      start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY, summary=kind)
+
+def _repeat_number(rung_key: str) -> int:
+    return int(rung_key.rsplit("-", 1)[1])
+
+
+def _first_error(failed: dict[str, str]) -> str:
+    return next((e for e in failed.values() if e), "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
 from api.auth import DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN
@@ -39,6 +40,13 @@ from desk.models import Incident, Party, User, utcnow
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
+# Every action: `Idempotency-Key` makes a retried request the same action (answered again, applied once).
+# 200: done and recorded. 202: done (the clocks already know), but the database was away: the timeline
+# entry is written, in order, as soon as it is back. 503: the database or Temporal cannot be reached, and
+# nothing was done.
+ACCEPTED = {202: {"description": "Took effect; the timeline entry is written when the database is back"}}
+RECORDED_LATER = "操作已生效；数据库暂时不可用，时间线记录将在数据库恢复后按发生顺序自动补写。"
+IdempotencyKey = Header(default=None, alias="Idempotency-Key", max_length=200)
 RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
 EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
 
@@ -105,10 +113,13 @@ def read_timeline(human_id: str, user: User = Depends(current_user), session: Se
     return TimelineOut(incident=incident.human_id, events=shown_events, notifications=shown_notes)
 
 
-async def _run(human_id: str, user: User, session: Session, desk: Desk, update: Any, command: Any) -> IncidentOut:
+async def _run(human_id: str, user: User, session: Session, desk: Desk, update: Any, command: Any,
+               key: str | None = None) -> IncidentOut | JSONResponse:
     incident = get_incident(session, human_id)
     ensure_can_see(user, incident)
-    await act(desk, incident, update, command)
+    recorded = await act(desk, incident, update, command, user=user, idempotency_key=key)
+    if not recorded:
+        return JSONResponse({"id": incident.human_id, "recorded": False, "detail": RECORDED_LATER}, status_code=202)
     session.refresh(incident)
     return incident_out(session, incident)
 
@@ -120,26 +131,27 @@ def _check_release_time(session: Session, user: User, human_id: str, body: Relea
         raise field_error("released_at", "发布时间早于舆情发现时间，请核对后重新填写。")
 
 
-@router.post("/{human_id}/acknowledge", response_model=IncidentOut, summary="Acknowledge (签收)")
+@router.post("/{human_id}/acknowledge", response_model=IncidentOut, summary="Acknowledge (签收)", responses=ACCEPTED)
 async def acknowledge(human_id: str, body: AcknowledgeIn | None = None,
                       user: User = Depends(require(*RESPONDERS)), session: Session = Depends(get_session),
-                      desk: Desk = Depends(get_desk)):
+                      desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
     note = body.note if body else ""
     return await _run(human_id, user, session, desk, IncidentWorkflow.acknowledge,
-                      Acknowledge(actor=user.username, note=note))
+                      Acknowledge(actor=user.username, note=note), key)
 
 
 def _release_route(path: str, kind: str, summary: str):
     async def record(human_id: str, body: ReleaseIn, user: User = Depends(require(*RESPONDERS)),
-                     session: Session = Depends(get_session), desk: Desk = Depends(get_desk)) -> IncidentOut:
+                     session: Session = Depends(get_session), desk: Desk = Depends(get_desk),
+                     key: str | None = IdempotencyKey) -> IncidentOut | JSONResponse:
         _check_release_time(session, user, human_id, body)
         command = RecordRelease(actor=user.username, kind=kind, released_at=body.released_at,
                                 channel=body.channel, url=body.url, summary=body.summary)
-        return await _run(human_id, user, session, desk, IncidentWorkflow.record_release, command)
+        return await _run(human_id, user, session, desk, IncidentWorkflow.record_release, command, key)
 
     record.__name__ = f"record_{kind}"
     router.add_api_route(f"/{{human_id}}/{path}", record, methods=["POST"], response_model=IncidentOut,
-                         summary=summary)
+                         summary=summary, responses=ACCEPTED)
 
 
 _release_route("releases", "release", "Record an authoritative release (发布权威信息)")
@@ -147,45 +159,45 @@ _release_route("press-conferences", "press_conference", "Record a press conferen
 _release_route("updates", "update", "Record a follow-up release (动态发布)")
 
 
-@router.post("/{human_id}/notes", response_model=IncidentOut, summary="Add a note (备注)")
+@router.post("/{human_id}/notes", response_model=IncidentOut, summary="Add a note (备注)", responses=ACCEPTED)
 async def add_note(human_id: str, body: NoteIn, user: User = Depends(require(*EVERYONE)),
-                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
-    return await _run(human_id, user, session, desk, IncidentWorkflow.add_note, AddNote(actor=user.username, text=body.text))
+                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
+    return await _run(human_id, user, session, desk, IncidentWorkflow.add_note, AddNote(actor=user.username, text=body.text), key)
 
 
-@router.post("/{human_id}/reassign", response_model=IncidentOut, summary="Reassign to another party (改派)")
+@router.post("/{human_id}/reassign", response_model=IncidentOut, summary="Reassign to another party (改派)", responses=ACCEPTED)
 async def reassign(human_id: str, body: ReassignIn, user: User = Depends(require(*SUPERVISORS)),
-                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
     party = session.get(Party, body.party)
     if party is None or not party.active:
         raise field_error("party", f"未知的责任单位代码：{body.party}")
     command = Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
-    return await _run(human_id, user, session, desk, IncidentWorkflow.reassign, command)
+    return await _run(human_id, user, session, desk, IncidentWorkflow.reassign, command, key)
 
 
-@router.post("/{human_id}/level", response_model=IncidentOut, summary="Change the level (调整级别)")
+@router.post("/{human_id}/level", response_model=IncidentOut, summary="Change the level (调整级别)", responses=ACCEPTED)
 async def change_level(human_id: str, body: LevelIn, user: User = Depends(require(*SUPERVISORS)),
-                       session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+                       session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
     command = ChangeLevel(actor=user.username, level=body.level.value, reason=body.reason)
-    return await _run(human_id, user, session, desk, IncidentWorkflow.change_level, command)
+    return await _run(human_id, user, session, desk, IncidentWorkflow.change_level, command, key)
 
 
-@router.post("/{human_id}/waive", response_model=IncidentOut, summary="Waive a milestone with a reason (豁免)")
+@router.post("/{human_id}/waive", response_model=IncidentOut, summary="Waive a milestone with a reason (豁免)", responses=ACCEPTED)
 async def waive(human_id: str, body: WaiveIn, user: User = Depends(require(*SUPERVISORS)),
-                session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+                session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
     command = Waive(actor=user.username, milestone=body.milestone.value, reason=body.reason)
-    return await _run(human_id, user, session, desk, IncidentWorkflow.waive, command)
+    return await _run(human_id, user, session, desk, IncidentWorkflow.waive, command, key)
 
 
-@router.post("/{human_id}/close", response_model=IncidentOut, summary="Close (结案)")
+@router.post("/{human_id}/close", response_model=IncidentOut, summary="Close (结案)", responses=ACCEPTED)
 async def close(human_id: str, body: CloseIn | None = None, user: User = Depends(require(*SUPERVISORS)),
-                session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+                session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
     command = Close(actor=user.username, reason=body.reason if body else "")
-    return await _run(human_id, user, session, desk, IncidentWorkflow.close, command)
+    return await _run(human_id, user, session, desk, IncidentWorkflow.close, command, key)
 
 
-@router.post("/{human_id}/reopen", response_model=IncidentOut, summary="Reopen (重新打开)")
+@router.post("/{human_id}/reopen", response_model=IncidentOut, summary="Reopen (重新打开)", responses=ACCEPTED)
 async def reopen(human_id: str, body: ReopenIn, user: User = Depends(require(*SUPERVISORS)),
-                 session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
-    return await _run(human_id, user, session, desk, IncidentWorkflow.reopen, Reopen(actor=user.username, reason=body.reason))
+                 session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
+    return await _run(human_id, user, session, desk, IncidentWorkflow.reopen, Reopen(actor=user.username, reason=body.reason), key)
 

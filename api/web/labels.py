@@ -65,6 +65,14 @@ EVENTS = {
     "escalation_repeated": N_("Escalated again"),
     "notification_failed": N_("Notification failed"),
     "channel_failure_escalated": N_("Failing channel reported to the supervisor"),
+    "delivery_recovered": N_("Owed notification delivered"),
+    "notification_cancelled": N_("Owed notification no longer due"),
+}
+OWED_ENDED = {
+    "met": N_("milestone met"),
+    "met_late": N_("milestone met late"),
+    "waived": N_("milestone waived"),
+    "closed": N_("incident closed"),
 }
 NOTIFICATION_KINDS = {
     "reminder": N_("Reminder"),
@@ -76,6 +84,7 @@ DELIVERY = {
     "delivered": N_("Delivered"),
     "accepted_unconfirmed": N_("Accepted (platform cannot confirm)"),
     "failed": N_("Failed"),
+    "no_channel": N_("No channel configured"),
 }
 RELEASE_CHANNELS = (
     N_("Government website"),

@@ -229,6 +229,16 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
         add(_("Error"), p.get("error"))
     if kind == "channel_failure_escalated":
         add(_("Detail"), p.get("error") or p.get("detail") or p.get("channel"))
+    if kind in ("delivery_recovered", "notification_cancelled"):
+        add(_("Milestone"), milestone(p.get("milestone")))
+        add(_("Sent to"), ", ".join(p.get("tags") or []))
+    if kind == "delivery_recovered":
+        add(_("Channels"), _("%(count)s channel(s) took it after %(tries)s tries",
+                             count=len(p.get("delivered_now") or []), tries=p.get("tries", "")))
+    if kind == "notification_cancelled":
+        add(_("Channels"), _("%(count)s channel(s) never took it; no longer due: %(why)s",
+                             count=p.get("channels", 0), why=_(labels.OWED_ENDED.get(p.get("reason"), "")) or
+                             p.get("reason", "")))
     add(_("Reason"), p.get("reason"))
     return rows
 

@@ -1,0 +1,129 @@
+"""An incident left open and overdue for months: what one wake-up costs, and how long its run replays.
+
+1. The clock arithmetic of one wake-up (`due_rungs` + `next_rung_at`) for a bazhong level-IV incident whose
+   release deadline passed 1, 6 and 12 months ago, every 2-hourly repeat sent: the state as runs before
+   "durable-delivery" carry it (every repeat's key in `sent_rungs`) against today's (`repeats_sent`, one
+   number), in the same process.
+2. The workflow itself on Temporal's time-skipping test server with stub activities: a six-month-overdue
+   incident runs 20 more days (240 repeats); printed: runs (continue-as-new), events in the last run, worker
+   CPU per wake-up, and the time to replay the last run's history against a one-day-old incident's.
+
+Run: python -m bench longopen [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer, Worker
+
+from desk import clocks as clk
+from desk.policy import load_policy
+from workflows.incident import IncidentWorkflow
+
+H = timedelta(hours=1)
+
+
+def release_only():
+    policy = load_policy("bazhong")
+    return policy.__class__(**{**policy.__dict__, "milestones": [m for m in policy.milestones
+                                                                   if m.key == "first_release"]})
+
+
+def wake_cost(policy, months: int, rounds: int) -> tuple[float, float]:
+    """Median ms of one wake-up's arithmetic: (as stored before, as stored now)."""
+    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    detected = now - timedelta(days=30 * months) - 48 * H
+    [release] = clk.open_clocks(policy, "IV", detected, detected)
+    earlier = [r.key for r in clk.ladder(release, policy, "bazhou", release.due_at)]
+    step = timedelta(seconds=policy.escalation.repeat_every_seconds)
+    n = (now - release.due_at) // step
+    old = replace(release, state=clk.OVERDUE, sent_rungs=earlier + [f"first_release/g1/repeat-{i}" for i in
+                                                                    range(1, n + 1)])
+    new = replace(release, state=clk.OVERDUE, sent_rungs=earlier, repeats_sent=n)
+    figures = []
+    for clock in (old, new):
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            clk.due_rungs([clock], policy, "bazhou", now)
+            clk.next_rung_at([clock], policy, "bazhou", now)
+            times.append((time.perf_counter() - started) * 1000)
+        figures.append(statistics.median(times))
+    return figures[0], figures[1]
+
+
+async def workflow_figures() -> None:
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.test_long_clocks import deliver_to_every_channel, overdue_for, record_nothing
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"))
+    policy = release_only()
+    try:
+        histories = {}
+        for label, months, span in (("one day old", 0, timedelta(days=1)), ("six months overdue", 6,
+                                                                              timedelta(days=20))):
+            task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+            inp = overdue_for(policy, await env.get_current_time(), months=months)
+            before = inp.state.clocks[0].repeats_sent
+            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            async with Worker(env.client, task_queue=task_queue, workflows=[IncidentWorkflow],
+                              activities=[deliver_to_every_channel, record_nothing]):
+                handle = await env.client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-{task_queue}",
+                                                         task_queue=task_queue)
+                await env.sleep(span)
+                state = await handle.query(IncidentWorkflow.current_state)
+                history = await env.client.get_workflow_handle(handle.id).fetch_history()
+                runs = 1
+                started = history.events[0].workflow_execution_started_event_attributes
+                run_id = started.continued_execution_run_id
+                while run_id:
+                    runs += 1
+                    older = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+                    run_id = older.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+                await handle.terminate("bench over")
+            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            wakes = max(state.clocks[0].repeats_sent - before, 1)
+            cpu_ms = ((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)) * 1000
+            histories[label] = history
+            print(f"  {label:<20} repeats sent {wakes:>4}  runs {runs:>2}  events in last run {len(history.events):>5}  "
+                  f"worker+client CPU per wake-up {cpu_ms / wakes:6.1f} ms")
+        replay = {}
+        for label, history in histories.items():
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                await Replayer(workflows=[IncidentWorkflow]).replay_workflow(
+                    WorkflowHistory.from_json(history.workflow_id, history.to_json()))
+                times.append((time.perf_counter() - started) * 1000)
+            replay[label] = statistics.median(times)
+        base = replay["one day old"]
+        for label, ms in replay.items():
+            print(f"  replay of the last run, {label:<20} {ms:7.1f} ms  ({ms / base:4.1f}x the one-day-old incident)")
+    finally:
+        await env.shutdown()
+
+
+def main(argv: list[str]):
+    parser = argparse.ArgumentParser(prog="python -m bench longopen", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    policy = release_only()
+    print("one wake-up's clock arithmetic (due_rungs + next_rung_at), median of", args.rounds)
+    for months in (1, 6, 12):
+        old, new = wake_cost(policy, months, args.rounds)
+        print(f"  overdue {months:>2} months: sent keys (before) {old:8.2f} ms   repeats_sent (now) {new:6.3f} ms"
+              f"   ratio {old / new:8.0f}x")
+    print("the workflow on the time-skipping server (stub activities)")
+    return workflow_figures()
