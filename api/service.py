@@ -243,7 +243,9 @@ def timeline_rows(session: Session, incident: Incident) -> tuple[list[TimelineEv
 # The channel address (apprise's masked URL: user, host, path) and the senders' error texts (which name hosts)
 # are for duty officers, supervisors and admins, who look after the channels. A responder sees who a message
 # went to (tags), by which service, and whether it arrived.
-DELIVERY_KEYS = frozenset({"milestone", "rung", "tags", "due_at", "scheduled_at", "delivered", "skipped", "matched"})
+DELIVERY_KEYS = frozenset({"milestone", "rung", "tags", "due_at", "scheduled_at", "delivered", "skipped", "matched",
+                           "failed", "still_owed", "tries", "reason", "superseded"})
+COUNT_KEYS = frozenset({"channels"})  # how many channels: shown as a number, never as a list of them
 CHANNEL_DETAIL_HIDDEN = "部分通知渠道发送失败，渠道详情仅值班员和督办人员可见。"
 
 
@@ -257,7 +259,8 @@ def event_payload_for(user: User, event: TimelineEvent, hidden: str = CHANNEL_DE
     payload = event.payload or {}
     if sees_channels(user) or event.actor != "system":
         return payload
-    shown = {k: v for k, v in payload.items() if k in DELIVERY_KEYS}
+    shown = {k: v for k, v in payload.items()
+             if k in DELIVERY_KEYS or (k in COUNT_KEYS and isinstance(v, int) and not isinstance(v, bool))}
     if payload.get("error"):
         shown["error"] = hidden
     return shown

@@ -105,11 +105,17 @@ async def test_responders_see_the_service_and_tags_of_a_delivery_never_the_chann
     # A failure as the workflow records it once the retries are spent: its text names the channel.
     with session_scope(desk.database_url) as s:
         incident = s.exec(sql_select(Incident).where(Incident.human_id == iid)).one()
-        s.add(TimelineEvent(incident_id=incident.id, event_key=f"{incident.workflow_id}/99", seq=99,
-                            kind="notification_failed", actor="system", at=datetime.now(timezone.utc),
+        at = datetime.now(timezone.utc)
+        s.add(TimelineEvent(incident_id=incident.id, event_key=f"{incident.workflow_id}/98", seq=98,
+                            kind="notification_failed", actor="system", at=at,  # as runs before durable delivery
                             payload={"milestone": "acknowledge", "rung": "acknowledge/reminder/0", "tags": ["bazhou"],
                                      "error": "JSON: deskbot:****@127.0.0.1 refused the connection",
                                      "alert_error": "JSON: deskbot:****@127.0.0.1", "channel": "json://deskbot:****@127.0.0.1"}))
+        s.add(TimelineEvent(incident_id=incident.id, event_key=f"{incident.workflow_id}/99", seq=99,
+                            kind="channel_failure_escalated", actor="system", at=at,  # as durable delivery does
+                            payload={"milestone": "acknowledge", "rung": "acknowledge/reminder/0", "tries": 5,
+                                     "channels": 1, "error": "JSON: deskbot:****@127.0.0.1 refused the connection",
+                                     "delivered_now": ["json://deskbot:****@127.0.0.1/bazhou"]}))
         s.commit()
 
     r = await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("bazhou"))
@@ -117,8 +123,12 @@ async def test_responders_see_the_service_and_tags_of_a_delivery_never_the_chann
     assert shown["notifications"] and all(n["service"] and n["tags"] and n["channel"] == "" and n["error"] == ""
                                           for n in shown["notifications"])
     assert {n["status"] for n in shown["notifications"]} >= {"delivered", "failed"}  # whether it arrived: yes
-    [failed] = [e for e in shown["events"] if e["kind"] == "notification_failed"]
-    assert set(failed["payload"]) <= DELIVERY_KEYS | {"error"} and failed["payload"]["error"] == CHANNEL_DETAIL_HIDDEN
+    failures = [e for e in shown["events"] if e["kind"] in ("notification_failed", "channel_failure_escalated")]
+    assert len(failures) == 2
+    for failed in failures:
+        assert set(failed["payload"]) <= DELIVERY_KEYS | {"error", "channels"}
+        assert failed["payload"]["error"] == CHANNEL_DETAIL_HIDDEN
+    assert failures[1]["payload"]["channels"] == 1 and failures[1]["payload"]["tries"] == 5
     for leak in ("deskbot", "127.0.0.1", "****"):
         assert leak not in r.text, f"{leak} shown to a responder"
     supervisor = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("super"))).text
