@@ -3,13 +3,25 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-sqlite test-postgresql system-deps bench clean
+.PHONY: up test test-sqlite test-postgresql system-deps bench clean lock
 
-$(STAMP): pyproject.toml
+# Every package comes from the lock file, each checked against its sha256 (a tampered or substituted download
+# fails the install); then the desk itself, with no further downloads (setuptools is in the lock too).
+$(STAMP): pyproject.toml requirements-test.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --require-hashes -r requirements-test.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## Re-pin requirements.lock (runtime: the image) and requirements-test.lock (make up/test, CI) from pyproject.toml,
+## with hashes. A development step: pip-tools goes into .venv, never into a lock. UPGRADE=1 takes newer versions.
+LOCK := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
+lock: $(STAMP)
+	$(PY) -m pip install -q -e ".[lock]"
+	$(LOCK) --extra test -o requirements-test.lock pyproject.toml
+	cp requirements-test.lock requirements.lock  # start from the same pins: runtime = test minus the test tools
+	$(LOCK) -o requirements.lock pyproject.toml
 
 ## Bring the whole desk up on the embedded default (Temporal dev server + worker + web, SQLite under ./data)
 up: $(STAMP)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from api.auth import Tokens
+from api.headers import SecurityHeaders
 from api.limits import RequestLimits
 from api.metrics import install_metrics
 from api.routes import auth, board, health, incidents, parties, stats
@@ -99,14 +100,21 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
             app.state.desk.client = await connect(settings, lazy=True)
         yield
 
+    # /docs and /openapi.json map every route and field for whoever asks: only where an operator turned them
+    # on (DESK_API_DOCS=true). app.openapi() still builds the document for the tests and for export.
+    docs = settings.api_docs
     app = FastAPI(
         title="舆情回应台 Opinion Response Desk",
         description="Public-opinion response deadlines, durable and enforced (Bazhong policy by default).",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database_url = database_url or settings.resolved_database_url
+    settings.resolved_metrics_token()  # refuse a guessable one before anything starts
     app.state.tokens = Tokens(settings.resolved_secret_key(), settings.token_ttl_minutes)
     app.state.desk = Desk(
         client=client,
@@ -122,4 +130,5 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         app.include_router(module.router)
     install_metrics(app, app.state.database_url)
     install_pages(app)
+    app.add_middleware(SecurityHeaders, docs_paths=("/docs", "/docs/oauth2-redirect") if docs else ())  # outermost
     return app

@@ -56,20 +56,59 @@ def create_user(session: Session, *, username: str, password: str, role: str, pa
 
 
 class Tokens:
-    """Signed, expiring tokens: bearer tokens for the API and the session cookie for pages."""
+    """Signed, expiring tokens: bearer tokens for the API and the session cookie for pages.
+
+    Each carries the user's ``token_version``: bumping it (logout, new password, disabled) revokes every
+    token and session of that user at once, on every device, however long they had left to live."""
 
     def __init__(self, secret: str, ttl_minutes: int) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="opinion-desk")
         self.ttl_seconds = ttl_minutes * 60
 
     def issue(self, user: User, purpose: str = "api") -> str:
-        return self._serializer.dumps({"uid": user.id, "p": purpose})
+        return self._serializer.dumps({"uid": user.id, "p": purpose, "v": user.token_version})
 
-    def read(self, token: str, purpose: str = "api") -> int | None:
+    def read(self, token: str, purpose: str = "api") -> tuple[int, int] | None:
+        """(user id, token version) of a valid, unexpired token for this purpose; else None."""
         try:
             data = self._serializer.loads(token, max_age=self.ttl_seconds)
         except (BadSignature, SignatureExpired):
             return None
         if not isinstance(data, dict) or data.get("p") != purpose:
             return None
-        return data.get("uid")
+        uid, version = data.get("uid"), data.get("v")
+        if not isinstance(uid, int) or not isinstance(version, int):
+            return None  # made before token versions existed: log in again
+        return uid, version
+
+    def user(self, session: Session, token: str | None, purpose: str) -> User | None:
+        """The active user a token names, if it has not been revoked since it was issued."""
+        claims = self.read(token, purpose) if token else None
+        if claims is None:
+            return None
+        user = session.get(User, claims[0])
+        if user is None or not user.active or user.token_version != claims[1]:
+            return None
+        return user
+
+
+def revoke_tokens(session: Session, user: User) -> None:
+    """End every token and session of this user (the caller commits)."""
+    user.token_version += 1
+    session.add(user)
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """A new password; every token and session issued with the old one stops working."""
+    if len(password) < 8:
+        raise ValueError("the password must be at least 8 characters")
+    user.password_hash = hash_password(password)
+    revoke_tokens(session, user)
+    session.commit()
+
+
+def disable_user(session: Session, user: User) -> None:
+    """No more logins, and every token and session ends now."""
+    user.active = False
+    revoke_tokens(session, user)
+    session.commit()

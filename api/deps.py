@@ -9,7 +9,8 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from api.auth import ADMIN, RESPONDER, SUPERVISOR, Tokens
-from api.service import Desk
+from api.service import Desk, not_found
+from api.web import csrf
 from desk.db import get_engine
 from desk.models import Incident, User
 
@@ -35,12 +36,12 @@ def current_user(
     session: Session = Depends(get_session),
     tokens: Tokens = Depends(get_tokens),
 ) -> User:
-    uid = tokens.read(token, "api") if token else None
-    if uid is None:
-        cookie = request.cookies.get("desk_session")
-        uid = tokens.read(cookie, "session") if cookie else None
-    user = session.get(User, uid) if uid is not None else None
-    if user is None or not user.active:
+    user = tokens.user(session, token, "api")
+    if user is None and not token:
+        user = tokens.user(session, request.cookies.get("desk_session"), "session")
+        if user is not None:  # a browser's cookie: it is sent cross-site too, so a state change needs proof
+            csrf.check_api_request(request)
+    if user is None:
         raise HTTPException(401, "请先登录（令牌缺失、无效或已过期）。", headers={"WWW-Authenticate": "Bearer"})
     return user
 
@@ -57,9 +58,10 @@ def require(*roles: str):
 
 
 def ensure_can_see(user: User, incident: Incident) -> None:
-    """A responder sees and acts only on its own party's incidents."""
+    """A responder sees and acts only on its own party's incidents. Another party's answers exactly as an
+    id that does not exist (404), so trying ids tells a county nothing about another's incidents or volume."""
     if user.role == RESPONDER and incident.party_code != user.party_code:
-        raise HTTPException(403, "该事件不属于您所在单位，无权查看或处理。")
+        raise not_found(incident.human_id)
 
 
 SUPERVISORS = (SUPERVISOR, ADMIN)

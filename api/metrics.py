@@ -6,14 +6,19 @@ write to the same database, so any replica answers with the whole desk's numbers
 loses nothing. With N replicas behind a load balancer, aggregate them with ``max``, not ``sum``.
 Request latency is per process (label ``route`` is the route template, so ids never blow up the
 series count).
+
+The figures name parties with open and overdue incidents: only Prometheus may read them, with the bearer
+token DESK_METRICS_TOKEN. Without one configured, /metrics does not exist (404); a user's login token is
+not the metrics token (403).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -134,6 +139,20 @@ def install_metrics(app: FastAPI, database_url: str) -> None:
     app.add_middleware(LatencyMiddleware, histogram=latency)
     app.state.metrics_registry = registry
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=Response)
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics (bearer DESK_METRICS_TOKEN)",
+             response_class=Response)
     def metrics(request: Request) -> Response:
+        check_metrics_token(request)
         return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def check_metrics_token(request: Request) -> None:
+    expected = request.app.state.settings.resolved_metrics_token()
+    if expected is None:
+        raise HTTPException(404, "指标接口未启用：设置 DESK_METRICS_TOKEN 后，Prometheus 可凭该令牌读取 /metrics。")
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if not sent:
+        raise HTTPException(401, "读取指标需要指标令牌（Authorization: Bearer DESK_METRICS_TOKEN）。",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), expected.encode()):
+        raise HTTPException(403, "指标令牌不正确：/metrics 只接受 DESK_METRICS_TOKEN，不接受用户登录令牌。")

@@ -24,7 +24,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.schemas import IncidentCreate, IncidentOut, MilestoneOut, PartyOut
+from api.auth import RESPONDER
+from api.schemas import IncidentCreate, IncidentOut, MilestoneOut, NotificationOut, PartyOut, TimelineEventOut
 from desk import clocks as clk
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
@@ -69,10 +70,14 @@ def incident_out(session: Session, incident: Incident) -> IncidentOut:
     )
 
 
+def not_found(human_id: str) -> HTTPException:
+    return HTTPException(404, f"没有编号为 {human_id[:40]} 的舆情事件。")
+
+
 def get_incident(session: Session, human_id: str) -> Incident:
     incident = session.exec(select(Incident).where(Incident.human_id == human_id)).first()
     if incident is None:
-        raise HTTPException(404, f"没有编号为 {human_id[:40]} 的舆情事件。")
+        raise not_found(human_id)
     return incident
 
 
@@ -231,3 +236,42 @@ def timeline_rows(session: Session, incident: Incident) -> tuple[list[TimelineEv
     ).all()
     return list(events), list(notes)
 
+
+
+# --- what a viewer may see of the deliveries -------------------------------------------------------------
+
+# The channel address (apprise's masked URL: user, host, path) and the senders' error texts (which name hosts)
+# are for duty officers, supervisors and admins, who look after the channels. A responder sees who a message
+# went to (tags), by which service, and whether it arrived.
+DELIVERY_KEYS = frozenset({"milestone", "rung", "tags", "due_at", "scheduled_at", "delivered", "skipped", "matched",
+                           "failed", "still_owed", "tries", "reason", "superseded"})
+COUNT_KEYS = frozenset({"channels"})  # how many channels: shown as a number, never as a list of them
+CHANNEL_DETAIL_HIDDEN = "部分通知渠道发送失败，渠道详情仅值班员和督办人员可见。"
+
+
+def sees_channels(user: User) -> bool:
+    return user.role != RESPONDER
+
+
+def event_payload_for(user: User, event: TimelineEvent, hidden: str = CHANNEL_DETAIL_HIDDEN) -> dict:
+    """The event's payload as this user may see it: the system's delivery events lose every key but the
+    allowed ones for a responder (a failure says only that it failed). People's own entries are unchanged."""
+    payload = event.payload or {}
+    if sees_channels(user) or event.actor != "system":
+        return payload
+    shown = {k: v for k, v in payload.items()
+             if k in DELIVERY_KEYS or (k in COUNT_KEYS and isinstance(v, int) and not isinstance(v, bool))}
+    if payload.get("error"):
+        shown["error"] = hidden
+    return shown
+
+
+def timeline_out(user: User, events: list[TimelineEvent], notes: list[NotificationAttempt]) -> tuple[
+        list[TimelineEventOut], list[NotificationOut]]:
+    """The timeline API's events and deliveries for this user (copies: the rows themselves are never changed)."""
+    shown_events = [TimelineEventOut(seq=e.seq, kind=e.kind, actor=e.actor, at=e.at, payload=event_payload_for(user, e))
+                    for e in events]
+    shown_notes = [NotificationOut.model_validate(n, from_attributes=True) for n in notes]
+    if not sees_channels(user):
+        shown_notes = [n.model_copy(update={"channel": "", "error": ""}) for n in shown_notes]
+    return shown_events, shown_notes

@@ -391,7 +391,7 @@ class Stack:
         env.update(
             DESK_DATA_DIR=str(self.tmp), DESK_DATABASE_URL=self.db_url, DESK_TEMPORAL_ADDRESS=self.address,
             DESK_TEMPORAL_TASK_QUEUE=self.task_queue, DESK_POLICY=self.policy, DESK_DRILL_POLICY="drill",
-            DESK_NOTIFY_CONFIG=str(self.tmp / "notify.yml"), DESK_SECRET_KEY="bench-secret",
+            DESK_NOTIFY_CONFIG=str(self.tmp / "notify.yml"), DESK_SECRET_KEY="bench-secret-key-not-for-production-0123456789",
             DESK_API_HOST="127.0.0.1", DESK_API_PORT=str(self.api_port), DESK_PUBLIC_URL="http://desk.bench",
             PYTHONPATH=str(ROOT),
         )

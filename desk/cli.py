@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from desk.policy import LEVELS, PolicyError, load_policy
-from desk.settings import get_settings
+from desk.settings import InsecureSetting, Settings, get_settings, write_private
 
 app = typer.Typer(help="舆情回应台 Opinion Response Desk", no_args_is_help=True, add_completion=False)
 user_app = typer.Typer(help="Users and roles", no_args_is_help=True)
@@ -31,6 +31,16 @@ app.add_typer(db_app, name="db")
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
+
+
+def _refuse_insecure(settings: Settings) -> None:
+    """Stop before anything starts when a setting would leave the desk open (one sentence, no traceback)."""
+    try:
+        settings.resolved_secret_key()
+        settings.resolved_trusted_proxies()
+        settings.resolved_metrics_token()
+    except InsecureSetting as exc:
+        _fail(str(exc))
 
 
 def temporal_binary() -> str:
@@ -81,6 +91,7 @@ def up() -> None:
     settings = get_settings()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    _refuse_insecure(settings)
     env = dict(os.environ)
     env["DESK_DATA_DIR"] = str(data_dir)
     children: list[tuple[str, subprocess.Popen]] = []
@@ -114,7 +125,8 @@ def up() -> None:
             children.append((name, subprocess.Popen([sys.executable, "-m", "desk.cli", name], env=env,
                                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
         typer.secho("舆情回应台已启动 / Opinion Response Desk is up", fg=typer.colors.GREEN)
-        typer.echo(f"  web & API   {settings.resolved_public_url}   (API docs: {settings.resolved_public_url}/docs)")
+        docs = f"   (API docs: {settings.resolved_public_url}/docs)" if settings.api_docs else ""
+        typer.echo(f"  web & API   {settings.resolved_public_url}{docs}")
         typer.echo(f"  Temporal    {settings.resolved_temporal_address}  namespace {settings.temporal_namespace}")
         if settings.temporal_address is None:
             typer.echo(f"  Temporal UI http://127.0.0.1:{settings.temporal_ui_port}")
@@ -151,8 +163,7 @@ def _first_admin(data_dir: Path) -> None:
         password = secrets.token_urlsafe(12)
         create_user(session, username="admin", password=password, role=ADMIN, display_name="管理员")
     path = data_dir / "admin-password.txt"
-    path.write_text(password + "\n", encoding="utf-8")
-    path.chmod(0o600)
+    write_private(path, password + "\n", replace=True)
     typer.secho(f"  first login admin / {password}   (also in {path}; add users with `opinion-desk user add`)",
                 fg=typer.colors.YELLOW)
 
@@ -182,18 +193,41 @@ def api() -> None:
     from desk.logs import setup_logging
 
     settings = get_settings()
+    _refuse_insecure(settings)
     setup_logging(settings.log_json)
     # log_config=None: uvicorn's own lines (access log included) go through the desk's JSON handler.
     # Keep idle connections longer than clients (httpx: 5 s) and load balancers (often 60 s) do, so a client
     # never sends a request on a connection the server is closing at that moment (seen as ReadError under load).
+    # Forwarded headers only from the proxies named in DESK_TRUSTED_PROXIES (never uvicorn's default, which
+    # trusts 127.0.0.1): from anyone else they are ignored, so a client cannot pick the address the login
+    # limiter counts it under.
+    proxies = settings.resolved_trusted_proxies()
     uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
-                proxy_headers=True, log_level="info", log_config=None, timeout_keep_alive=75)
+                proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [], log_level="info", log_config=None,
+                timeout_keep_alive=75)
+
+
+def _new_password() -> str:
+    """Asked twice, never echoed, never on the command line (where `ps` and the shell history would keep it)."""
+    return typer.prompt("新密码 / new password", hide_input=True,
+                        confirmation_prompt="再输入一次 / repeat the new password")
+
+
+def _find_user(session, username: str):
+    from sqlmodel import select
+
+    from desk.models import User
+
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        _fail(f"没有用户 {username} / no user '{username}'")
+    return user
 
 
 @user_app.command("add")
 def user_add(
     username: str = typer.Option(..., help="login name"),
-    password: str = typer.Option(..., help="at least 8 characters"),
+    password: str | None = typer.Option(None, help="at least 8 characters; omit it to be asked (not echoed)"),
     role: str = typer.Option(..., help="duty_officer | responder | supervisor | admin"),
     party: str | None = typer.Option(None, help="party code; required for a responder"),
     name: str = typer.Option("", help="display name"),
@@ -204,6 +238,8 @@ def user_add(
     from desk.db import init_db, session_scope
 
     init_db()
+    if password is None:
+        password = _new_password()
     with session_scope() as session:
         try:
             user = create_user(session, username=username, password=password, role=role, party_code=party,
@@ -211,6 +247,49 @@ def user_add(
         except ValueError as exc:
             _fail(str(exc))
     typer.echo(f"added {user.username} ({user.role}{', ' + user.party_code if user.party_code else ''})")
+
+
+@user_app.command("passwd")
+def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
+    """Set a new password (asked twice, not echoed). Every login of the user ends, on every device."""
+    from api.auth import set_password
+    from desk.db import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        user = _find_user(session, username)
+        try:
+            set_password(session, user, _new_password())
+        except ValueError as exc:
+            _fail(f"密码至少 8 个字符 / {exc}")
+    typer.echo(f"已为 {username} 设置新密码，其所有已登录的会话和令牌均已失效 / "
+               f"new password set for {username}; all of its sessions and tokens are revoked")
+
+
+@user_app.command("disable")
+def user_disable(username: str = typer.Argument(..., help="login name")) -> None:
+    """Stop a user from logging in; every session and token of the user ends now."""
+    from api.auth import disable_user
+    from desk.db import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        disable_user(session, _find_user(session, username))
+    typer.echo(f"已停用 {username}，其所有会话和令牌均已失效 / {username} disabled; all of its sessions and tokens are revoked")
+
+
+@user_app.command("enable")
+def user_enable(username: str = typer.Argument(..., help="login name")) -> None:
+    """Let a disabled user log in again (tokens from before it was disabled stay revoked)."""
+    from desk.db import init_db, session_scope
+
+    init_db()
+    with session_scope() as session:
+        user = _find_user(session, username)
+        user.active = True
+        session.add(user)
+        session.commit()
+    typer.echo(f"已启用 {username} / {username} enabled")
 
 
 @party_app.command("import")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -69,6 +69,8 @@ class User(SQLModel, table=True):
     language: str = Field(default="zh", max_length=8)
     active: bool = True
     created_at: datetime = utc_column(default_factory=utcnow)
+    # In every token and session cookie; bumped by logout, a new password and disabling, which revokes them all.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class Incident(SQLModel, table=True):

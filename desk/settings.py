@@ -2,11 +2,53 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import time
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+# The placeholder .env.example ships: a desk started with it signs sessions with a key anyone can read.
+PLACEHOLDER_SECRET_KEY = "change-me-to-a-long-random-string"
+MIN_SECRET_KEY_BYTES = 32
+MIN_METRICS_TOKEN_BYTES = 24
+
+
+class InsecureSetting(ValueError):
+    """A setting the desk refuses to start with. The message is one sentence an operator can act on."""
+
+
+def check_secret_key(key: str) -> str:
+    if key == PLACEHOLDER_SECRET_KEY or key.startswith("change-me"):
+        raise InsecureSetting(
+            "DESK_SECRET_KEY 仍是 .env.example 中的占位值，任何人都能据此伪造登录，请换成随机生成的密钥"
+            "（例如 `openssl rand -hex 32`）后再启动 / DESK_SECRET_KEY is still the .env.example placeholder: "
+            "replace it with a random key (openssl rand -hex 32).")
+    if len(key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+        raise InsecureSetting(
+            f"DESK_SECRET_KEY 太短（{len(key.encode('utf-8'))} 字节），至少需要 {MIN_SECRET_KEY_BYTES} 字节的随机字符"
+            f"（例如 `openssl rand -hex 32`），否则登录可被伪造 / DESK_SECRET_KEY is shorter than "
+            f"{MIN_SECRET_KEY_BYTES} bytes: use a random key (openssl rand -hex 32).")
+    return key
+
+
+def write_private(path: Path, text: str, *, replace: bool = False) -> bool:
+    """Create ``path`` readable by its owner only (0600) from its first byte: the mode is given to open(),
+    so there is no moment when another local user could read it (a chmod afterwards leaves one).
+    Returns False if the file already exists and ``replace`` is not set (another process made it first)."""
+    if replace:
+        path.unlink(missing_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return True
 
 
 class Settings(BaseSettings):
@@ -32,6 +74,12 @@ class Settings(BaseSettings):
     public_url: str | None = None  # unset: http://{api_host}:{api_port}
     secret_key: str | None = None  # unset: generated once and kept in data_dir/secret.key
     token_ttl_minutes: int = 12 * 60
+    # Reverse proxies (IPs or CIDR networks, comma-separated) whose X-Forwarded-For / -Proto uvicorn believes.
+    # Unset: nobody's; the client address is the connection's (the login limiter counts per address).
+    trusted_proxies: str | None = None
+    cookie_secure: bool | None = None  # unset: on when public_url is https
+    metrics_token: str | None = None  # unset: /metrics answers 404
+    api_docs: bool = False  # /docs and /openapi.json
     log_json: bool = True
     worker_metrics_port: int | None = None  # the worker's Temporal SDK metrics (Prometheus) on 0.0.0.0:PORT
     # Incidents a worker keeps in memory between their workflow tasks (the sticky cache; ~200 KB each).
@@ -51,21 +99,57 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
 
+    def resolved_metrics_token(self) -> str | None:
+        """The token Prometheus reads /metrics with (None: /metrics is off); raises InsecureSetting if guessable."""
+        if self.metrics_token and len(self.metrics_token.encode("utf-8")) < MIN_METRICS_TOKEN_BYTES:
+            raise InsecureSetting(
+                f"DESK_METRICS_TOKEN 太短，至少需要 {MIN_METRICS_TOKEN_BYTES} 字节的随机字符（例如 `openssl rand -hex 24`）/ "
+                f"DESK_METRICS_TOKEN is shorter than {MIN_METRICS_TOKEN_BYTES} bytes: use a random token.")
+        return self.metrics_token or None
+
+    @property
+    def resolved_cookie_secure(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.resolved_public_url.lower().startswith("https://")
+
+    def resolved_trusted_proxies(self) -> list[str]:
+        """The proxies uvicorn may believe, checked; raises InsecureSetting for `*` or a malformed entry."""
+        entries = [e.strip() for e in (self.trusted_proxies or "").split(",") if e.strip()]
+        for entry in entries:
+            try:
+                network = None if entry == "*" else ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise InsecureSetting(
+                    f"DESK_TRUSTED_PROXIES 中的“{entry}”不是 IP 地址或网段（例如 10.0.0.5 或 10.0.0.0/24），请改正后再启动 / "
+                    f"DESK_TRUSTED_PROXIES: '{entry}' is not an IP address or CIDR network.") from None
+            if network is None or network.prefixlen == 0:
+                raise InsecureSetting(
+                    f"DESK_TRUSTED_PROXIES 不能是“{entry}”：那样任何人都能伪造来源地址、绕过登录次数限制，请只填反向代理的地址 / "
+                    f"DESK_TRUSTED_PROXIES must not be '{entry}': list only your reverse proxies' addresses.")
+        return entries
+
     @property
     def resolved_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
     def resolved_secret_key(self) -> str:
+        """The key that signs tokens, sessions and CSRF tokens; raises InsecureSetting for a weak one."""
         if self.secret_key:
-            return self.secret_key
+            return check_secret_key(self.secret_key)
         path = self.data_dir / "secret.key"
         if not path.exists():
             import secrets
 
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip()
+            write_private(path, secrets.token_urlsafe(48))  # False: a process starting beside us wrote it
+        key = path.read_text().strip()
+        for _ in range(20):  # that process may not have written its bytes yet
+            if key:
+                break
+            time.sleep(0.05)
+            key = path.read_text().strip()
+        return check_secret_key(key)
 
 
 @lru_cache

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
@@ -509,13 +510,27 @@ def summary_rows(report: dict) -> list[list]:
     return rows
 
 
+# Excel and WPS run a cell that starts with one of these as a formula (full-width forms too: a Chinese input
+# method types ＝ for =), so a title like =HYPERLINK("http://…") would act when a supervisor opens the export.
+FORMULA_START = frozenset("=+-@\t\r＝＋－＠")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def safe_cell(value: object) -> object:
+    """A cell that cannot start a formula: text beginning like one gets a leading ' (shown as plain text)."""
+    if type(value) is str and value and value[0] in FORMULA_START and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: Iterable[list]) -> Iterator[str]:
-    """UTF-8 text with a BOM first (so Excel reads Chinese correctly), CRLF line ends, in chunks."""
+    """UTF-8 text with a BOM first (so Excel reads Chinese correctly), CRLF line ends, in chunks.
+    Every text cell goes through :func:`safe_cell`: titles, party names and reasons are typed by people."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     yield BOM
     for i, row in enumerate(rows, 1):
-        writer.writerow(row)
+        writer.writerow([safe_cell(v) for v in row])
         if i % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

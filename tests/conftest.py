@@ -36,6 +36,10 @@ from worker import build_worker
 BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("DESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-9"
+# 32+ bytes: the desk refuses a shorter key (desk.settings.check_secret_key). Tests only, never production.
+TEST_SECRET_KEY = "test-secret-key-for-the-desk-tests-0123456789"
+TEST_METRICS_TOKEN = "test-metrics-token-for-prometheus-0123"  # what Prometheus sends to read /metrics
+METRICS_AUTH = {"Authorization": f"Bearer {TEST_METRICS_TOKEN}"}
 
 
 # --- Temporal --------------------------------------------------------------------------------------------
@@ -190,8 +194,8 @@ class Desk:
 
 
 def make_settings(tmp_path: Path, notify_config: Path | None, **overrides) -> Settings:
-    values = dict(data_dir=tmp_path, notify_config=notify_config, secret_key="test-secret", policy="bazhong",
-                  public_url="http://desk.test")
+    values = dict(data_dir=tmp_path, notify_config=notify_config, secret_key=TEST_SECRET_KEY, policy="bazhong",
+                  public_url="http://desk.test", metrics_token=TEST_METRICS_TOKEN)
     values.update(overrides)
     return Settings(_env_file=None, **values)
 

@@ -58,12 +58,17 @@ async def test_responder_acknowledges_and_releases_timeline_shows_both(desk):
     assert timeline["events"][2]["actor"] == "bazhou"
 
 
-async def test_responder_of_another_party_is_refused(desk):
+async def test_responder_of_another_party_is_refused_as_if_the_incident_did_not_exist(desk):
     iid = (await desk.open(party="bazhou")).json()["id"]
+    unknown = iid[:-6] + "999999"
     for method, path in [("get", ""), ("get", "/timeline"), ("post", "/acknowledge"), ("post", "/notes")]:
         kwargs = {"json": {"text": "x"}} if path == "/notes" else {}
         r = await getattr(desk.http, method)(f"/api/incidents/{iid}{path}", headers=desk.auth("enyang"), **kwargs)
-        assert r.status_code == 403, (path, r.text)
+        assert r.status_code == 404, (path, r.text)
+        missing = await getattr(desk.http, method)(f"/api/incidents/{unknown}{path}", headers=desk.auth("enyang"),
+                                                   **kwargs)
+        # The same answer as for a number nobody has: trying ids tells nothing about another party's incidents.
+        assert r.json()["detail"].replace(iid, unknown) == missing.json()["detail"], (path, r.text, missing.text)
     listed = (await desk.http.get("/api/incidents", headers=desk.auth("enyang"))).json()
     assert iid not in [i["id"] for i in listed]
 

@@ -46,7 +46,7 @@ async def test_board_shows_a_new_incident_without_reload_and_overdue_first(web_d
     # A filter applies at once, stays in the address bar and survives the next refresh.
     await page.select_option('select[name="party"]', "bazhou")
     await page.wait_for_url("**/board?party=bazhou")
-    await page.wait_for_function("document.querySelectorAll('#board-rows tr[data-id]').length === 1")
+    await page.wait_for_function("() => document.querySelectorAll('#board-rows tr[data-id]').length === 1")
     assert await rows.first.get_attribute("data-id") == new_id
 
     # The supervisor's timeline of the overdue incident: gaps between entries, deadline markers.
@@ -84,12 +84,12 @@ async def test_board_says_when_it_lists_only_part_of_the_open_incidents(web_desk
         add_incident(s, party="bazhou", level="III", status="open", title="又一起", detected_at=NOW,
                      next_due_at=NOW + timedelta(hours=1), milestones={"acknowledge": "pending"})
     await page.wait_for_function(
-        "document.getElementById('board-truncated').textContent.includes('共 502 条')", timeout=10_000)
+        "() => document.getElementById('board-truncated').textContent.includes('共 502 条')", timeout=10_000)
     assert await page.locator('[data-count="open"]').inner_text() == "502"
 
     # A filter that selects fewer than 500: every one is listed, and the notice goes.
     await page.select_option('select[name="party"]', "bazhou")
-    await page.wait_for_function("document.querySelectorAll('#board-rows tr[data-id]').length === 1")
+    await page.wait_for_function("() => document.querySelectorAll('#board-rows tr[data-id]').length === 1")
     assert await notice.is_hidden()
 
 

@@ -52,7 +52,7 @@ from desk.models import (
     User,
 )
 from desk.policy import load_policy
-from tests.conftest import BIN, PASSWORD, eventually, make_settings, start_desk, workflow_id
+from tests.conftest import BIN, PASSWORD, TEST_SECRET_KEY, eventually, make_settings, start_desk, workflow_id
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -87,7 +87,7 @@ def doctor_cli(desk, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, DESK_DATABASE_URL=desk.database_url,
                DESK_TEMPORAL_ADDRESS=desk.client.service_client.config.target_host,
                DESK_TEMPORAL_TASK_QUEUE=desk.task_queue, DESK_DATA_DIR=str(desk.settings.data_dir),
-               DESK_SECRET_KEY="test-secret", DESK_LOG_JSON="false")
+               DESK_SECRET_KEY=TEST_SECRET_KEY, DESK_LOG_JSON="false")
     return subprocess.run([sys.executable, "-m", "desk.cli", "doctor", "--grace", "0", *args], env=env,
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
 

@@ -37,7 +37,7 @@ from desk import clocks as clk
 from desk.db import init_db, session_scope
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
-from tests.conftest import PASSWORD, USERS, Desk, eventually, free_port, make_settings
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, USERS, Desk, eventually, free_port, make_settings
 
 pytestmark = pytest.mark.slow
 
@@ -192,7 +192,7 @@ class TemporalServer:
 def worker_env(tmp_path: Path, address: str, task_queue: str, database_url: str) -> dict:
     return dict(os.environ, DESK_TEMPORAL_ADDRESS=address, DESK_TEMPORAL_TASK_QUEUE=task_queue,
                 DESK_DATABASE_URL=database_url, DESK_NOTIFY_CONFIG=str(tmp_path / "notify.yml"),
-                DESK_DATA_DIR=str(tmp_path), DESK_SECRET_KEY="test-secret", DESK_LOG_JSON="false",
+                DESK_DATA_DIR=str(tmp_path), DESK_SECRET_KEY=TEST_SECRET_KEY, DESK_LOG_JSON="false",
                 DESK_PUBLIC_URL="http://desk.test")
 
 

@@ -38,8 +38,8 @@ async def test_not_ready_while_temporal_is_unreachable(tmp_path, database_url):
     r = await _get(app, "/readyz")
 
     assert r.status_code == 503
-    assert r.json()["checks"]["database"] == "ok"
-    assert r.json()["checks"]["temporal"].startswith("error")
+    # Which part is down, and nothing of why: no address, driver or error text for an anonymous prober.
+    assert r.json() == {"status": "unavailable", "checks": {"database": "ok", "temporal": "error"}}
     assert (await _get(app, "/healthz")).status_code == 200  # alive: do not restart it, just route around it
 
 
@@ -50,5 +50,5 @@ async def test_not_ready_while_the_database_is_unreachable(tmp_path, temporal_en
     r = await _get(app, "/readyz")
 
     assert r.status_code == 503
-    assert r.json()["checks"]["database"].startswith("error")
-    assert r.json()["checks"]["temporal"] == "ok"
+    assert r.json() == {"status": "unavailable", "checks": {"database": "error", "temporal": "ok"}}
+    assert "127.0.0.1" not in r.text and "psycopg" not in r.text.lower() and "Error" not in r.text

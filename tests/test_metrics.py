@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from desk.logs import JsonFormatter
 from desk.models import NotificationAttempt
-from tests.conftest import eventually
+from tests.conftest import METRICS_AUTH, eventually
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -53,7 +53,7 @@ async def test_metrics_after_a_scenario(desk):
     await eventually(breach_recorded, timeout=30)
     await eventually(lambda: len(desk.receiver.tagged("supervisor")) == 1, timeout=30)
 
-    r = await desk.http.get("/metrics")
+    r = await desk.http.get("/metrics", headers=METRICS_AUTH)  # as Prometheus reads it
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     m = _samples(r.text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -103,7 +104,9 @@ def test_a_database_made_before_migrations_is_adopted(database_url):
 
 
 def test_cli_db_upgrade_and_downgrade(database_url, tmp_path):
-    env = {"DESK_DATABASE_URL": database_url, "DESK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    # PYTHONPATH: the migrations of this checkout, whichever copy of the desk the venv has installed.
+    env = {"DESK_DATABASE_URL": database_url, "DESK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     run = [sys.executable, "-m", "desk.cli", "db"]
 
     up = subprocess.run([*run, "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)

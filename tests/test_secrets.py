@@ -7,12 +7,13 @@ import json
 import logging
 from pathlib import Path
 
+import httpx
 import pytest_asyncio
 from sqlmodel import select
 
 from desk.db import session_scope
 from desk.models import NotificationAttempt
-from tests.conftest import eventually, make_settings, start_desk
+from tests.conftest import METRICS_AUTH, PASSWORD, eventually, make_settings, start_desk
 
 FAST = Path(__file__).parent / "policies" / "fast.toml"
 PASSWORD_SECRET = "S3cretPassw0rd"
@@ -76,7 +77,7 @@ async def test_channel_secrets_never_appear_in_answers_records_or_logs(secret_de
         for path in (f"/api/incidents/{iid}/timeline", f"/api/incidents/{iid}", "/api/incidents", "/api/board"):
             r = await desk.http.get(path, headers=desk.auth(who))
             answers.append(r.text)
-    answers.append((await desk.http.get("/metrics")).text)
+    answers.append((await desk.http.get("/metrics", headers=METRICS_AUTH)).text)
     timeline = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("super"))).json()
     failed = [n for n in timeline["notifications"] if n["status"] == "failed"]
     assert failed and failed[0]["error"], "the failure is visible, with its reason"
@@ -87,3 +88,57 @@ async def test_channel_secrets_never_appear_in_answers_records_or_logs(secret_de
     assert "notification channels failed" in logged  # the failure was logged ...
     for secret in SECRETS:
         assert secret not in logged, f"{secret} written to the logs"  # ... without the secret
+
+
+async def test_responders_see_the_service_and_tags_of_a_delivery_never_the_channel_address(secret_desk):
+    from datetime import datetime, timezone
+
+    from sqlmodel import select as sql_select
+
+    from api.service import CHANNEL_DETAIL_HIDDEN, DELIVERY_KEYS
+    from desk.models import Incident, TimelineEvent
+    from tests.web_fixtures import csrf_of
+
+    desk = secret_desk
+    iid = (await desk.open(party="bazhou", title="联络员只看服务和标签")).json()["id"]
+    await eventually(lambda: {r.status for r in attempts(desk.database_url)} >= {"delivered", "failed"}, timeout=60)
+    # A failure as the workflow records it once the retries are spent: its text names the channel.
+    with session_scope(desk.database_url) as s:
+        incident = s.exec(sql_select(Incident).where(Incident.human_id == iid)).one()
+        at = datetime.now(timezone.utc)
+        s.add(TimelineEvent(incident_id=incident.id, event_key=f"{incident.workflow_id}/98", seq=98,
+                            kind="notification_failed", actor="system", at=at,  # as runs before durable delivery
+                            payload={"milestone": "acknowledge", "rung": "acknowledge/reminder/0", "tags": ["bazhou"],
+                                     "error": "JSON: deskbot:****@127.0.0.1 refused the connection",
+                                     "alert_error": "JSON: deskbot:****@127.0.0.1", "channel": "json://deskbot:****@127.0.0.1"}))
+        s.add(TimelineEvent(incident_id=incident.id, event_key=f"{incident.workflow_id}/99", seq=99,
+                            kind="channel_failure_escalated", actor="system", at=at,  # as durable delivery does
+                            payload={"milestone": "acknowledge", "rung": "acknowledge/reminder/0", "tries": 5,
+                                     "channels": 1, "error": "JSON: deskbot:****@127.0.0.1 refused the connection",
+                                     "delivered_now": ["json://deskbot:****@127.0.0.1/bazhou"]}))
+        s.commit()
+
+    r = await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("bazhou"))
+    shown = r.json()
+    assert shown["notifications"] and all(n["service"] and n["tags"] and n["channel"] == "" and n["error"] == ""
+                                          for n in shown["notifications"])
+    assert {n["status"] for n in shown["notifications"]} >= {"delivered", "failed"}  # whether it arrived: yes
+    failures = [e for e in shown["events"] if e["kind"] in ("notification_failed", "channel_failure_escalated")]
+    assert len(failures) == 2
+    for failed in failures:
+        assert set(failed["payload"]) <= DELIVERY_KEYS | {"error", "channels"}
+        assert failed["payload"]["error"] == CHANNEL_DETAIL_HIDDEN
+    assert failures[1]["payload"]["channels"] == 1 and failures[1]["payload"]["tries"] == 5
+    for leak in ("deskbot", "127.0.0.1", "****"):
+        assert leak not in r.text, f"{leak} shown to a responder"
+    supervisor = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("super"))).text
+    assert "deskbot:****@127.0.0.1" in supervisor  # those who look after the channels still see which one
+
+    async with httpx.AsyncClient(transport=desk.http._transport, base_url="http://desk.test") as browser:
+        token = csrf_of((await browser.get("/login")).text)
+        r = await browser.post("/login", data={"username": "bazhou", "password": PASSWORD, "csrf_token": token})
+        assert r.status_code == 303
+        page = (await browser.get(f"/incidents/{iid}")).text
+    assert "渠道详情仅值班员和督办人员可见" in page
+    for leak in ("deskbot", "127.0.0.1", "****"):
+        assert leak not in page, f"{leak} on a responder's incident page"

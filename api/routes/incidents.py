@@ -18,15 +18,14 @@ from api.schemas import (
     Level,
     LevelIn,
     NoteIn,
-    NotificationOut,
     ReassignIn,
     ReleaseIn,
     ReopenIn,
-    TimelineEventOut,
     TimelineOut,
     WaiveIn,
 )
-from api.service import Desk, act, field_error, get_incident, incident_out, open_incident, timeline_rows
+from api.service import (Desk, act, field_error, get_incident, incident_out, open_incident, timeline_out,
+                         timeline_rows)
 from desk.messages import (
     Acknowledge,
     AddNote,
@@ -110,12 +109,8 @@ def read_incident(human_id: str, user: User = Depends(current_user), session: Se
 def read_timeline(human_id: str, user: User = Depends(current_user), session: Session = Depends(get_session)):
     incident = get_incident(session, human_id)
     ensure_can_see(user, incident)
-    events, notes = timeline_rows(session, incident)
-    return TimelineOut(
-        incident=incident.human_id,
-        events=[TimelineEventOut.model_validate(e, from_attributes=True) for e in events],
-        notifications=[NotificationOut.model_validate(n, from_attributes=True) for n in notes],
-    )
+    shown_events, shown_notes = timeline_out(user, *timeline_rows(session, incident))
+    return TimelineOut(incident=incident.human_id, events=shown_events, notifications=shown_notes)
 
 
 async def _run(human_id: str, user: User, session: Session, desk: Desk, update: Any, command: Any,

@@ -17,8 +17,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
-from api.auth import RESPONDER, Tokens, authenticate
+from api.auth import RESPONDER, Tokens, revoke_tokens
 from api.deps import ensure_can_see, get_desk, get_session, get_tokens
+from api.ratelimit import log_in
 from api.schemas import (
     SHANGHAI,
     AcknowledgeIn,
@@ -78,23 +79,35 @@ def login_page(request: Request, next: str = "", user: User | None = Depends(vie
 
 
 @router.post("/login", dependencies=CSRF)
-async def login(request: Request, session: Session = Depends(get_session), tokens: Tokens = Depends(get_tokens)):
+async def login(request: Request, tokens: Tokens = Depends(get_tokens)):
     form = await request.form()
     username = str(form.get("username") or "").strip()[:64]
     next_url = safe_next(str(form.get("next") or ""), "")
-    user = authenticate(session, username, str(form.get("password") or ""))
-    if user is None:
+    try:  # the JSON API's login path: the same limiter, the password checked off the event loop
+        user = await log_in(request, username, str(form.get("password") or ""))
+    except HTTPException as exc:
         _ = translator(request)
-        return render(request, "login.html", {"next": next_url, "username": username,
-                                              "error": _("Wrong user name or password.")}, status_code=401)
+        if exc.status_code == 429:
+            seconds = int((exc.headers or {}).get("Retry-After", "60"))
+            error = _("Too many failed logins. Try again in %(minutes)s minutes.", minutes=max(1, -(-seconds // 60)))
+        else:
+            error = _("Wrong user name or password.")
+        response = render(request, "login.html", {"next": next_url, "username": username, "error": error},
+                          status_code=exc.status_code)
+        if exc.status_code == 429:
+            response.headers["Retry-After"] = str(seconds)
+        return response
     response = RedirectResponse(next_url or home(user), 303)
     response.set_cookie(SESSION_COOKIE, tokens.issue(user, "session"), max_age=tokens.ttl_seconds, httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https", path="/")
+                        samesite="lax", secure=csrf.cookie_secure(request), path="/")
     return response
 
 
 @router.post("/logout", dependencies=CSRF)
-def logout():
+def logout(session: Session = Depends(get_session), user: User | None = Depends(viewer)):
+    if user is not None:  # the cookie stops working everywhere, even a copy taken before logging out
+        revoke_tokens(session, user)
+        session.commit()
     response = RedirectResponse("/login", 303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -110,7 +123,8 @@ async def switch_language(request: Request, session: Session = Depends(get_sessi
         session.add(user)
         session.commit()
     response = RedirectResponse(safe_next(str(form.get("next") or ""), "/"), 303)
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax", path="/")
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax", path="/",
+                        secure=csrf.cookie_secure(request))
     return response
 
 
@@ -334,16 +348,14 @@ def _display_name(session: Session, username: str) -> str:
 
 
 def _visible(request: Request, session: Session, user: User, human_id: str) -> Incident:
-    """The incident, if this user may see it; else the 404/403 page in the user's language."""
+    """The incident, if this user may see it; else the 404 page in the user's language, the same for an
+    incident of another party as for one that does not exist (no hint that the id is taken)."""
     _ = translator(request)
     try:
         incident = get_incident(session, human_id)
-    except HTTPException:
-        raise PageError(404, _("There is no incident numbered %(id)s.", id=human_id[:40])) from None
-    try:
         ensure_can_see(user, incident)
     except HTTPException:
-        raise PageError(403, _("This incident belongs to another party: you cannot see or act on it.")) from None
+        raise PageError(404, _("There is no incident numbered %(id)s.", id=human_id[:40])) from None
     return incident
 
 
@@ -374,7 +386,7 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "status_label": _(labels.STATUSES.get(out.status, out.status)),
         "source_href": views._http(out.source_url),
         "milestones": views.milestone_views(desk, incident, milestones, now, _, lang),
-        "timeline": views.timeline(session, events, notes, _, local),
+        "timeline": views.timeline(session, events, notes, _, local, user),
         "actions": [{"key": a, "label": _(ACTION_LABELS[a]),
                      "confirm": _(ACTION_CONFIRM[a], id=incident.human_id, party=party_name)} for a in actions],
         "errors": errors or {}, "values": values or {}, "done": done_text,

@@ -43,11 +43,7 @@ def login_url(next_url: str) -> str:
 def viewer(request: Request, session: Session = Depends(get_session),
            tokens: Tokens = Depends(get_tokens)) -> User | None:
     """The logged-in user, or None. Remembered on request.state for the page's template."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    uid = tokens.read(cookie, "session") if cookie else None
-    user = session.get(User, uid) if uid is not None else None
-    if user is not None and not user.active:
-        user = None
+    user = tokens.user(session, request.cookies.get(SESSION_COOKIE), "session")
     request.state.user = user
     return user
 

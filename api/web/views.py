@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from api.auth import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
 from api.schemas import UNGRADED_CATEGORIES
-from api.service import Desk
+from api.service import Desk, event_payload_for, sees_channels
 from api.web import labels
 from desk import clocks as clk
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
@@ -186,8 +186,9 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime | None], str]) -> list[tuple[str, str, str]]:
-    p = event.payload or {}
+def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime | None], str],
+                  payload: dict | None = None) -> list[tuple[str, str, str]]:
+    p = (event.payload or {}) if payload is None else payload
     rows: list[tuple[str, str, str]] = []
 
     def add(label: str, text: Any, href: str = "") -> None:
@@ -243,22 +244,26 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
 
 
 def timeline(session: Session, events: list[TimelineEvent], notes: list[NotificationAttempt], _: Translate,
-             local: Callable[[datetime | None], str]) -> list[Entry]:
-    """Every event and every notification attempt, newest first."""
+             local: Callable[[datetime | None], str], viewer: User) -> list[Entry]:
+    """Every event and every notification attempt, newest first; channel details only for those who
+    look after the channels (api.service.sees_channels)."""
+    channels = sees_channels(viewer)
+    hidden = _("Some channels failed; their details are shown to duty officers and supervisors.")
     names = {u.username: u.display_name or u.username for u in session.exec(
         select(User).where(col(User.username).in_({e.actor for e in events}))).all()}
     entries = []
     for e in events:
         actor = _("System") if e.actor == "system" else names.get(e.actor, e.actor)
         entries.append(Entry(at=e.at, order=(1, e.seq), title=_(labels.EVENTS.get(e.kind, e.kind)), actor=actor,
-                             css=f"event {e.kind}", details=event_details(e, _, local)))
+                             css=f"event {e.kind}",
+                             details=event_details(e, _, local, event_payload_for(viewer, e, hidden))))
     for n in notes:
         status = _(labels.DELIVERY.get(n.status, n.status))
         details = [(_("Delivery"), status, ""), (_("Sent to"), n.tags, ""),
-                   (_("Channel"), n.service or n.channel, "")]
+                   (_("Channel"), (n.service or n.channel) if channels else n.service, "")]
         if n.attempt > 1:
             details.append((_("Attempt"), str(n.attempt), ""))
-        if n.error:
+        if n.error and channels:
             details.append((_("Error"), n.error, ""))
         entries.append(Entry(at=n.at, order=(0, n.id or 0),
                              title=_("Notification: %(kind)s", kind=_(labels.NOTIFICATION_KINDS.get(n.kind, n.kind))),
