@@ -11,7 +11,6 @@ import re
 import stat
 import subprocess
 import sys
-import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import select
 from temporalio.client import Client
 
@@ -30,7 +28,7 @@ from desk.db import init_db, session_scope
 from desk.models import User
 from desk.settings import PLACEHOLDER_SECRET_KEY, InsecureSetting, Settings
 from tests.conftest import METRICS_AUTH, PASSWORD, TEST_METRICS_TOKEN, TEST_SECRET_KEY, USERS, free_port, make_settings
-from tests.web_fixtures import browser, context, csrf_of, web_desk  # noqa: F401 (fixtures)
+from tests.web_fixtures import browser, context, csrf_of, uvicorn_thread, web_desk  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,18 +150,8 @@ async def serve(settings: Settings, database_url: str):
     _users(database_url)
     closed = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)  # no Temporal needed for these
     app = create_app(settings, client=closed, database_url=database_url)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn-security-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.05)
-    try:
+    async with uvicorn_thread(app, port):
         yield Live(f"http://127.0.0.1:{port}", database_url)
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 @asynccontextmanager

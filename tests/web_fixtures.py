@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -75,20 +76,26 @@ async def web_desk(temporal_env, tmp_path, notify_config, database_url, receiver
             create_user(session, username=name, password=PASSWORD, role=role, party_code=party,
                         display_name={"bazhou": "巴州区联络员", "enyang": "恩阳区联络员", "duty": "市值班员"}.get(name, name))
     app = create_app(settings, database_url=database_url, task_queue=task_queue)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="uvicorn-web-test", daemon=True)
     worker = build_worker(temporal_env.client, settings, task_queue=task_queue, database_url=database_url)
-    async with worker:
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            await asyncio.sleep(0.05)
-        try:
-            yield WebDesk(base_url, database_url, task_queue)
-        finally:
-            server.should_exit = True
-            thread.join(15)
+    async with worker, uvicorn_thread(app, port):
+        yield WebDesk(base_url, database_url, task_queue)
+
+
+@asynccontextmanager
+async def uvicorn_thread(app, port: int):  # noqa: ANN001 (a FastAPI app)
+    """The app under uvicorn on ``port``, in a thread with its own event loop (what production runs)."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name=f"uvicorn-test-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(15)
 
 
 @pytest_asyncio.fixture(scope="session")
