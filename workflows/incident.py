@@ -263,7 +263,7 @@ class IncidentWorkflow(LegacyBranch):
                     }, key=f"r/{owed.rung_key}/recovered-{owed.tries + 1}")
 
     def _settle(self, rung_key: str, milestone: str, kind: str, tags: list[str], delivered: Delivered | None,
-                error: str, *, tries: int, owed: Owed | None) -> dict:
+                error: str, *, tries: int, owed: Owed | None, detail: str = "") -> dict:
         """Log a send's attempts and keep what is still owed. Returns the figures for the timeline."""
         now = workflow.now()
         dedupe_key = f"{workflow.info().workflow_id}/{rung_key}"
@@ -315,7 +315,8 @@ class IncidentWorkflow(LegacyBranch):
                 figures["superseded"] = superseded
             self.state.owed.append(Owed(
                 rung_key=rung_key, milestone=milestone, kind=kind, tags=tags, channels=list(failed),
-                first_failed_at=now, next_try_at=now + self._backoff(1), last_error=_first_error(failed)))
+                first_failed_at=now, next_try_at=now + self._backoff(1), last_error=_first_error(failed),
+                detail=detail))
         return figures
 
     def _supersede(self, milestone: str, kind: str, channels: list[str]) -> list[str]:
@@ -361,7 +362,7 @@ class IncidentWorkflow(LegacyBranch):
             payload = {"rung": owed.rung_key, "milestone": owed.milestone, "error": owed.last_error,
                        "channels": len(owed.channels), "tries": owed.tries}
             payload.update(self._settle(key, owed.milestone, "channel_failure", ["supervisor"], delivered, error,
-                                        tries=1, owed=None))
+                                        tries=1, owed=None, detail=detail))
             self._append("channel_failure_escalated", "system", payload, key=f"r/{key}")
 
     def _drop_owed_not_due(self) -> None:
