@@ -152,7 +152,7 @@ def _first_admin(data_dir: Path) -> None:
 
     from sqlmodel import select
 
-    from api.auth import ADMIN, create_user
+    from desk.users import ADMIN, create_user
     from desk.db import session_scope
     from desk.models import User
 
@@ -234,7 +234,7 @@ def user_add(
     language: str = typer.Option("zh", help="zh or en"),
 ) -> None:
     """Add a user with a hashed (argon2) password."""
-    from api.auth import create_user
+    from desk.users import create_user
     from desk.db import init_db, session_scope
 
     init_db()
@@ -252,7 +252,7 @@ def user_add(
 @user_app.command("passwd")
 def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
     """Set a new password (asked twice, not echoed). Every login of the user ends, on every device."""
-    from api.auth import set_password
+    from desk.users import set_password
     from desk.db import init_db, session_scope
 
     init_db()
@@ -269,7 +269,7 @@ def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
 @user_app.command("disable")
 def user_disable(username: str = typer.Argument(..., help="login name")) -> None:
     """Stop a user from logging in; every session and token of the user ends now."""
-    from api.auth import disable_user
+    from desk.users import disable_user
     from desk.db import init_db, session_scope
 
     init_db()
