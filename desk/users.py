@@ -3,7 +3,6 @@
 Domain code used by the API's login and by `opinion-desk` commands; tokens (an HTTP matter) stay in api.auth.
 """
 
-
 from __future__ import annotations
 
 from argon2 import PasswordHasher
