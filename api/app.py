@@ -12,14 +12,16 @@ from sqlalchemy.exc import OperationalError
 from temporalio.client import Client
 
 from api.auth import Tokens
+from api.errors import desk_error
 from api.headers import SecurityHeaders
 from api.limits import RequestLimits
 from api.metrics import install_metrics
 from api.routes import auth, board, health, incidents, parties, stats
-from api.service import Desk
 from api.web import install as install_pages
 from desk.db import init_db
+from desk.errors import DeskError
 from desk.policy import load_policy
+from desk.service import Desk
 from desk.settings import Settings, get_settings
 
 log = logging.getLogger("desk.api")
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     )
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(DeskError, desk_error)
     app.add_middleware(RequestLimits)
     for module in (auth, incidents, parties, board, stats, health):
         app.include_router(module.router)

@@ -9,10 +9,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from api.auth import ADMIN, RESPONDER, SUPERVISOR, Tokens
-from api.service import Desk, not_found
 from api.web import csrf
 from desk.db import get_engine
+from desk.errors import incident_not_found
 from desk.models import Incident, User
+from desk.service import Desk
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -61,7 +62,7 @@ def ensure_can_see(user: User, incident: Incident) -> None:
     """A responder sees and acts only on its own party's incidents. Another party's answers exactly as an
     id that does not exist (404), so trying ids tells a county nothing about another's incidents or volume."""
     if user.role == RESPONDER and incident.party_code != user.party_code:
-        raise not_found(incident.human_id)
+        raise incident_not_found(incident.human_id)
 
 
 SUPERVISORS = (SUPERVISOR, ADMIN)

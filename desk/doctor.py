@@ -48,6 +48,7 @@ from desk.db import session_scope
 from desk.messages import OPEN, AddNote, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, Party, TimelineEvent
 from desk.policy import FOLLOW_UP, Policy
+from desk.service import incident_facts, start_incident_workflow
 
 DOCTOR = "doctor"
 REBUILT_NOTE = "对账修复：数据库中缺少该事件的记录，已按处理流程的当前状态重建。"
@@ -216,8 +217,6 @@ def rebuild_state(session: Session, incident: Incident, *, party: Party, policy:
     goes out if it has not (clocks.ladder). What was delivered comes from the delivery ledger, the attempt
     log and the timeline's rung events; the timeline continues after its last event.
     """
-    from api.service import incident_facts
-
     keys, due_of = _rung_keys(session, incident)
     order = {rule.key: i for i, rule in enumerate(policy.milestones)}
     rows = sorted(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)).all(),
@@ -243,17 +242,17 @@ def rebuild_state(session: Session, incident: Incident, *, party: Party, policy:
 async def _restart(client: Client, session: Session, incident: Incident, *, policy: Policy,
                    drill_policy: Policy, public_url: str, task_queue: str) -> str:
     """Start an open incident's lost workflow from SQL. Returns the report's note on the rules used."""
-    from api.service import start_incident_workflow
-
     party = session.get(Party, incident.party_code)
     rules, note = incident_policy(incident, policy=policy, drill_policy=drill_policy)
     state = rebuild_state(session, incident, party=party, policy=rules, now=datetime.now(timezone.utc))
     if state.event_seq == 0:
         # A row from before the "opened" event was written with it, whose workflow never ran: nothing
         # happened yet, so start it as the API would have (the run writes "opened" itself).
-        await start_incident_workflow(client, incident, party, rules, public_url, task_queue, opened_recorded=False)
+        await start_incident_workflow(client=client, incident=incident, party=party, policy=rules,
+                                      public_url=public_url, task_queue=task_queue, opened_recorded=False)
     else:
-        await start_incident_workflow(client, incident, party, rules, public_url, task_queue, state=state)
+        await start_incident_workflow(client=client, incident=incident, party=party, policy=rules,
+                                      public_url=public_url, task_queue=task_queue, state=state)
     return note
 
 

@@ -36,9 +36,8 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from api.schemas import IncidentCreate
-from api.service import Desk as ServiceDesk
-from api import service
 from desk import clocks as clk
+from desk import service
 from desk.db import init_db, session_scope
 from desk.doctor import DOCTOR, patch_report, rebuild_state, reconcile
 from desk.messages import IncidentState
@@ -52,6 +51,7 @@ from desk.models import (
     User,
 )
 from desk.policy import load_policy
+from desk.service import Desk as ServiceDesk
 from tests.conftest import BIN, PASSWORD, TEST_SECRET_KEY, eventually, make_settings, start_desk, workflow_id
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -164,7 +164,7 @@ async def test_a_crash_between_row_and_workflow_is_reported_and_repaired_by_doct
                                drill_policy=load_policy(desk.settings.drill_policy), public_url="http://desk.test")
         data = IncidentCreate(title="开立途中进程崩溃", category="accident", level="II", party="enyang")
         with pytest.raises(Crash):
-            await service.open_incident(session, api_desk, data, duty)
+            await service.open_incident(session=session, desk=api_desk, data=data, user=duty)
     monkeypatch.undo()
     [orphan] = rows(desk.database_url)
     # The "opened" event is written with the row, so the timeline is whole even before the repair.
@@ -223,8 +223,8 @@ async def test_doctor_command_reports_drift_and_exits_nonzero_until_repaired(des
                                drill_policy=load_policy("drill"), public_url="http://desk.test")
         monkeypatch.setattr(service, "start_incident_workflow", never)
         with pytest.raises(Crash):
-            await service.open_incident(session, api_desk, IncidentCreate(
-                title="命令行对账", category="public_opinion", party="bazhou"), duty)
+            await service.open_incident(session=session, desk=api_desk, data=IncidentCreate(
+                title="命令行对账", category="public_opinion", party="bazhou"), user=duty)
         monkeypatch.undo()
     [orphan] = rows(desk.database_url)
 

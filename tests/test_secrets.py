@@ -95,7 +95,7 @@ async def test_responders_see_the_service_and_tags_of_a_delivery_never_the_chann
 
     from sqlmodel import select as sql_select
 
-    from api.service import CHANNEL_DETAIL_HIDDEN, DELIVERY_KEYS
+    from api.presenters import CHANNEL_DETAIL_HIDDEN, DELIVERY_KEYS
     from desk.models import Incident, TimelineEvent
     from tests.web_fixtures import csrf_of
 

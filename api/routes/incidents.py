@@ -24,8 +24,7 @@ from api.schemas import (
     TimelineOut,
     WaiveIn,
 )
-from api.service import (Desk, act, field_error, get_incident, incident_out, open_incident, timeline_out,
-                         timeline_rows)
+from api.presenters import incident_out, timeline_out
 from desk.messages import (
     Acknowledge,
     AddNote,
@@ -36,7 +35,9 @@ from desk.messages import (
     Reopen,
     Waive,
 )
-from desk.models import Incident, Party, User, utcnow
+from desk.models import Incident, User, utcnow
+from desk.service import (Desk, act, active_party, check_release_time, get_incident, open_incident,
+                          timeline_rows)
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -60,7 +61,8 @@ async def create_incident(
     session: Session = Depends(get_session),
     desk: Desk = Depends(get_desk),
 ) -> IncidentOut:
-    incident, created = await open_incident(session, desk, data, user, idempotency_key)
+    incident, created = await open_incident(session=session, desk=desk, data=data, user=user,
+                                            idempotency_key=idempotency_key)
     if not created:
         response.status_code = 200
     return incident_out(session, incident)
@@ -100,24 +102,24 @@ def list_incidents(
 
 @router.get("/{human_id}", response_model=IncidentOut, summary="One incident with its milestones")
 def read_incident(human_id: str, user: User = Depends(current_user), session: Session = Depends(get_session)):
-    incident = get_incident(session, human_id)
+    incident = get_incident(session=session, human_id=human_id)
     ensure_can_see(user, incident)
     return incident_out(session, incident)
 
 
 @router.get("/{human_id}/timeline", response_model=TimelineOut, summary="Every event and notification attempt")
 def read_timeline(human_id: str, user: User = Depends(current_user), session: Session = Depends(get_session)):
-    incident = get_incident(session, human_id)
+    incident = get_incident(session=session, human_id=human_id)
     ensure_can_see(user, incident)
-    shown_events, shown_notes = timeline_out(user, *timeline_rows(session, incident))
+    shown_events, shown_notes = timeline_out(user, *timeline_rows(session=session, incident=incident))
     return TimelineOut(incident=incident.human_id, events=shown_events, notifications=shown_notes)
 
 
 async def _run(human_id: str, user: User, session: Session, desk: Desk, update: Any, command: Any,
                key: str | None = None) -> IncidentOut | JSONResponse:
-    incident = get_incident(session, human_id)
+    incident = get_incident(session=session, human_id=human_id)
     ensure_can_see(user, incident)
-    recorded = await act(desk, incident, update, command, user=user, idempotency_key=key)
+    recorded = await act(desk=desk, incident=incident, update=update, command=command, user=user, idempotency_key=key)
     if not recorded:
         return JSONResponse({"id": incident.human_id, "recorded": False, "detail": RECORDED_LATER}, status_code=202)
     session.refresh(incident)
@@ -125,10 +127,9 @@ async def _run(human_id: str, user: User, session: Session, desk: Desk, update: 
 
 
 def _check_release_time(session: Session, user: User, human_id: str, body: ReleaseIn) -> None:
-    incident = get_incident(session, human_id)
+    incident = get_incident(session=session, human_id=human_id)
     ensure_can_see(user, incident)
-    if body.released_at is not None and body.released_at < incident.detected_at:
-        raise field_error("released_at", "发布时间早于舆情发现时间，请核对后重新填写。")
+    check_release_time(incident=incident, released_at=body.released_at)
 
 
 @router.post("/{human_id}/acknowledge", response_model=IncidentOut, summary="Acknowledge (签收)", responses=ACCEPTED)
@@ -168,9 +169,7 @@ async def add_note(human_id: str, body: NoteIn, user: User = Depends(require(*EV
 @router.post("/{human_id}/reassign", response_model=IncidentOut, summary="Reassign to another party (改派)", responses=ACCEPTED)
 async def reassign(human_id: str, body: ReassignIn, user: User = Depends(require(*SUPERVISORS)),
                    session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    party = session.get(Party, body.party)
-    if party is None or not party.active:
-        raise field_error("party", f"未知的责任单位代码：{body.party}")
+    party = active_party(session=session, code=body.party)
     command = Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
     return await _run(human_id, user, session, desk, IncidentWorkflow.reassign, command, key)
 

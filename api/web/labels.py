@@ -95,7 +95,7 @@ RELEASE_CHANNELS = (
     N_("Press release to the media"),
 )
 
-# Messages the schemas and the workflow write in Chinese, said in the catalog's words, so an English
+# Messages the schemas and the workflow validators write in Chinese, said in the catalog's words, so an English
 # page shows English. Anything not listed is shown as it came.
 KNOWN_MESSAGES = {
     "请填写标题": N_("Enter a title."),
@@ -119,6 +119,16 @@ KNOWN_MESSAGES = {
     "该时限已完成或已豁免": N_("This milestone is already met or waived."),
     "事件已结案；如需继续处理，请先重新打开": N_("The incident is closed; reopen it first to continue."),
     "事件未结案，无需重新打开": N_("The incident is not closed; there is nothing to reopen."),
-    "流程引擎暂时无法连接，操作未执行，请稍后重试": N_(
-        "The workflow engine cannot be reached right now; nothing was changed. Try again shortly."),
+}
+
+# The incident service's refusals (desk.errors), by their code; params fill the %(name)s. A code not listed
+# (a workflow validator's refusal) shows the workflow's own sentence, through KNOWN_MESSAGES above.
+ERROR_MESSAGES = {
+    "incident.not_found": N_("There is no incident numbered %(id)s."),
+    "role.forbidden": N_("Your role cannot take this action."),
+    "party.unknown": N_("Choose the responsible party from the list."),
+    "release.before_detected": N_("The release time is earlier than the detected time; check it and enter it again."),
+    "workflow.ended": N_("The handling of this incident has ended (closed for longer than it can be reopened); "
+                         "it cannot be changed any more."),
+    "engine.unavailable": N_("The workflow engine cannot be reached right now; nothing was changed. Try again shortly."),
 }

@@ -1,6 +1,6 @@
 """Page routes: login/logout, language, the incident form, the incident page and its actions, lists.
 
-Every state change goes through api.service (open_incident, act) and the workflow's updates, exactly
+Every state change goes through desk.service (open_incident, act) and the workflow's updates, exactly
 as the JSON API does; every POST carries the CSRF token; each page shows only what the role may do.
 """
 
@@ -32,13 +32,16 @@ from api.schemas import (
     ReopenIn,
     WaiveIn,
 )
-from api.service import Desk, act, get_incident, incident_out, open_incident, timeline_rows
+from api.errors import status_of
+from api.presenters import incident_out
 from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
+from desk.errors import DeskError, NotFound
 from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Waive
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
+from desk.service import Desk, act, active_party, get_incident, open_incident, timeline_rows
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(include_in_schema=False)
@@ -259,14 +262,10 @@ async def create_incident(request: Request, user: User = Depends(page_role(*view
     if errors or body is None:
         return _form_page(request, session, desk, values, errors, key, status_code=422)
     try:
-        incident, _created = await open_incident(session, desk, body, user, key)
-    except HTTPException as exc:
-        if isinstance(exc.detail, list):
-            errors = {str(e.get("field")): _("Choose the responsible party from the list.") if e.get("field") == "party"
-                      else views.message(e.get("msg", ""), _) for e in exc.detail}
-        else:
-            errors = {"form": views.message(str(exc.detail), _)}
-        return _form_page(request, session, desk, values, errors, key, status_code=exc.status_code)
+        incident, _created = await open_incident(session=session, desk=desk, data=body, user=user, idempotency_key=key)
+    except DeskError as exc:
+        return _form_page(request, session, desk, values, views.desk_error_messages(exc, _), key,
+                          status_code=status_of(exc))
     return RedirectResponse(f"/incidents/{incident.human_id}?done=opened", 303)
 
 
@@ -284,9 +283,7 @@ class Action:
 
 
 def _reassign(user: User, body: ReassignIn, session: Session) -> Reassign:
-    party = session.get(Party, body.party)
-    if party is None or not party.active:
-        raise HTTPException(422, [{"field": "party", "msg": "unknown party"}])
+    party = active_party(session=session, code=body.party)
     return Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
 
 
@@ -352,10 +349,10 @@ def _visible(request: Request, session: Session, user: User, human_id: str) -> I
     incident of another party as for one that does not exist (no hint that the id is taken)."""
     _ = translator(request)
     try:
-        incident = get_incident(session, human_id)
+        incident = get_incident(session=session, human_id=human_id)
         ensure_can_see(user, incident)
-    except HTTPException:
-        raise PageError(404, _("There is no incident numbered %(id)s.", id=human_id[:40])) from None
+    except NotFound as exc:
+        raise PageError(404, views.desk_error_text(exc, _)) from None
     return incident
 
 
@@ -368,7 +365,7 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
     out = incident_out(session, incident)
     milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
                                    .order_by(col(Milestone.due_at))).all())
-    events, notes = timeline_rows(session, incident)
+    events, notes = timeline_rows(session=session, incident=incident)
     actions = views.allowed_actions(user, incident, milestones)
     party_name = out.party.name
     done_text = ""
@@ -421,16 +418,12 @@ async def incident_action(request: Request, human_id: str, action: str, user: Us
     data = {k: v for k, v in values.items() if v.strip() or k not in ("released_at",)}
     try:
         body = spec.model.model_validate(data)
-        await act(desk, incident, spec.update, spec.command(user, body, session))
+        await act(desk=desk, incident=incident, update=spec.update, command=spec.command(user, body, session))
     except ValidationError as exc:
         return _incident_page(request, session, desk, user, incident, errors={action: views.field_errors(exc, _)},
                               values={action: values}, status_code=422)
-    except HTTPException as exc:
-        if isinstance(exc.detail, list):
-            problems = {str(e.get("field")): _("Choose a party from the list.") for e in exc.detail}
-        else:
-            problems = {"form": views.message(str(exc.detail), _)}
+    except DeskError as exc:
         session.refresh(incident)
-        return _incident_page(request, session, desk, user, incident, errors={action: problems},
-                              values={action: values}, status_code=exc.status_code)
+        return _incident_page(request, session, desk, user, incident, errors={action: views.desk_error_messages(exc, _)},
+                              values={action: values}, status_code=status_of(exc))
     return RedirectResponse(f"/incidents/{incident.human_id}?done={action}", 303)

@@ -16,14 +16,15 @@ from sqlmodel import Session, col, select
 
 from api.auth import ADMIN, DUTY_OFFICER, SUPERVISOR
 from api.deps import get_session
-from api.service import get_incident, timeline_rows
 from api.web import i18n, labels
 from api.web.security import PageError, page_role
 from api.web.templating import language, render
-from api.web.views import span
+from api.web.views import desk_error_text, span
 from desk import stats
 from desk.board import STATUSES, BoardFilters, board
+from desk.errors import NotFound
 from desk.models import Milestone, Party, User
+from desk.service import get_incident, timeline_rows
 from jinja2.ext import _make_new_gettext
 
 router = APIRouter(include_in_schema=False)
@@ -112,10 +113,10 @@ def timeline_page(request: Request, human_id: str, user: User = Depends(page_rol
     lang = language(request)
     _gettext, _ = translate(lang)
     try:
-        incident = get_incident(session, human_id)
-    except Exception as exc:  # the API's 404, as the page's 404
-        raise PageError(404, getattr(exc, "detail", str(exc))) from None
-    events, notes = timeline_rows(session, incident)
+        incident = get_incident(session=session, human_id=human_id)
+    except NotFound as exc:
+        raise PageError(404, desk_error_text(exc, _)) from None
+    events, notes = timeline_rows(session=session, incident=incident)
     milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
                                    .order_by(col(Milestone.due_at))).all())
     now = datetime.now(timezone.utc)

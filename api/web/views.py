@@ -12,11 +12,13 @@ from sqlmodel import Session, col, select
 
 from api.auth import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
 from api.schemas import UNGRADED_CATEGORIES
-from api.service import Desk, event_payload_for, sees_channels
+from api.presenters import event_payload_for, sees_channels
 from api.web import labels
 from desk import clocks as clk
+from desk.errors import DeskError
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
+from desk.service import Desk
 
 Translate = Callable[..., str]
 OPENERS = (DUTY_OFFICER, SUPERVISOR, ADMIN)
@@ -51,6 +53,17 @@ def message(text: str, _: Translate) -> str:
     """A message from the schemas or the workflow, in the viewer's language when the catalog knows it."""
     key = str(text).strip().rstrip("。.")
     return _(labels.KNOWN_MESSAGES[key]) if key in labels.KNOWN_MESSAGES else str(text)
+
+
+def desk_error_text(exc: DeskError, _: Translate) -> str:
+    """A refusal of the incident service in the viewer's language, from its code and params."""
+    template = labels.ERROR_MESSAGES.get(exc.code)
+    return _(template, **exc.params) if template else message(exc.message, _)
+
+
+def desk_error_messages(exc: DeskError, _: Translate) -> dict[str, str]:
+    """The form's errors for a refusal: on its field, or on the form as a whole."""
+    return {exc.field or "form": desk_error_text(exc, _)}
 
 
 def field_errors(exc: ValidationError, _: Translate) -> dict[str, str]:
@@ -246,7 +259,7 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
 def timeline(session: Session, events: list[TimelineEvent], notes: list[NotificationAttempt], _: Translate,
              local: Callable[[datetime | None], str], viewer: User) -> list[Entry]:
     """Every event and every notification attempt, newest first; channel details only for those who
-    look after the channels (api.service.sees_channels)."""
+    look after the channels (api.presenters.sees_channels)."""
     channels = sees_channels(viewer)
     hidden = _("Some channels failed; their details are shown to duty officers and supervisors.")
     names = {u.username: u.display_name or u.username for u in session.exec(

@@ -1,7 +1,10 @@
-"""Incident operations shared by the JSON API and the pages: open, read, act.
+"""The incident service, shared by the JSON API, the pages and `opinion-desk doctor`: open, read, act.
+
+No HTTP here: functions take keyword arguments and return values or raise desk.errors (the JSON routes
+and the pages each turn those into a response in one place).
 
 Opening writes the row first (so the human id exists), then starts the workflow; if Temporal cannot
-be reached the row is removed again and the caller gets a clear 503: nothing is left half-made.
+be reached the row is removed again and the caller gets EngineUnavailable: nothing is left half-made.
 A crash between the two steps leaves a row without a workflow, which `opinion-desk doctor` repairs.
 """
 
@@ -13,10 +16,9 @@ import logging
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from fastapi import HTTPException
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -24,9 +26,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.auth import RESPONDER
-from api.schemas import IncidentCreate, IncidentOut, MilestoneOut, NotificationOut, PartyOut, TimelineEventOut
 from desk import clocks as clk
+from desk.errors import Conflict, EngineUnavailable, InvalidInput, incident_not_found, unknown_party
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import Policy
@@ -34,7 +35,8 @@ from workflows.incident import LEVEL_ATTR, PARTY_ATTR, IncidentWorkflow
 
 log = logging.getLogger("desk.api")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TEMPORAL_DOWN = "流程引擎暂时无法连接，操作未执行，请稍后重试。"
+WORKFLOW_ENDED = "该事件的处理流程已结束（结案超过可重新打开期限），不能再操作。"
+RELEASE_BEFORE_DETECTED = "发布时间早于舆情发现时间，请核对后重新填写。"
 
 
 @dataclass
@@ -49,43 +51,46 @@ class Desk:
 
     def require_client(self) -> Client:
         if self.client is None:
-            raise HTTPException(503, TEMPORAL_DOWN)
+            raise EngineUnavailable()
         return self.client
 
 
-def incident_out(session: Session, incident: Incident) -> IncidentOut:
-    party = session.get(Party, incident.party_code)
-    milestones = session.exec(
-        select(Milestone).where(Milestone.incident_id == incident.id).order_by(col(Milestone.due_at))
-    ).all()
-    return IncidentOut(
-        id=incident.human_id, title=incident.title, summary=incident.summary, source=incident.source,
-        source_url=incident.source_url, category=incident.category, level=incident.level,
-        party=PartyOut(code=incident.party_code, name=party.name if party else incident.party_code,
-                       kind=party.kind if party else ""),
-        status=incident.status, drill=incident.drill, policy=incident.policy_name, reporter=incident.reporter,
-        detected_at=incident.detected_at, opened_at=incident.opened_at, closed_at=incident.closed_at,
-        next_due_at=incident.next_due_at, overdue=incident.overdue,
-        milestones=[MilestoneOut.model_validate(m, from_attributes=True) for m in milestones],
-    )
+class IncidentDraft(Protocol):
+    """What opening needs to know (the API's IncidentCreate is one; its validation is done before)."""
+
+    title: str
+    summary: str
+    source: Any  # an enum with .value
+    source_url: str
+    category: Any  # an enum with .value
+    level: Any  # an enum with .value, or None: ungraded (IV)
+    party: str
+    drill: bool
+    detected_at: datetime | None
 
 
-def not_found(human_id: str) -> HTTPException:
-    return HTTPException(404, f"没有编号为 {human_id[:40]} 的舆情事件。")
-
-
-def get_incident(session: Session, human_id: str) -> Incident:
+def get_incident(*, session: Session, human_id: str) -> Incident:
     incident = session.exec(select(Incident).where(Incident.human_id == human_id)).first()
     if incident is None:
-        raise not_found(human_id)
+        raise incident_not_found(human_id)
     return incident
 
 
-def field_error(field: str, message: str) -> HTTPException:
-    return HTTPException(422, [{"loc": ["body", field], "field": field, "msg": message, "type": "value_error"}])
+def active_party(*, session: Session, code: str) -> Party:
+    """The party with this code, if it still takes incidents; else InvalidInput on the party field."""
+    party = session.get(Party, code)
+    if party is None or not party.active:
+        raise unknown_party(code)
+    return party
 
 
-async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user: User,
+def check_release_time(*, incident: Incident, released_at: datetime | None) -> None:
+    """A release cannot predate the incident's detection (the workflow says the same; this answers first)."""
+    if released_at is not None and released_at < incident.detected_at:
+        raise InvalidInput(RELEASE_BEFORE_DETECTED, code="release.before_detected", field="released_at")
+
+
+async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, user: User,
                         idempotency_key: str | None = None) -> tuple[Incident, bool]:
     """Open an incident and start its workflow. Returns (incident, created)."""
     client = desk.require_client()
@@ -94,9 +99,7 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
         existing = session.exec(select(Incident).where(Incident.idempotency_key == scoped_key)).first()
         if existing is not None:
             return existing, False
-    party = session.get(Party, data.party)
-    if party is None or not party.active:
-        raise field_error("party", f"未知的责任单位代码：{data.party}")
+    party = active_party(session=session, code=data.party)
     now = datetime.now(timezone.utc)
     detected_at = data.detected_at or now
     policy = desk.drill_policy if data.drill else desk.policy
@@ -134,12 +137,12 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     incident.version = 1
     session.commit()
     try:
-        await start_incident_workflow(client, incident, party, policy, desk.public_url, desk.task_queue,
-                                      opened_recorded=True)
+        await start_incident_workflow(client=client, incident=incident, party=party, policy=policy,
+                                      public_url=desk.public_url, task_queue=desk.task_queue, opened_recorded=True)
     except (RPCError, RuntimeError) as exc:  # RuntimeError: a lazy client that never reached the server
         _remove_unstarted(session, incident)
         log.warning("could not start the workflow of a new incident: %s", exc, extra={"incident": incident.human_id})
-        raise HTTPException(503, TEMPORAL_DOWN) from exc
+        raise EngineUnavailable() from exc
     log.info("opened level %s for %s by %s", level, party.code, user.username,
              extra={"incident": incident.human_id, "drill": data.drill})
     # The commit gave the connection back; take one again off the event loop, so that the caller's
@@ -158,8 +161,8 @@ def incident_facts(incident: Incident, party: Party) -> IncidentFacts:
     )
 
 
-async def start_incident_workflow(client: Client, incident: Incident, party: Party, policy: Policy,
-                                  public_url: str, task_queue: str, *, opened_recorded: bool = False,
+async def start_incident_workflow(*, client: Client, incident: Incident, party: Party, policy: Policy,
+                                  public_url: str, task_queue: str, opened_recorded: bool = False,
                                   state: IncidentState | None = None) -> bool:
     """Start the incident's workflow from its row (opening, or `opinion-desk doctor` repairing a lost
     workflow). Returns False if it was already running: starting twice is harmless.
@@ -189,9 +192,10 @@ def _remove_unstarted(session: Session, incident: Incident) -> None:
     session.commit()
 
 
-async def act(desk: Desk, incident: Incident, update: Any, command: Any, *, user: User | None = None,
+async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user: User | None = None,
               idempotency_key: str | None = None) -> bool:
-    """Run one human action as a workflow update; its validator's refusal becomes a 409 or 422.
+    """Run one human action as a workflow update; its validator's refusal becomes InvalidInput or Conflict
+    carrying the workflow's own sentence.
 
     The action is stamped with the time it was received here (the workflow dates it by that), and runs as
     the update whose id comes from the request's ``Idempotency-Key`` (scoped to the user and incident):
@@ -216,17 +220,19 @@ async def act(desk: Desk, incident: Incident, update: Any, command: Any, *, user
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
-            raise HTTPException(422 if cause.type == INVALID else 409, cause.message) from exc
-        raise HTTPException(409, str(cause)) from exc
+            if cause.type == INVALID:
+                raise InvalidInput(cause.message, code="workflow.invalid") from exc
+            raise Conflict(cause.message, code="workflow.conflict") from exc
+        raise Conflict(str(cause), code="workflow.conflict") from exc
     except RuntimeError as exc:  # a lazy client that never reached the server
-        raise HTTPException(503, TEMPORAL_DOWN) from exc
+        raise EngineUnavailable() from exc
     except RPCError as exc:
         if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
-            raise HTTPException(409, "该事件的处理流程已结束（结案超过可重新打开期限），不能再操作。") from exc
-        raise HTTPException(503, TEMPORAL_DOWN) from exc
+            raise Conflict(WORKFLOW_ENDED, code="workflow.ended") from exc
+        raise EngineUnavailable() from exc
 
 
-def timeline_rows(session: Session, incident: Incident) -> tuple[list[TimelineEvent], list[NotificationAttempt]]:
+def timeline_rows(*, session: Session, incident: Incident) -> tuple[list[TimelineEvent], list[NotificationAttempt]]:
     events = session.exec(
         select(TimelineEvent).where(TimelineEvent.incident_id == incident.id).order_by(col(TimelineEvent.seq))
     ).all()
@@ -235,43 +241,3 @@ def timeline_rows(session: Session, incident: Incident) -> tuple[list[TimelineEv
         .order_by(col(NotificationAttempt.at), col(NotificationAttempt.id))
     ).all()
     return list(events), list(notes)
-
-
-
-# --- what a viewer may see of the deliveries -------------------------------------------------------------
-
-# The channel address (apprise's masked URL: user, host, path) and the senders' error texts (which name hosts)
-# are for duty officers, supervisors and admins, who look after the channels. A responder sees who a message
-# went to (tags), by which service, and whether it arrived.
-DELIVERY_KEYS = frozenset({"milestone", "rung", "tags", "due_at", "scheduled_at", "delivered", "skipped", "matched",
-                           "failed", "still_owed", "tries", "reason", "superseded"})
-COUNT_KEYS = frozenset({"channels"})  # how many channels: shown as a number, never as a list of them
-CHANNEL_DETAIL_HIDDEN = "部分通知渠道发送失败，渠道详情仅值班员和督办人员可见。"
-
-
-def sees_channels(user: User) -> bool:
-    return user.role != RESPONDER
-
-
-def event_payload_for(user: User, event: TimelineEvent, hidden: str = CHANNEL_DETAIL_HIDDEN) -> dict:
-    """The event's payload as this user may see it: the system's delivery events lose every key but the
-    allowed ones for a responder (a failure says only that it failed). People's own entries are unchanged."""
-    payload = event.payload or {}
-    if sees_channels(user) or event.actor != "system":
-        return payload
-    shown = {k: v for k, v in payload.items()
-             if k in DELIVERY_KEYS or (k in COUNT_KEYS and isinstance(v, int) and not isinstance(v, bool))}
-    if payload.get("error"):
-        shown["error"] = hidden
-    return shown
-
-
-def timeline_out(user: User, events: list[TimelineEvent], notes: list[NotificationAttempt]) -> tuple[
-        list[TimelineEventOut], list[NotificationOut]]:
-    """The timeline API's events and deliveries for this user (copies: the rows themselves are never changed)."""
-    shown_events = [TimelineEventOut(seq=e.seq, kind=e.kind, actor=e.actor, at=e.at, payload=event_payload_for(user, e))
-                    for e in events]
-    shown_notes = [NotificationOut.model_validate(n, from_attributes=True) for n in notes]
-    if not sees_channels(user):
-        shown_notes = [n.model_copy(update={"channel": "", "error": ""}) for n in shown_notes]
-    return shown_events, shown_notes
