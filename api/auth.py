@@ -6,7 +6,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlmodel import Session
 
 from desk.models import User
-from desk.users import (  # noqa: F401  (re-exported: the API's callers name them from here)
+from desk.users import (
     ADMIN,
     DUTY_OFFICER,
     RESPONDER,
@@ -20,6 +20,10 @@ from desk.users import (  # noqa: F401  (re-exported: the API's callers name the
     set_password,
     verify_password,
 )
+
+# Users and roles are re-exported: the API's modules name them from here.
+__all__ = ["ADMIN", "DUTY_OFFICER", "RESPONDER", "ROLES", "SUPERVISOR", "Tokens", "authenticate", "create_user",
+           "disable_user", "hash_password", "revoke_tokens", "set_password", "verify_password"]
 
 
 class Tokens:
