@@ -30,6 +30,7 @@ from desk import clocks as clk
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import Policy
+from desk.stats import invalidate as invalidate_assessments
 from workflows.incident import LEVEL_ATTR, PARTY_ATTR, IncidentWorkflow
 
 log = logging.getLogger("desk.api")
@@ -133,6 +134,7 @@ async def open_incident(session: Session, desk: Desk, data: IncidentCreate, user
     ))
     incident.version = 1
     session.commit()
+    invalidate_assessments()
     try:
         await start_incident_workflow(client, incident, party, policy, desk.public_url, desk.task_queue,
                                       opened_recorded=True)
@@ -187,6 +189,7 @@ def _remove_unstarted(session: Session, incident: Incident) -> None:
     session.exec(delete(Milestone).where(Milestone.incident_id == incident.id))
     session.exec(delete(Incident).where(Incident.id == incident.id))
     session.commit()
+    invalidate_assessments()
 
 
 async def act(desk: Desk, incident: Incident, update: Any, command: Any, *, user: User | None = None,
