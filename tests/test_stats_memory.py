@@ -75,3 +75,15 @@ def test_a_correction_made_in_this_process_shows_once_invalidated_even_without_a
     rep = report(known)
     assert (first_release(rep, "enyang")["met"], first_release(rep, "enyang")["met_late"]) == (0, 1)
     assert rep["generated_at"] == NOW.isoformat()
+
+
+def test_the_memory_is_invalidated_explicitly_not_hooked_into_every_session():
+    """Writers call ``stats.invalidate()``; importing the statistics hooks nothing into SQLAlchemy sessions."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    session = OrmSession()
+    try:
+        assert [len(getattr(session.dispatch, name)) for name in ("after_flush", "do_orm_execute", "after_commit")] \
+            == [0, 0, 0]
+    finally:
+        session.close()
