@@ -20,6 +20,7 @@ from desk import clocks as clk
 from desk.db import session_scope
 from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
 from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent, utcnow
+from desk.stats import cache as stats_cache
 
 log = logging.getLogger("desk.records")
 
@@ -40,6 +41,7 @@ class Recorder:
                 actor=r.entry.actor, at=r.entry.at, payload=r.entry.payload,
             ))
             session.commit()
+        stats_cache.invalidate()
         log.info("recorded %s #%d by %s", r.entry.kind, r.entry.seq, r.entry.actor or "system",
                  extra={"incident": r.state.facts.human_id, "event": r.entry.kind})
 
@@ -62,6 +64,7 @@ class Recorder:
                 ))
             _log_attempts(session, incident.id, b.attempts)
             session.commit()
+        stats_cache.invalidate()
         for entry in b.entries:
             log.info("recorded %s #%d by %s", entry.kind, entry.seq, entry.actor or "system",
                      extra={"incident": b.state.facts.human_id, "event": entry.kind})

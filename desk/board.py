@@ -27,7 +27,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
 from desk.models import Incident, Milestone, Party, TimelineEvent, UTCDateTime
-from desk.stats import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS, SHANGHAI, naive_utc
+from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS
+from desk.timefmt import SHANGHAI, naive_utc
 
 OVERDUE, AT_RISK, ON_TRACK = "overdue", "at_risk", "on_track"
 STATUSES = (OVERDUE, AT_RISK, ON_TRACK)

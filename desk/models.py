@@ -77,10 +77,10 @@ class Incident(SQLModel, table=True):
     __table_args__ = (
         Index("ix_incident_status_next_due", "status", "next_due_at"),
         Index("ix_incident_party_detected", "party_code", "detected_at"),
-        # Assessment: the period's incidents per party, index-only (desk/stats.py).
+        # Assessment: the period's incidents per party, index-only (desk/stats/queries.py).
         Index("ix_incident_party_period", "party_code", "detected_at", "drill", "level"),
         # All parties' incidents of a period, index-only: their count per month and the stamp that tells
-        # whether a remembered assessment still holds (desk/stats.py).
+        # whether a remembered assessment still holds (desk/stats/cache.py).
         Index("ix_incident_detected_version", "detected_at", "drill", "party_code", "version", "id"),
     )
 

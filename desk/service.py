@@ -31,6 +31,7 @@ from desk.errors import Conflict, EngineUnavailable, InvalidInput, incident_not_
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import Policy
+from desk.stats import invalidate as invalidate_assessments
 from workflows.incident import LEVEL_ATTR, PARTY_ATTR, IncidentWorkflow
 
 log = logging.getLogger("desk.api")
@@ -136,6 +137,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
     ))
     incident.version = 1
     session.commit()
+    invalidate_assessments()
     try:
         await start_incident_workflow(client=client, incident=incident, party=party, policy=policy,
                                       public_url=desk.public_url, task_queue=desk.task_queue, opened_recorded=True)
@@ -190,6 +192,7 @@ def _remove_unstarted(session: Session, incident: Incident) -> None:
     session.exec(delete(Milestone).where(Milestone.incident_id == incident.id))
     session.exec(delete(Incident).where(Incident.id == incident.id))
     session.commit()
+    invalidate_assessments()
 
 
 async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user: User | None = None,

@@ -1,8 +1,8 @@
-"""The assessment remembers recent reports (desk/stats.py); a supervisor must never see a stale one.
+"""The assessment remembers recent reports (desk/stats/cache.py); a supervisor must never see a stale one.
 
 Each test reads a report, changes what it depends on the way the system would (the worker writing from
-another process, time passing a deadline, an admin renaming a party, a write in this process), and
-expects the next report to show the change.
+another process, time passing a deadline, an admin renaming a party, a write in this process followed by
+the explicit invalidation every writer makes), and expects the next report to show the change.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_a_renamed_party_shows_its_new_name(known):  # noqa: F811
     assert party(report(known), "enyang")["name"] == "恩阳区人民政府办公室"
 
 
-def test_a_correction_made_in_this_process_shows_even_without_a_new_version(known):  # noqa: F811
+def test_a_correction_made_in_this_process_shows_once_invalidated_even_without_a_new_version(known):  # noqa: F811
     assert first_release(report(known), "enyang")["met"] == 1
     with session_scope(known) as s:
         e = s.exec(select(Incident).where(Incident.party_code == "enyang", Incident.level == "II")).one()
@@ -71,6 +71,19 @@ def test_a_correction_made_in_this_process_shows_even_without_a_new_version(know
         m.state = "met_late"
         s.add(m)
         s.commit()
+    stats.invalidate()  # what every writer of incidents or milestones in this process does after committing
     rep = report(known)
     assert (first_release(rep, "enyang")["met"], first_release(rep, "enyang")["met_late"]) == (0, 1)
     assert rep["generated_at"] == NOW.isoformat()
+
+
+def test_the_memory_is_invalidated_explicitly_not_hooked_into_every_session():
+    """Writers call ``stats.invalidate()``; importing the statistics hooks nothing into SQLAlchemy sessions."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    session = OrmSession()
+    try:
+        assert [len(getattr(session.dispatch, name)) for name in ("after_flush", "do_orm_execute", "after_commit")] \
+            == [0, 0, 0]
+    finally:
+        session.close()

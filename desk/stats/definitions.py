@@ -1,0 +1,78 @@
+"""What the assessment counts and how it is shown: the assessed milestones, the outcome buckets, the labels
+and the definitions text (the page, the JSON and the CSV all show ``DEFINITIONS``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ASSESSED = ("acknowledge", "first_release", "press_conference")
+MILESTONE_LABELS = {"acknowledge": "责任单位签收", "first_release": "发布权威信息", "press_conference": "举行新闻发布会",
+                    "follow_up": "动态发布"}
+MILESTONE_LABELS_EN = {"acknowledge": "Acknowledgement", "first_release": "First authoritative release",
+                       "press_conference": "Press conference", "follow_up": "Follow-up release"}
+LEVEL_LABELS = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
+CATEGORY_LABELS = {"natural_disaster": "自然灾害", "accident": "事故灾难", "public_health": "公共卫生事件",
+                   "social_security": "社会安全事件", "public_opinion": "政务舆情/媒体关切"}
+STATE_LABELS = {"pending": "未到期", "met": "按时完成", "met_late": "超时完成", "overdue": "超期未完成",
+                "waived": "已豁免"}
+BUCKETS = ("met", "met_late", "overdue", "waived", "pending")
+# Time-to-first-release distribution: upper bounds in hours (the 5 h / 24 h / 48 h of the rules).
+RELEASE_BINS = ((5, "≤5 小时"), (24, "5–24 小时"), (48, "24–48 小时"), (None, ">48 小时"))
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    label: str
+    label_en: str
+    text: str
+    text_en: str
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    Definition("scope", "统计范围", "Scope",
+               "统计期间内（按北京时间，起止日期均含）发现的非演练舆情事件；按发现时间归属月份；演练事件一律不计入。",
+               "Non-drill incidents detected within the period (Asia/Shanghai days, both ends included); "
+               "drills never count."),
+    Definition("incidents", "事件数", "Incidents",
+               "统计范围内的事件数；在“时限”行中为设有该时限的事件数（新闻发布会仅特别重大事件设有）。",
+               "Incidents in scope; on a milestone row, the incidents that have that milestone."),
+    Definition("met", "按时完成", "Met on time", "在截止时间前（含）完成的时限数。完成时间以实际发生时间为准。",
+               "Milestones met at or before the deadline (the time it happened, not when it was recorded)."),
+    Definition("met_late", "超时完成", "Met late", "截止时间之后才完成的时限数。", "Milestones met after the deadline."),
+    Definition("overdue", "超期未完成", "Overdue", "截止时间已过仍未完成、也未豁免的时限数。",
+               "Milestones past their deadline, neither met nor waived."),
+    Definition("waived", "已豁免", "Waived", "督办人员注明理由后豁免的时限数，不计入及时率和回应率的分母。",
+               "Milestones waived by a supervisor with a reason; left out of both rates."),
+    Definition("pending", "未到期", "Not yet due", "尚未到截止时间、也未完成的时限数，不计入分母。",
+               "Milestones not yet due and not met; left out of both rates."),
+    Definition("on_time_rate", "及时率", "On-time rate", "按时完成 ÷（按时完成 + 超时完成 + 超期未完成）。",
+               "Met on time ÷ (met on time + met late + overdue)."),
+    Definition("response_rate", "回应率", "Response rate",
+               "（按时完成 + 超时完成）÷（按时完成 + 超时完成 + 超期未完成），即应回应的时限中已回应的比例。",
+               "(Met on time + met late) ÷ (met on time + met late + overdue)."),
+    Definition("median_hours", "用时中位数（小时）", "Median time (hours)",
+               "从发现到完成该时限的用时（仅已完成者）的中位数，同 Excel MEDIAN。",
+               "Median of the time from detection to meeting the milestone (met ones only), as Excel MEDIAN."),
+    Definition("p90_hours", "用时 P90（小时）", "P90 time (hours)",
+               "同上用时的第 90 百分位数，按秩线性插值，同 Excel PERCENTILE.INC(…, 0.9)。",
+               "90th percentile of the same times, linear between ranks, as Excel PERCENTILE.INC(…, 0.9)."),
+    Definition("press_conference", "新闻发布会合规率", "Press-conference compliance",
+               "特别重大（I 级）事件中，在时限内举行新闻发布会的比例：按时举行 ÷（按时 + 超时 + 超期未举行），豁免不计。",
+               "Level I incidents whose press conference was held in time, over those due (waived left out)."),
+    Definition("monthly", "月度趋势", "Monthly trend", "按发现时间所在月份（北京时间）汇总的事件数、及时率和回应率。",
+               "Incidents, on-time and response rate by the month of detection (Asia/Shanghai)."),
+    Definition("release_distribution", "首次发布用时分布", "Time to first release",
+               "已发布权威信息的事件，从发现到首次发布的用时分组：≤5 小时、5–24 小时、24–48 小时、>48 小时。",
+               "Incidents with a first release, grouped by hours from detection to that release."),
+)
+
+
+def definitions(language: str = "zh") -> list[dict[str, str]]:
+    en = language.startswith("en")
+    return [{"key": d.key, "label": d.label_en if en else d.label, "text": d.text_en if en else d.text}
+            for d in DEFINITIONS]
+
+
+def milestone_label(key: str, language: str) -> str:
+    return (MILESTONE_LABELS_EN if language.startswith("en") else MILESTONE_LABELS).get(key, key)

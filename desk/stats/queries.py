@@ -1,0 +1,114 @@
+"""The assessment's SQL: the statements it runs, with the pieces that differ between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, case, cast, false, func, literal_column, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from desk.models import Incident, Milestone
+from desk.stats.definitions import ASSESSED
+from desk.stats.periods import Period
+from desk.timefmt import naive_utc
+
+
+def dialect_of(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def month_of(session: Session, column) -> ColumnElement:
+    """'YYYY-MM' of a UTC timestamp, in Beijing time (UTC+8 all year: China keeps no daylight time)."""
+    if dialect_of(session) == "sqlite":
+        return func.strftime("%Y-%m", column, "+8 hours")
+    return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
+
+
+def seconds_between(session: Session, start, end) -> ColumnElement:
+    if dialect_of(session) == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return cast(func.extract("epoch", end - start), Float)  # a float, not a Decimal per row
+
+
+def bucket_of(now: datetime) -> ColumnElement:
+    """A milestone's outcome; a pending one past its deadline is overdue already."""
+    return case(
+        (Milestone.state == "met", "met"),
+        (Milestone.state == "met_late", "met_late"),
+        (Milestone.state == "waived", "waived"),
+        (or_(Milestone.state == "overdue", Milestone.due_at <= now), "overdue"),
+        else_="pending",
+    )
+
+
+def scope(period: Period, party: str | None) -> list[ColumnElement]:
+    conditions = [Incident.drill == false(), Incident.detected_at >= period.utc_start,
+                  Incident.detected_at < period.utc_end]
+    if party:
+        conditions.append(Incident.party_code == party)
+    return conditions
+
+
+def outcome_counts_sql(session: Session, period: Period, party: str | None, now: datetime):
+    """One grouped query: (party, milestone, month, outcome, level-I flag) -> count."""
+    return (
+        select(
+            Incident.party_code.label("party"), Milestone.key.label("mkey"),
+            month_of(session, Incident.detected_at).label("month"), bucket_of(now).label("bucket"),
+            (Incident.level == "I").label("level_one"), func.count().label("n"),
+        )
+        .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
+        .where(*scope(period, party), Milestone.key.in_(ASSESSED))
+        .group_by(literal_column("party"), literal_column("mkey"), literal_column("month"),
+                  literal_column("bucket"), literal_column("level_one"))
+    )
+
+
+def durations_sql(session: Session, period: Period, party: str | None):
+    """Seconds from detection to meeting, for every met assessed milestone."""
+    return (
+        select(Incident.party_code, Milestone.key,
+               seconds_between(session, Incident.detected_at, Milestone.met_at).label("seconds"))
+        .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
+        .where(*scope(period, party), Milestone.key.in_(ASSESSED), Milestone.state.in_(("met", "met_late")))
+    )
+
+
+def incident_counts_sql(session: Session, period: Period, party: str | None):
+    return (
+        select(Incident.party_code.label("party"), month_of(session, Incident.detected_at).label("month"),
+               func.count().label("n"))
+        .where(*scope(period, party))
+        .group_by(literal_column("party"), literal_column("month"))
+    )
+
+
+def assessment_statements(session: Session, period: Period, party: str | None, now: datetime) -> list:
+    """The statements the assessment runs, in order (the benchmark times them bare, too)."""
+    return [outcome_counts_sql(session, period, party, now), durations_sql(session, period, party),
+            incident_counts_sql(session, period, party)]
+
+
+def stamp_sql(period: Period, party: str | None, now: datetime) -> list:
+    """What the period's figures depend on, cheaply: the incidents detected in it, their event counts
+    (every recorded event raises ``version``), and how many pending milestones are past due at ``now``."""
+    incidents = select(func.count(), func.coalesce(func.sum(Incident.version), 0), func.max(Incident.id)).where(
+        Incident.detected_at >= period.utc_start, Incident.detected_at < period.utc_end)
+    # Driven from the few pending milestones (ix_milestone_state), not from the period's incidents.
+    past_due = select(func.count()).select_from(Milestone).where(
+        Milestone.state == "pending", Milestone.due_at <= now, Milestone.key.in_(ASSESSED),
+        select(Incident.id).where(Incident.id == Milestone.incident_id, *scope(period, party)).exists())
+    return [incidents, past_due]
+
+
+def detail_sql(session: Session, period: Period, party: str | None):
+    dialect = dialect_of(session)
+    return (
+        select(Incident.human_id, Incident.title, Incident.party_code, Incident.level, Incident.category,
+               naive_utc(dialect, Incident.detected_at), Milestone.key, naive_utc(dialect, Milestone.due_at),
+               Milestone.state, naive_utc(dialect, Milestone.met_at), Milestone.waived_reason)
+        .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
+        .where(*scope(period, party), Milestone.key.in_(ASSESSED))
+        .order_by(Incident.detected_at, Incident.id, Milestone.key)
+    )
