@@ -84,7 +84,10 @@ async def test_reminder_breach_and_repeat_reach_the_right_people(fast_desk):
     assert seen["bazhou"] == 1 + 1 + repeats  # reminder, breach, repeats
     assert seen["bazhou-leaders"] == seen["supervisor"] == 1 + repeats
     kinds = [e.kind for e in events(desk.database_url)]
-    assert kinds[:3] == ["opened", "reminder_sent", "escalated"] and kinds[-1] == "acknowledged"
+    assert kinds[:3] == ["opened", "reminder_sent", "escalated"] and kinds.count("acknowledged") == 1
+    # Nothing is escalated after the acknowledgement but the one repeat already on its way when it arrived
+    # (sent before the acknowledgement was applied, so recorded after it).
+    assert kinds[kinds.index("acknowledged") + 1:] in ([], ["escalation_repeated"])
 
 
 async def test_acknowledging_in_time_stops_the_acknowledgement_ladder(fast_desk):
