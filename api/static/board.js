@@ -22,8 +22,9 @@
     if (!d && !h) parts.push(fmt(clock.seconds || "%(n)ss", {n: s}));
     return parts.join(clock.sep === undefined ? "" : clock.sep);
   }
+  var serverClock = window.deskClock || {now: Date.now, sync: function () {}};
   function tick() {
-    var now = Date.now();
+    var now = serverClock.now();
     body.querySelectorAll(".countdown[data-board-due]").forEach(function (el) {
       var left = (Date.parse(el.getAttribute("data-board-due")) - now) / 1000;
       el.textContent = left >= 0 ? fmt(clock.left || "%(t)s left", {t: span(left)})
@@ -45,6 +46,7 @@
     return parts.join(" · ");
   }
   function draw(data) {
+    serverClock.sync(Date.parse(data.now));
     Object.keys(data.counts).forEach(function (k) {
       var el = document.querySelector('[data-count="' + k + '"]');
       if (el) el.textContent = data.counts[k];
@@ -96,7 +98,8 @@
     if (cut.textContent !== notice) cut.textContent = notice;  // unchanged: not announced again
     cut.hidden = !data.truncated;
     tick();
-    var t = new Date().toLocaleTimeString(words.lang === "en" ? "en-GB" : "zh-CN", {hour12: false});
+    var t = new Date(serverClock.now()).toLocaleTimeString(words.lang === "en" ? "en-GB" : "zh-CN",
+                                                          {hour12: false, timeZone: "Asia/Shanghai"});
     status.textContent = fmt(words.updated, {t: t, n: poll / 1000});
   }
   function query() {

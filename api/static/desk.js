@@ -5,6 +5,15 @@
   try { words = JSON.parse(document.body.getAttribute("data-i18n") || "{}"); } catch (e) { words = {}; }
   var BEIJING = 8 * 3600 * 1000; // China keeps one offset all year
 
+  // Count from the server's clock, not the PC's: the page says what time it was made; the difference to the
+  // PC's clock (less the short time the page took to arrive) is kept, and the board corrects it on each poll.
+  var made = Number(document.body.getAttribute("data-server-now")) || 0;
+  var skew = made ? made - Date.now() : 0;
+  window.deskClock = {
+    now: function () { return Date.now() + skew; },
+    sync: function (serverMs) { if (serverMs) skew = serverMs - Date.now(); }
+  };
+
   function fill(template, values) {
     return String(template || "").replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
   }
@@ -23,7 +32,7 @@
 
   // Countdowns: green, amber once a reminder rung has passed, red when overdue.
   function tick() {
-    var now = Date.now();
+    var now = window.deskClock.now();
     document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
       var due = Date.parse(el.getAttribute("data-due"));
       var amberAt = el.getAttribute("data-amber") ? Date.parse(el.getAttribute("data-amber")) : NaN;
@@ -93,7 +102,7 @@
       if (!level) { lead.textContent = data.words.choose; return; }
       var typed = form.elements.detected_at.value; // YYYY-MM-DDTHH:MM, Beijing time
       var m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(typed);
-      var start = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) - BEIJING : Date.now();
+      var start = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) - BEIJING : window.deskClock.now();
       (policy.levels[level] || []).forEach(function (row) {
         var li = document.createElement("li");
         li.textContent = fill(data.words.row, { label: row.label, due: show(start + row.seconds * 1000), span: span(row.seconds * 1000) });

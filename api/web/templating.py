@@ -7,6 +7,7 @@ context what ``base.html`` needs: ``user`` (or None), ``lang``, ``csrf_token``, 
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,9 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "gettext": _make_new_gettext(catalog.gettext),
         "_": _make_new_gettext(catalog.gettext),
         "ngettext": _make_new_ngettext(catalog.ngettext),
+        # The server's clock when the page was made: countdowns count from it, not from the PC's own clock
+        # (an intranet PC two hours fast would otherwise show every incident as overdue).
+        "server_now_ms": int(time.time() * 1000),
     }
     values.update(context or {})
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
