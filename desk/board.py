@@ -6,12 +6,14 @@ practice, last). The nearest deadline alone is not enough: an acknowledgement du
 hour is on track, a first release due in 10 hours of its 48 is at risk and must come before it.
 
 The database does the work, in two statements whatever the number of open incidents
-(``ix_incident_status_next_due`` finds the open ones):
+(``ix_incident_status_next_due`` finds the open ones), and a third when some shown rows are overdue:
 
 1. the counts: every open incident classified (overdue / at risk / on track, ``rank_of``) and
    counted, and the milestones met today;
 2. the page: the status filter, the order (``rank_of``) and the limit applied in SQL, then for those
-   rows only their next open milestone and their notices (reminders, escalations, failed notifications).
+   rows only their next open milestone and their notices (reminders, escalations, failed notifications);
+3. every missed deadline of the overdue rows shown, the release first: a missed 48-hour release must not
+   hide behind an earlier missed acknowledgement.
 
 Python only formats the rows shown.
 """
@@ -39,6 +41,8 @@ REMINDER_KINDS = ("reminder_sent",)
 ESCALATION_KINDS = ("escalated", "escalation_repeated")
 FAILURE_KINDS = ("notification_failed", "channel_failure_escalated")
 DEFAULT_LIMIT = 500
+# When several deadlines are missed, the one the rules weigh most is named first (SPEC: release, press conference).
+MISSED_ORDER = ("first_release", "press_conference", "follow_up", "acknowledge")
 UTC_SUFFIX = "+00:00"  # what isoformat() adds to an aware UTC time
 NO_NOTICES = {"reminders": 0, "escalations": 0, "failures": 0, "last_notice_at": None}
 
@@ -168,7 +172,7 @@ def page_sql(dialect: str, filters: BoardFilters):
         .subquery("notices")
     )
     return (
-        select(page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
+        select(page.c.id, page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
                func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status_rank,
                Milestone.key, Milestone.label, naive_utc(dialect, Milestone.due_at),
                notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at)
@@ -183,6 +187,14 @@ def page_sql(dialect: str, filters: BoardFilters):
 @lru_cache(maxsize=128)
 def _statements(dialect: str, filters: BoardFilters) -> tuple:
     return counts_sql(dialect, filters), page_sql(dialect, filters)
+
+
+def missed_sql(dialect: str):
+    """The open milestones already past their deadline, of the incidents ``:ids``."""
+    return (select(Milestone.incident_id, Milestone.key, Milestone.label, naive_utc(dialect, Milestone.due_at))
+            .where(Milestone.incident_id.in_(bindparam("ids", expanding=True)), Milestone.state.in_(OPEN_STATES),
+                   Milestone.due_at <= NOW)
+            .order_by(Milestone.incident_id, Milestone.due_at))
 
 
 def board_params(now: datetime) -> dict:
@@ -211,7 +223,8 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
     counts = {"open": n_open, OVERDUE: n_overdue, AT_RISK: n_at_risk, ON_TRACK: n_open - n_overdue - n_at_risk,
               "met_today": met_today}
     rows = []
-    for (human_id, title, level, category, party, party_name, drill, detected_at, rank,
+    overdue_ids: dict[int, dict] = {}
+    for (incident_id, human_id, title, level, category, party, party_name, drill, detected_at, rank,
          m_key, m_label, m_due, reminders, escalations, failures, last_notice_at) in session.execute(page_q, params):
         rows.append({
             "id": human_id, "title": title, "level": level, "level_label": LEVEL_LABELS.get(level, level),
@@ -226,7 +239,18 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
             **(NO_NOTICES if last_notice_at is None else {
                 "reminders": reminders, "escalations": escalations, "failures": failures,
                 "last_notice_at": last_notice_at.isoformat() + UTC_SUFFIX}),
+            "missed": [],
         })
+        if rank == 0:
+            overdue_ids[incident_id] = rows[-1]
+    if overdue_ids:
+        missed_q = missed_sql(session.get_bind().dialect.name)
+        for incident_id, key, label, due in session.execute(missed_q, {"ids": list(overdue_ids), "now": now}):
+            overdue_ids[incident_id]["missed"].append({
+                "key": key, "label": label or MILESTONE_LABELS.get(key, key), "due_at": due.isoformat() + UTC_SUFFIX,
+                "seconds_left": int((due - now_utc).total_seconds())})
+        for row in overdue_ids.values():
+            row["missed"].sort(key=lambda m: MISSED_ORDER.index(m["key"]) if m["key"] in MISSED_ORDER else 99)
     matching = counts[filters.status] if filters.status else counts["open"]
     return {"now": now.isoformat(), "counts": counts, "rows": rows, "matching": matching,
             "truncated": matching > len(rows), "definitions": list(BOARD_DEFINITIONS)}

@@ -9,6 +9,9 @@
   var status = document.getElementById("board-status");
   var cut = document.getElementById("board-truncated");
   var clock = JSON.parse(document.body.getAttribute("data-i18n") || "{}");
+  var kiosk = script && script.getAttribute("data-kiosk") === "1";
+  var pageInfo = document.getElementById("board-page");
+  var wasOverdue = {};  // id -> true: rows already overdue, so only a row that just became overdue flashes
 
   function fmt(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
@@ -30,12 +33,35 @@
       el.textContent = left >= 0 ? fmt(clock.left || "%(t)s left", {t: span(left)})
                                  : fmt(clock.overdue || "overdue by %(t)s", {t: span(-left)});
       el.className = "countdown " + (left < 0 ? "red" : (el.closest("tr.row-at_risk") ? "amber" : "green"));
+      var tr = el.closest("tr"), id = tr && tr.getAttribute("data-id");
+      if (id && left < 0 && !wasOverdue[id]) {
+        if (wasOverdue[id] === false) tr.classList.add("just-overdue");  // seen on track, now overdue
+        wasOverdue[id] = true;
+      } else if (id && !(id in wasOverdue)) { wasOverdue[id] = left < 0; }
     });
+  }
+  // The wall screen pages through the rows that do not fit, one screen every 10 s.
+  var page = 0;
+  function turn() {
+    if (!kiosk) return;
+    var rows = Array.from(body.querySelectorAll("tr"));
+    rows.forEach(function (tr) { tr.hidden = false; });
+    var top = body.getBoundingClientRect().top + window.scrollY;
+    var height = rows.length ? rows[0].getBoundingClientRect().height || 60 : 60;
+    var per = Math.max(1, Math.floor((window.innerHeight - top - 16) / height));
+    var pages = Math.max(1, Math.ceil(rows.length / per));
+    page = page % pages;
+    rows.forEach(function (tr, i) { tr.hidden = Math.floor(i / per) !== page; });
+    if (pageInfo) pageInfo.textContent = pages > 1 ? fmt(words.page, {n: page + 1, total: pages}) : "";
   }
   function cell(tr, text) {
     var td = document.createElement("td");
     if (text !== undefined) td.textContent = text;
     tr.appendChild(td);
+    return td;
+  }
+  function labelled(td, column) {
+    td.setAttribute("data-label", words.columns[column]);
     return td;
   }
   function notices(r) {
@@ -71,18 +97,31 @@
       var level = document.createElement("span");
       level.className = "badge level-" + r.level;
       level.textContent = words.levels[r.level] || r.level;
-      cell(tr).appendChild(level);
-      cell(tr, r.party_name);
-      cell(tr, r.next_milestone ? r.next_milestone.label : "—");
-      var due = cell(tr);
-      if (r.next_milestone) {
+      first.className = "title-cell";
+      labelled(cell(tr), "level").appendChild(level);
+      labelled(cell(tr, r.party_name), "party");
+      // Every missed deadline, the release first; else the next one.
+      var missed = r.missed || [], shown = missed.length ? missed : (r.next_milestone ? [r.next_milestone] : []);
+      var ms = labelled(cell(tr), "milestone");
+      if (missed.length > 1) {
+        var badge = document.createElement("span");
+        badge.className = "badge missed";
+        badge.textContent = fmt(words.missed, {n: missed.length});
+        ms.appendChild(badge);
+        ms.appendChild(document.createTextNode(" "));
+      }
+      ms.appendChild(document.createTextNode(shown.map(function (m) {
+        return words.milestones[m.key] || m.label;
+      }).join(" · ") || "—"));
+      var due = labelled(cell(tr), "left");
+      if (shown.length) {
         var c = document.createElement("span");
         c.className = "countdown";
         c.setAttribute("role", "timer");
-        c.setAttribute("data-board-due", r.next_milestone.due_at);
+        c.setAttribute("data-board-due", shown[0].due_at);
         due.appendChild(c);
       } else { due.textContent = "—"; }
-      var n = cell(tr, notices(r) || words.none);
+      var n = labelled(cell(tr, notices(r) || words.none), "notices");
       n.className = "small" + (notices(r) ? "" : " muted");
       rows.appendChild(tr);
     });
@@ -93,6 +132,11 @@
       rows.appendChild(tr);
     }
     body.replaceChildren(rows);
+    body.querySelectorAll("tr[data-id]").forEach(function (tr) {
+      var id = tr.getAttribute("data-id");
+      if (tr.classList.contains("row-overdue") && wasOverdue[id] === false) tr.classList.add("just-overdue");
+      if (tr.classList.contains("row-overdue")) wasOverdue[id] = true;
+    });
     // More incidents match than the API returns (its limit): say how many are left out.
     var notice = data.truncated ? fmt(words.truncated, {n: data.rows.length, total: data.matching}) : "";
     if (cut.textContent !== notice) cut.textContent = notice;  // unchanged: not announced again
@@ -101,6 +145,7 @@
     var t = new Date(serverClock.now()).toLocaleTimeString(words.lang === "en" ? "en-GB" : "zh-CN",
                                                           {hour12: false, timeZone: "Asia/Shanghai"});
     status.textContent = fmt(words.updated, {t: t, n: poll / 1000});
+    turn();
   }
   function query() {
     var params = new URLSearchParams(new FormData(form));
@@ -130,5 +175,6 @@
   form.addEventListener("submit", function (e) { e.preventDefault(); form.dispatchEvent(new Event("change")); });
   tick();
   setInterval(tick, 1000);
+  if (kiosk) { turn(); setInterval(function () { page++; turn(); }, 10000); }
   timer = setTimeout(refresh, poll);
 })();

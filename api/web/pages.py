@@ -37,6 +37,7 @@ from api.presenters import incident_out
 from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
+from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
 from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Waive
 from desk.models import Incident, Milestone, Party, User, utcnow
@@ -149,11 +150,20 @@ def _list_context(request: Request, session: Session, desk: Desk, rows: list[Inc
     items = []
     for incident in rows:
         shown = views.milestone_views(desk, incident, milestones.get(incident.id, []), now, _, lang)
-        next_open = next((v for v in shown if v.open), None) if incident.status == "open" else None
+        is_open = incident.status == "open"
+        # Every missed deadline, the release first (desk.board.MISSED_ORDER), so a missed 48-hour release
+        # never hides behind an earlier missed acknowledgement; else the next open deadline.
+        missed = sorted((v for v in shown if v.open and v.tone == "red"), key=_missed_rank) if is_open else []
+        next_open = (missed[0] if missed else next((v for v in shown if v.open), None)) if is_open else None
         items.append({"incident": incident, "party": names.get(incident.party_code, incident.party_code),
+                      "missed": missed,
                       "level": _(labels.LEVELS.get(incident.level, incident.level)),
                       "status": _(labels.STATUSES.get(incident.status, incident.status)), "next": next_open})
     return items
+
+
+def _missed_rank(view: views.MilestoneView) -> int:
+    return MISSED_ORDER.index(view.key) if view.key in MISSED_ORDER else len(MISSED_ORDER)
 
 
 def _urgent_first(query):

@@ -59,7 +59,7 @@ def _parties(session: Session) -> list[Party]:
 
 @router.get("/board")
 def board_page(request: Request, party: str = "", level: str = "", category: str = "", status: str = "",
-               drills: bool = False, user: User = Depends(page_role(*BOARD_VIEWERS)),
+               drills: bool = False, kiosk: bool = False, user: User = Depends(page_role(*BOARD_VIEWERS)),
                session: Session = Depends(get_session)):
     _gettext, _ = translate(language(request))
     filters = BoardFilters(
@@ -77,6 +77,8 @@ def board_page(request: Request, party: str = "", level: str = "", category: str
         "statuses": [("overdue", _("Overdue")), ("at_risk", _("At risk")), ("on_track", _("On track"))],
         "read_only": user.role == DUTY_OFFICER,
         "words": board_words(_, lang),
+        # The wall screen: no navigation, full width, large countdowns, pages through the rows by itself.
+        "kiosk": kiosk, "body_class": "kiosk" if kiosk else "",
     })
 
 
@@ -90,6 +92,12 @@ def board_words(_, lang: str) -> dict[str, str]:
         "truncated": _("Showing only the %(n)s that most need attention, of %(total)s; "
                        "narrow the list down with the filters."),
         "levels": {c: _(label) for c, label in labels.LEVELS.items()},
+        "milestones": {c: _(label) for c, label in labels.MILESTONES.items()},
+        "missed": _("%(n)s deadlines missed"),
+        "page": _("Page %(n)s of %(total)s"),
+        # On a phone each row is a card: the cells say what they are.
+        "columns": {"level": _("Level"), "party": _("Party"), "milestone": _("Next deadline"),
+                    "left": _("Time left"), "notices": _("Reminders and escalations")},
         "lang": lang,
     }
 
