@@ -14,7 +14,7 @@ from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
 from api.schemas import IncidentCreate, IncidentOut, Level, TimelineOut
 from api.presenters import incident_out, incidents_out, timeline_out
 from desk.actions import ACTIONS, Action
-from desk.models import Incident, User, utcnow
+from desk.models import Incident, utcnow
 from desk.service import act, get_incident, open_incident, timeline_rows
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
