@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -66,3 +67,8 @@ def ensure_can_see(user: User, incident: Incident) -> None:
 
 
 SUPERVISORS = (SUPERVISOR, ADMIN)
+
+# Route signatures stay one line: `session: SessionDep, user: CurrentUser, desk: DeskDep`.
+SessionDep = Annotated[Session, Depends(get_session)]
+CurrentUser = Annotated[User, Depends(current_user)]
+DeskDep = Annotated[Desk, Depends(get_desk)]

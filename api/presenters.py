@@ -14,6 +14,23 @@ def incident_out(session: Session, incident: Incident) -> IncidentOut:
     milestones = session.exec(
         select(Milestone).where(Milestone.incident_id == incident.id).order_by(col(Milestone.due_at))
     ).all()
+    return _incident_out(incident, party, list(milestones))
+
+
+def incidents_out(session: Session, incidents: list[Incident]) -> list[IncidentOut]:
+    """incident_out for a page of incidents: their parties and milestones in one query each, not per row."""
+    ids = [i.id for i in incidents]
+    codes = {i.party_code for i in incidents}
+    parties = {p.code: p for p in session.exec(select(Party).where(col(Party.code).in_(codes))).all()} if codes else {}
+    milestones: dict[int, list[Milestone]] = {}
+    if ids:
+        for m in session.exec(select(Milestone).where(col(Milestone.incident_id).in_(ids))
+                              .order_by(col(Milestone.due_at), col(Milestone.id))).all():
+            milestones.setdefault(m.incident_id, []).append(m)
+    return [_incident_out(i, parties.get(i.party_code), milestones.get(i.id, [])) for i in incidents]
+
+
+def _incident_out(incident: Incident, party: Party | None, milestones: list[Milestone]) -> IncidentOut:
     return IncidentOut(
         id=incident.human_id, title=incident.title, summary=incident.summary, source=incident.source,
         source_url=incident.source_url, category=incident.category, level=incident.level,

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from enum import Enum
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-CLOCK_SKEW = timedelta(minutes=2)
+# The human actions' inputs are the domain's (desk.inputs): re-exported, so the API's bodies stay in one place.
+from desk.inputs import (
+    CLOCK_SKEW,
+    SHANGHAI,
+    AcknowledgeIn,
+    CloseIn,
+    LevelIn,
+    Level,
+    MilestoneKey,
+    NoteIn,
+    ReassignIn,
+    ReleaseIn,
+    ReopenIn,
+    WaiveIn,
+    as_utc,
+    clean_text,
+)
 
-
-class Level(str, Enum):
-    I = "I"
-    II = "II"
-    III = "III"
-    IV = "IV"
+__all__ = [
+    "CLOCK_SKEW", "SHANGHAI", "AcknowledgeIn", "Category", "CloseIn", "IncidentCreate", "IncidentOut", "Level",
+    "LevelIn", "MilestoneKey", "MilestoneOut", "NoteIn", "NotificationOut", "PartyOut", "ReassignIn", "ReleaseIn",
+    "ReopenIn", "Source", "TimelineEventOut", "TimelineOut", "TokenOut", "UNGRADED_CATEGORIES", "WaiveIn", "as_utc",
+]
 
 
 class Category(str, Enum):
@@ -39,31 +52,8 @@ class Source(str, Enum):
     other = "other"
 
 
-class MilestoneKey(str, Enum):
-    acknowledge = "acknowledge"
-    first_release = "first_release"
-    press_conference = "press_conference"
-    follow_up = "follow_up"
-
-
 # 社会安全事件 and plain 政务舆情 are not graded by law: they take the 一般 clocks unless a level is set.
 UNGRADED_CATEGORIES = (Category.social_security, Category.public_opinion)
-
-
-def as_utc(value: datetime) -> datetime:
-    """A time without a zone is read as Beijing time (what a duty officer types); stored as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=SHANGHAI)
-    try:
-        return value.astimezone(timezone.utc)
-    except OverflowError:  # year 1 or 9999 at the edge of a zone: a ValueError is a 422, not a 500
-        raise ValueError("时间超出可处理的范围") from None
-
-
-def _clean_text(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("不能包含空字符（NUL）")
-    return value.strip()
 
 
 class IncidentCreate(BaseModel):
@@ -82,7 +72,7 @@ class IncidentCreate(BaseModel):
     @field_validator("title", "summary", "source_url", "party")
     @classmethod
     def _text(cls, value: str) -> str:
-        return _clean_text(value)
+        return clean_text(value)
 
     @field_validator("title")
     @classmethod
@@ -176,80 +166,6 @@ class TimelineOut(BaseModel):
     incident: str
     events: list[TimelineEventOut]
     notifications: list[NotificationOut]
-
-
-class _Action(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AcknowledgeIn(_Action):
-    note: str = Field(default="", max_length=5000)
-
-
-class ReleaseIn(_Action):
-    released_at: datetime | None = Field(default=None, description="发布时间; 默认当前时间")
-    channel: str = Field(default="", max_length=200, description="发布渠道, e.g. 政府网站、政务微博")
-    url: str = Field(default="", max_length=2000)
-    summary: str = Field(default="", max_length=5000)
-
-    @field_validator("channel", "url", "summary")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        return _clean_text(value)
-
-    @field_validator("released_at")
-    @classmethod
-    def _when(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        value = as_utc(value)
-        if value > datetime.now(timezone.utc) + CLOCK_SKEW:
-            raise ValueError("发布时间不能晚于当前时间")
-        return value
-
-
-class NoteIn(_Action):
-    text: str = Field(min_length=1, max_length=5000)
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, value: str) -> str:
-        value = _clean_text(value)
-        if not value:
-            raise ValueError("请填写备注内容")
-        return value
-
-
-class _Reasoned(_Action):
-    reason: str = Field(min_length=1, max_length=5000)
-
-    @field_validator("reason")
-    @classmethod
-    def _reason(cls, value: str) -> str:
-        value = _clean_text(value)
-        if not value:
-            raise ValueError("请填写理由")
-        return value
-
-
-class ReassignIn(_Reasoned):
-    party: str = Field(max_length=64)
-
-
-class LevelIn(_Reasoned):
-    level: Level
-
-
-class WaiveIn(_Reasoned):
-    milestone: MilestoneKey
-
-
-class CloseIn(_Action):
-    reason: str = Field(default="", max_length=5000)
-
-
-class ReopenIn(_Reasoned):
-    pass
 
 
 class TokenOut(BaseModel):

@@ -5,8 +5,9 @@ names, the form ``field`` it belongs to (invalid input only) and the Chinese sen
 The JSON routes map them to a status in one handler (api.app); the pages map them to a form error or an
 error page in one function (api.web.views.desk_error_messages).
 
-Refusals that come from the workflow's validators keep the workflow's own Chinese sentence; their code says
-only which kind of refusal it was (``workflow.invalid`` / ``workflow.conflict``).
+Refusals that come from the workflow's validators keep the workflow's own Chinese sentence and carry the
+validator's code and params (desk.refusals); only a worker from before codes leaves just the kind of refusal
+(``workflow.invalid`` / ``workflow.conflict``).
 """
 
 from __future__ import annotations

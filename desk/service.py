@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from desk import clocks as clk
+from desk import refusals
 from desk.errors import Conflict, EngineUnavailable, InvalidInput, incident_not_found, unknown_party
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
@@ -88,7 +89,7 @@ def active_party(*, session: Session, code: str) -> Party:
 def check_release_time(*, incident: Incident, released_at: datetime | None) -> None:
     """A release cannot predate the incident's detection (the workflow says the same; this answers first)."""
     if released_at is not None and released_at < incident.detected_at:
-        raise InvalidInput(RELEASE_BEFORE_DETECTED, code="release.before_detected", field="released_at")
+        raise InvalidInput(RELEASE_BEFORE_DETECTED, code=refusals.RELEASE_BEFORE_DETECTED, field="released_at")
 
 
 async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, user: User,
@@ -198,7 +199,7 @@ def _remove_unstarted(session: Session, incident: Incident) -> None:
 async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user: User | None = None,
               idempotency_key: str | None = None) -> bool:
     """Run one human action as a workflow update; its validator's refusal becomes InvalidInput or Conflict
-    carrying the workflow's own sentence.
+    carrying the workflow's own sentence and its code (desk.refusals).
 
     The action is stamped with the time it was received here (the workflow dates it by that), and runs as
     the update whose id comes from the request's ``Idempotency-Key`` (scoped to the user and incident):
@@ -223,9 +224,11 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
+            # The validator's code and params (desk.refusals); a worker from before codes sends none.
+            code, params = refusals.code_of(cause.details) or (None, {})
             if cause.type == INVALID:
-                raise InvalidInput(cause.message, code="workflow.invalid") from exc
-            raise Conflict(cause.message, code="workflow.conflict") from exc
+                raise InvalidInput(cause.message, code=code or "workflow.invalid", params=params) from exc
+            raise Conflict(cause.message, code=code or "workflow.conflict", params=params) from exc
         raise Conflict(str(cause), code="workflow.conflict") from exc
     except RuntimeError as exc:  # a lazy client that never reached the server
         raise EngineUnavailable() from exc

@@ -123,6 +123,7 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(desk):
     assert r.status_code == 404
     r = await desk.http.post(f"/api/incidents/{iid}/close", json={}, headers=desk.auth("super"))
     assert r.status_code == 409 and "不能结案" in r.json()["detail"]
+    assert r.json()["code"] == "close.blocked"  # the validator's code, for a client to say it in its language
     timeline = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("duty"))).json()
     assert [e["kind"] for e in timeline["events"]] == ["opened"]
 

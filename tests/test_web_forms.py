@@ -115,6 +115,22 @@ async def test_roles_see_only_their_actions(web_desk):
         assert "调整级别" in page and "影响扩大" in page and "重大（II级）" in page
 
 
+async def test_an_english_page_says_a_workflow_refusal_with_values_in_english(web_desk):
+    """Closing with open milestones: the workflow's refusal names them; an English page says it all in English."""
+    async with web_desk.client() as duty:
+        token = await web_desk.login(duty, "duty")
+        r = await duty.post("/incidents/new", data={**FORM, "csrf_token": token, "idempotency_key": "web-cccccccccccc"})
+        url = r.headers["location"].split("?")[0]
+    async with web_desk.client() as supervisor:
+        token = await web_desk.login(supervisor, "super")
+        await supervisor.post("/language", data={"csrf_token": token, "language": "en", "next": url})
+        r = await supervisor.post(url + "/close", data={"csrf_token": token, "reason": ""})
+        assert r.status_code == 409
+        assert "Cannot close: Acknowledgement by the responsible party" in r.text and "不能结案" not in r.text
+        r = await supervisor.post(url + "/waive", data={"csrf_token": token, "milestone": "follow_up", "reason": "无"})
+        assert r.status_code == 422 and "This incident has no milestone “Follow-up release”." in r.text
+
+
 def test_pages_use_no_outside_assets():
     """Every asset is served by the app: no template or stylesheet points at another host."""
     outside = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//|url\(\s*["']?(?:https?:)?//|@import""")

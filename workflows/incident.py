@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         Waive,
     )
+    from desk import refusals as why
     from desk.policy import FOLLOW_UP, LEVELS
 
 PARTY_ATTR = SearchAttributeKey.for_keyword("DeskParty")
@@ -87,8 +88,9 @@ DELIVERED_STATES = ("delivered", "accepted_unconfirmed", "already")
 ALL_CHANNELS = "*"  # owed to every channel of the tags that has not taken it (the send itself failed)
 
 
-def _reject(message: str, kind: str = CONFLICT) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
+def _reject(message: str, code: str, kind: str = CONFLICT, **params: object) -> ApplicationError:
+    """A refusal: the Chinese sentence, and its code (desk.refusals) for the pages to say in their language."""
+    return ApplicationError(message, why.details(code, **params), type=kind, non_retryable=True)
 
 
 @workflow.defn
@@ -487,7 +489,7 @@ class IncidentWorkflow(LegacyBranch):
         self._require_open()
         clock = self._clock("acknowledge")
         if clock is not None and clock.state in clk.DONE_STATES:
-            raise _reject("该事件已签收，无需重复签收。")
+            raise _reject("该事件已签收，无需重复签收。", why.ALREADY_ACKNOWLEDGED)
         self._check_text(cmd.note, "note")
 
     @workflow.update
@@ -521,17 +523,17 @@ class IncidentWorkflow(LegacyBranch):
     def _validate_release(self, cmd: RecordRelease) -> None:
         self._require_open()
         if cmd.kind not in ("release", "press_conference", "update"):
-            raise _reject(f"未知的发布类型：{cmd.kind}", INVALID)
+            raise _reject(f"未知的发布类型：{cmd.kind}", why.RELEASE_KIND_UNKNOWN, INVALID, kind=cmd.kind)
         at = cmd.released_at
         if at is not None:
             if at.tzinfo is None:
-                raise _reject("发布时间必须带时区。", INVALID)
+                raise _reject("发布时间必须带时区。", why.RELEASE_TIME_WITHOUT_ZONE, INVALID)
             if at < self.state.facts.detected_at:
-                raise _reject("发布时间早于舆情发现时间，请核对后重新填写。", INVALID)
+                raise _reject("发布时间早于舆情发现时间，请核对后重新填写。", why.RELEASE_BEFORE_DETECTED, INVALID)
             if at > workflow.now() + CLOCK_SKEW:
-                raise _reject("发布时间不能晚于当前时间。", INVALID)
+                raise _reject("发布时间不能晚于当前时间。", why.RELEASE_IN_FUTURE, INVALID)
         if cmd.kind == "update" and not self._done("first_release"):
-            raise _reject("尚未记录首次权威信息发布，请先记录“发布权威信息”。")
+            raise _reject("尚未记录首次权威信息发布，请先记录“发布权威信息”。", why.FIRST_RELEASE_MISSING)
         for text, name in ((cmd.summary, "summary"), (cmd.channel, "channel"), (cmd.url, "url")):
             self._check_text(text, name)
 
@@ -545,7 +547,7 @@ class IncidentWorkflow(LegacyBranch):
     @add_note.validator
     def _validate_note(self, cmd: AddNote) -> None:
         if not cmd.text.strip():
-            raise _reject("备注内容不能为空。", INVALID)
+            raise _reject("备注内容不能为空。", why.NOTE_EMPTY, INVALID)
         self._check_text(cmd.text, "text")
 
     @workflow.update
@@ -568,7 +570,7 @@ class IncidentWorkflow(LegacyBranch):
         self._require_open()
         self._require_reason(cmd.reason)
         if cmd.party_code == self.state.facts.party_code:
-            raise _reject("该事件已由此单位负责。")
+            raise _reject("该事件已由此单位负责。", why.SAME_PARTY, party=cmd.party_code)
 
     @workflow.update
     async def change_level(self, cmd: ChangeLevel) -> IncidentState:
@@ -593,9 +595,9 @@ class IncidentWorkflow(LegacyBranch):
         self._require_open()
         self._require_reason(cmd.reason)
         if cmd.level not in LEVELS:
-            raise _reject(f"未知的事件级别：{cmd.level}", INVALID)
+            raise _reject(f"未知的事件级别：{cmd.level}", why.LEVEL_UNKNOWN, INVALID, level=cmd.level)
         if cmd.level == self.state.facts.level:
-            raise _reject("事件已是该级别。")
+            raise _reject("事件已是该级别。", why.SAME_LEVEL, level=cmd.level)
 
     @workflow.update
     async def waive(self, cmd: Waive) -> IncidentState:
@@ -603,7 +605,8 @@ class IncidentWorkflow(LegacyBranch):
             self._recheck(self._validate_waive, cmd)
             clock = self._clock(cmd.milestone)
             if clock is None or not clock.open:
-                raise _reject("该时限已完成或已豁免。")
+                raise _reject("该时限已完成或已豁免。", why.MILESTONE_NOT_OPEN, milestone=cmd.milestone,
+                              label=clock.label if clock else cmd.milestone)
             self._put_clock(replace(clock, state=clk.WAIVED, waived_reason=cmd.reason))
             seq = await self._event("waived", cmd.actor, {"milestone": cmd.milestone, "reason": cmd.reason},
                                     self._action_time(cmd))
@@ -617,9 +620,11 @@ class IncidentWorkflow(LegacyBranch):
         self._require_reason(cmd.reason)
         clock = self._clock(cmd.milestone)
         if clock is None:
-            raise _reject(f"该事件没有“{cmd.milestone}”这一时限。", INVALID)
+            raise _reject(f"该事件没有“{cmd.milestone}”这一时限。", why.MILESTONE_UNKNOWN, INVALID,
+                          milestone=cmd.milestone)
         if not clock.open:
-            raise _reject(f"“{clock.label}”已完成或已豁免。")
+            raise _reject(f"“{clock.label}”已完成或已豁免。", why.MILESTONE_NOT_OPEN, milestone=clock.key,
+                          label=clock.label)
 
     @workflow.update
     async def close(self, cmd: Close) -> IncidentState:
@@ -641,7 +646,8 @@ class IncidentWorkflow(LegacyBranch):
         blocking = clk.blocking_close(self.state.clocks, workflow.now())
         if blocking:
             labels = "、".join(c.label for c in blocking)
-            raise _reject(f"不能结案：{labels}尚未完成，请先完成或经批准豁免（须写明理由）。")
+            raise _reject(f"不能结案：{labels}尚未完成，请先完成或经批准豁免（须写明理由）。", why.CLOSE_BLOCKED,
+                          milestones={c.key: c.label for c in blocking})
 
     @workflow.update
     async def reopen(self, cmd: Reopen) -> IncidentState:
@@ -658,7 +664,7 @@ class IncidentWorkflow(LegacyBranch):
     @reopen.validator
     def _validate_reopen(self, cmd: Reopen) -> None:
         if self.state.status != CLOSED:
-            raise _reject("事件未结案，无需重新打开。")
+            raise _reject("事件未结案，无需重新打开。", why.NOT_CLOSED)
         self._require_reason(cmd.reason)
 
     @workflow.query(name="state")
@@ -722,19 +728,19 @@ class IncidentWorkflow(LegacyBranch):
 
     def _require_open(self) -> None:
         if self.state.status != OPEN:
-            raise _reject("事件已结案；如需继续处理，请先重新打开。")
+            raise _reject("事件已结案；如需继续处理，请先重新打开。", why.INCIDENT_CLOSED)
 
     @staticmethod
     def _require_reason(reason: str) -> None:
         if not reason or not reason.strip():
-            raise _reject("请填写理由。", INVALID)
+            raise _reject("请填写理由。", why.REASON_MISSING, INVALID)
         if len(reason) > MAX_TEXT:
-            raise _reject(f"理由不能超过 {MAX_TEXT} 字。", INVALID)
+            raise _reject(f"理由不能超过 {MAX_TEXT} 字。", why.REASON_TOO_LONG, INVALID, max=MAX_TEXT)
 
     @staticmethod
     def _check_text(text: str, name: str) -> None:
         if text and len(text) > MAX_TEXT:
-            raise _reject(f"{name} 不能超过 {MAX_TEXT} 字。", INVALID)
+            raise _reject(f"{name} 不能超过 {MAX_TEXT} 字。", why.TEXT_TOO_LONG, INVALID, field=name, max=MAX_TEXT)
 
 
 def _repeat_number(rung_key: str) -> int:

@@ -1,44 +1,21 @@
-"""/api/incidents: open, list, read, and every human action (each a workflow update)."""
+"""/api/incidents: open, list, read, and every human action (each a workflow update, declared in desk.actions)."""
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from api.auth import DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN
-from api.deps import SUPERVISORS, current_user, ensure_can_see, get_desk, get_session, require
-from api.schemas import (
-    AcknowledgeIn,
-    CloseIn,
-    IncidentCreate,
-    IncidentOut,
-    Level,
-    LevelIn,
-    NoteIn,
-    ReassignIn,
-    ReleaseIn,
-    ReopenIn,
-    TimelineOut,
-    WaiveIn,
-)
-from api.presenters import incident_out, timeline_out
-from desk.messages import (
-    Acknowledge,
-    AddNote,
-    ChangeLevel,
-    Close,
-    Reassign,
-    RecordRelease,
-    Reopen,
-    Waive,
-)
-from desk.models import Incident, User, utcnow
-from desk.service import (Desk, act, active_party, check_release_time, get_incident, open_incident,
-                          timeline_rows)
-from workflows.incident import IncidentWorkflow
+from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
+from api.schemas import IncidentCreate, IncidentOut, Level, TimelineOut
+from api.presenters import incident_out, incidents_out, timeline_out
+from desk.actions import ACTIONS, Action
+from desk.models import Incident, utcnow
+from desk.service import act, get_incident, open_incident, timeline_rows
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 # Every action: `Idempotency-Key` makes a retried request the same action (answered again, applied once).
@@ -47,20 +24,13 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 # nothing was done.
 ACCEPTED = {202: {"description": "Took effect; the timeline entry is written when the database is back"}}
 RECORDED_LATER = "操作已生效；数据库暂时不可用，时间线记录将在数据库恢复后按发生顺序自动补写。"
-IdempotencyKey = Header(default=None, alias="Idempotency-Key", max_length=200)
-RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
-EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
-@router.post("", status_code=201, response_model=IncidentOut, summary="Open an incident (值班员)")
-async def create_incident(
-    data: IncidentCreate,
-    response: Response,
-    idempotency_key: str | None = Header(default=None, max_length=200),
-    user: User = Depends(require(DUTY_OFFICER, SUPERVISOR, ADMIN)),
-    session: Session = Depends(get_session),
-    desk: Desk = Depends(get_desk),
-) -> IncidentOut:
+@router.post("", status_code=201, response_model=IncidentOut, summary="Open an incident (值班员)",
+             dependencies=[Depends(require(DUTY_OFFICER, SUPERVISOR, ADMIN))])
+async def create_incident(data: IncidentCreate, response: Response, user: CurrentUser, session: SessionDep, desk: DeskDep,
+                          idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> IncidentOut:
     incident, created = await open_incident(session=session, desk=desk, data=data, user=user,
                                             idempotency_key=idempotency_key)
     if not created:
@@ -70,6 +40,8 @@ async def create_incident(
 
 @router.get("", response_model=list[IncidentOut], summary="List incidents")
 def list_incidents(
+    user: CurrentUser,
+    session: SessionDep,
     status: str | None = Query(default=None, pattern="^(open|closed)$"),
     party: str | None = Query(default=None, max_length=64),
     level: Level | None = None,
@@ -77,8 +49,6 @@ def list_incidents(
     drill: bool | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=10_000_000),  # bounded: a huge offset overflowed the database
-    user: User = Depends(current_user),
-    session: Session = Depends(get_session),
 ) -> list[IncidentOut]:
     query = select(Incident)
     if user.role == RESPONDER:
@@ -97,106 +67,56 @@ def list_incidents(
         query = query.where(is_overdue if overdue else ~is_overdue)
     query = query.order_by(col(Incident.next_due_at).is_(None), col(Incident.next_due_at), col(Incident.id).desc())
     rows = session.exec(query.offset(offset).limit(limit)).all()
-    return [incident_out(session, i) for i in rows]
+    return incidents_out(session, list(rows))
 
 
 @router.get("/{human_id}", response_model=IncidentOut, summary="One incident with its milestones")
-def read_incident(human_id: str, user: User = Depends(current_user), session: Session = Depends(get_session)):
+def read_incident(human_id: str, user: CurrentUser, session: SessionDep):
     incident = get_incident(session=session, human_id=human_id)
     ensure_can_see(user, incident)
     return incident_out(session, incident)
 
 
 @router.get("/{human_id}/timeline", response_model=TimelineOut, summary="Every event and notification attempt")
-def read_timeline(human_id: str, user: User = Depends(current_user), session: Session = Depends(get_session)):
+def read_timeline(human_id: str, user: CurrentUser, session: SessionDep):
     incident = get_incident(session=session, human_id=human_id)
     ensure_can_see(user, incident)
     shown_events, shown_notes = timeline_out(user, *timeline_rows(session=session, incident=incident))
     return TimelineOut(incident=incident.human_id, events=shown_events, notifications=shown_notes)
 
 
-async def _run(human_id: str, user: User, session: Session, desk: Desk, update: Any, command: Any,
-               key: str | None = None) -> IncidentOut | JSONResponse:
-    incident = get_incident(session=session, human_id=human_id)
-    ensure_can_see(user, incident)
-    recorded = await act(desk=desk, incident=incident, update=update, command=command, user=user, idempotency_key=key)
-    if not recorded:
-        return JSONResponse({"id": incident.human_id, "recorded": False, "detail": RECORDED_LATER}, status_code=202)
-    session.refresh(incident)
-    return incident_out(session, incident)
+def _add_action_route(action: Action) -> None:
+    """POST /api/incidents/{human_id}/{action.path}: the action's roles on the route, its input as the body."""
+
+    async def run(human_id: str, *, body: object, user: CurrentUser, session: SessionDep, desk: DeskDep,
+                  key: IdempotencyKey = None) -> IncidentOut | JSONResponse:
+        incident = get_incident(session=session, human_id=human_id)
+        ensure_can_see(user, incident)
+        body = body if body is not None else action.model()
+        if action.precheck is not None:
+            action.precheck(incident, body)
+        command = action.command(user, body, session)
+        recorded = await act(desk=desk, incident=incident, update=action.update, command=command, user=user,
+                             idempotency_key=key)
+        if not recorded:
+            return JSONResponse({"id": incident.human_id, "recorded": False, "detail": RECORDED_LATER}, status_code=202)
+        session.refresh(incident)
+        return incident_out(session, incident)
+
+    # The body's type is the action's own model (optional where every field has a default and the API always
+    # took an empty request); the other parameters keep their annotations.
+    signature = inspect.signature(run)
+    body = signature.parameters["body"].replace(
+        annotation=action.model | None if action.body_optional else action.model,
+        default=None if action.body_optional else inspect.Parameter.empty)
+    run.__signature__ = signature.replace(parameters=[body if p.name == "body" else p  # type: ignore[attr-defined]
+                                                      for p in signature.parameters.values()])
+    # The operation ids the API always had: the update's name, or record_<kind> for the kinds of release.
+    shared = sum(a.update is action.update for a in ACTIONS.values()) > 1
+    run.__name__ = f"{action.update.__name__.split('_')[0]}_{action.key}" if shared else action.update.__name__
+    router.add_api_route(f"/{{human_id}}/{action.path}", run, methods=["POST"], response_model=IncidentOut,
+                         summary=action.summary, responses=ACCEPTED, dependencies=[Depends(require(*action.roles))])
 
 
-def _check_release_time(session: Session, user: User, human_id: str, body: ReleaseIn) -> None:
-    incident = get_incident(session=session, human_id=human_id)
-    ensure_can_see(user, incident)
-    check_release_time(incident=incident, released_at=body.released_at)
-
-
-@router.post("/{human_id}/acknowledge", response_model=IncidentOut, summary="Acknowledge (签收)", responses=ACCEPTED)
-async def acknowledge(human_id: str, body: AcknowledgeIn | None = None,
-                      user: User = Depends(require(*RESPONDERS)), session: Session = Depends(get_session),
-                      desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    note = body.note if body else ""
-    return await _run(human_id, user, session, desk, IncidentWorkflow.acknowledge,
-                      Acknowledge(actor=user.username, note=note), key)
-
-
-def _release_route(path: str, kind: str, summary: str):
-    async def record(human_id: str, body: ReleaseIn, user: User = Depends(require(*RESPONDERS)),
-                     session: Session = Depends(get_session), desk: Desk = Depends(get_desk),
-                     key: str | None = IdempotencyKey) -> IncidentOut | JSONResponse:
-        _check_release_time(session, user, human_id, body)
-        command = RecordRelease(actor=user.username, kind=kind, released_at=body.released_at,
-                                channel=body.channel, url=body.url, summary=body.summary)
-        return await _run(human_id, user, session, desk, IncidentWorkflow.record_release, command, key)
-
-    record.__name__ = f"record_{kind}"
-    router.add_api_route(f"/{{human_id}}/{path}", record, methods=["POST"], response_model=IncidentOut,
-                         summary=summary, responses=ACCEPTED)
-
-
-_release_route("releases", "release", "Record an authoritative release (发布权威信息)")
-_release_route("press-conferences", "press_conference", "Record a press conference (新闻发布会; also a release)")
-_release_route("updates", "update", "Record a follow-up release (动态发布)")
-
-
-@router.post("/{human_id}/notes", response_model=IncidentOut, summary="Add a note (备注)", responses=ACCEPTED)
-async def add_note(human_id: str, body: NoteIn, user: User = Depends(require(*EVERYONE)),
-                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    return await _run(human_id, user, session, desk, IncidentWorkflow.add_note, AddNote(actor=user.username, text=body.text), key)
-
-
-@router.post("/{human_id}/reassign", response_model=IncidentOut, summary="Reassign to another party (改派)", responses=ACCEPTED)
-async def reassign(human_id: str, body: ReassignIn, user: User = Depends(require(*SUPERVISORS)),
-                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    party = active_party(session=session, code=body.party)
-    command = Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
-    return await _run(human_id, user, session, desk, IncidentWorkflow.reassign, command, key)
-
-
-@router.post("/{human_id}/level", response_model=IncidentOut, summary="Change the level (调整级别)", responses=ACCEPTED)
-async def change_level(human_id: str, body: LevelIn, user: User = Depends(require(*SUPERVISORS)),
-                       session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    command = ChangeLevel(actor=user.username, level=body.level.value, reason=body.reason)
-    return await _run(human_id, user, session, desk, IncidentWorkflow.change_level, command, key)
-
-
-@router.post("/{human_id}/waive", response_model=IncidentOut, summary="Waive a milestone with a reason (豁免)", responses=ACCEPTED)
-async def waive(human_id: str, body: WaiveIn, user: User = Depends(require(*SUPERVISORS)),
-                session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    command = Waive(actor=user.username, milestone=body.milestone.value, reason=body.reason)
-    return await _run(human_id, user, session, desk, IncidentWorkflow.waive, command, key)
-
-
-@router.post("/{human_id}/close", response_model=IncidentOut, summary="Close (结案)", responses=ACCEPTED)
-async def close(human_id: str, body: CloseIn | None = None, user: User = Depends(require(*SUPERVISORS)),
-                session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    command = Close(actor=user.username, reason=body.reason if body else "")
-    return await _run(human_id, user, session, desk, IncidentWorkflow.close, command, key)
-
-
-@router.post("/{human_id}/reopen", response_model=IncidentOut, summary="Reopen (重新打开)", responses=ACCEPTED)
-async def reopen(human_id: str, body: ReopenIn, user: User = Depends(require(*SUPERVISORS)),
-                 session: Session = Depends(get_session), desk: Desk = Depends(get_desk), key: str | None = IdempotencyKey):
-    return await _run(human_id, user, session, desk, IncidentWorkflow.reopen, Reopen(actor=user.username, reason=body.reason), key)
-
+for _action in ACTIONS.values():
+    _add_action_route(_action)

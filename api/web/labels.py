@@ -95,8 +95,12 @@ RELEASE_CHANNELS = (
     N_("Press release to the media"),
 )
 
-# Messages the schemas and the workflow validators write in Chinese, said in the catalog's words, so an English
-# page shows English. Anything not listed is shown as it came.
+# The list of milestones in a refusal, e.g. "acknowledgement, first release".
+LIST_SEPARATOR = N_(", ")
+
+# Messages the request schemas (desk.inputs, api.schemas) write in Chinese, said in the catalog's words, so an
+# English page shows English. Anything not listed is shown as it came. (The workflow's refusals have codes:
+# ERROR_MESSAGES below.)
 KNOWN_MESSAGES = {
     "请填写标题": N_("Enter a title."),
     "必填": N_("This field is required."),
@@ -106,23 +110,12 @@ KNOWN_MESSAGES = {
         "Choose a level: natural disasters, accidents and public health events must be graded."),
     "不能包含空字符（NUL）": N_("Remove the invalid (NUL) character."),
     "发布时间不能晚于当前时间": N_("The release time cannot be later than now."),
-    "发布时间早于舆情发现时间，请核对后重新填写": N_(
-        "The release time is earlier than the detected time; check it and enter it again."),
     "请填写备注内容": N_("Enter the note."),
-    "备注内容不能为空": N_("Enter the note."),
     "请填写理由": N_("Enter the reason."),
-    "该事件已签收，无需重复签收": N_("This incident has already been acknowledged."),
-    "尚未记录首次权威信息发布，请先记录“发布权威信息”": N_(
-        "No authoritative release has been recorded yet: record the first release first."),
-    "该事件已由此单位负责": N_("This party is already responsible for the incident."),
-    "事件已是该级别": N_("The incident already has this level."),
-    "该时限已完成或已豁免": N_("This milestone is already met or waived."),
-    "事件已结案；如需继续处理，请先重新打开": N_("The incident is closed; reopen it first to continue."),
-    "事件未结案，无需重新打开": N_("The incident is not closed; there is nothing to reopen."),
 }
 
-# The incident service's refusals (desk.errors), by their code; params fill the %(name)s. A code not listed
-# (a workflow validator's refusal) shows the workflow's own sentence, through KNOWN_MESSAGES above.
+# The incident service's refusals (desk.errors) and the workflow's (desk.refusals), by their code; params fill
+# the %(name)s (milestones and levels by their names in the catalog: api.web.views.desk_error_text).
 ERROR_MESSAGES = {
     "incident.not_found": N_("There is no incident numbered %(id)s."),
     "role.forbidden": N_("Your role cannot take this action."),
@@ -131,4 +124,22 @@ ERROR_MESSAGES = {
     "workflow.ended": N_("The handling of this incident has ended (closed for longer than it can be reopened); "
                          "it cannot be changed any more."),
     "engine.unavailable": N_("The workflow engine cannot be reached right now; nothing was changed. Try again shortly."),
+    "incident.closed": N_("The incident is closed; reopen it first to continue."),
+    "reopen.not_closed": N_("The incident is not closed; there is nothing to reopen."),
+    "acknowledge.already_done": N_("This incident has already been acknowledged."),
+    "release.unknown_kind": N_("Unknown kind of release: %(kind)s."),
+    "release.time_without_zone": N_("The release time must include a time zone."),
+    "release.in_future": N_("The release time cannot be later than now."),
+    "release.first_missing": N_("No authoritative release has been recorded yet: record the first release first."),
+    "note.empty": N_("Enter the note."),
+    "reassign.same_party": N_("This party is already responsible for the incident."),
+    "level.unknown": N_("Unknown level: %(level)s."),
+    "level.unchanged": N_("The incident already has this level."),
+    "waive.unknown_milestone": N_("This incident has no milestone “%(milestone)s”."),
+    "waive.not_open": N_("“%(milestone)s” is already met or waived."),
+    "close.blocked": N_("Cannot close: %(milestones)s not done yet. Meet them first, or waive them with approval "
+                        "(a reason is required)."),
+    "reason.missing": N_("Enter the reason."),
+    "reason.too_long": N_("The reason is too long: at most %(max)s characters."),
+    "text.too_long": N_("Too long (%(field)s): at most %(max)s characters."),
 }

@@ -8,30 +8,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.auth import RESPONDER, Tokens, revoke_tokens
 from api.deps import ensure_can_see, get_desk, get_session, get_tokens
 from api.ratelimit import log_in
-from api.schemas import (
-    SHANGHAI,
-    AcknowledgeIn,
-    CloseIn,
-    IncidentCreate,
-    LevelIn,
-    NoteIn,
-    ReassignIn,
-    ReleaseIn,
-    ReopenIn,
-    WaiveIn,
-)
+from api.schemas import SHANGHAI, IncidentCreate
 from api.errors import status_of
 from api.presenters import incident_out
 from api.web import csrf, labels, views
@@ -39,11 +27,10 @@ from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, sa
 from api.web.templating import LANG_COOKIE, language, local, render, translator
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
-from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Waive
+from desk.actions import ACTIONS
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
-from desk.service import Desk, act, active_party, get_incident, open_incident, timeline_rows
-from workflows.incident import IncidentWorkflow
+from desk.service import Desk, act, get_incident, open_incident, timeline_rows
 
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(csrf.verify)]
@@ -282,73 +269,6 @@ async def create_incident(request: Request, user: User = Depends(page_role(*view
 # --- the incident page and its actions ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Action:
-    """One form on the incident page: who may use it, what it validates, which workflow update it runs."""
-
-    roles: tuple[str, ...]
-    model: type[BaseModel]
-    update: Any
-    command: Callable[[User, Any, Session], Any]
-
-
-def _reassign(user: User, body: ReassignIn, session: Session) -> Reassign:
-    party = active_party(session=session, code=body.party)
-    return Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
-
-
-def _release(kind: str) -> Callable[[User, ReleaseIn, Session], RecordRelease]:
-    return lambda user, body, _s: RecordRelease(actor=user.username, kind=kind, released_at=body.released_at,
-                                                channel=body.channel, url=body.url, summary=body.summary)
-
-
-ACTIONS: dict[str, Action] = {
-    "acknowledge": Action(views.RESPONDERS, AcknowledgeIn, IncidentWorkflow.acknowledge,
-                          lambda u, b, _s: Acknowledge(actor=u.username, note=b.note)),
-    "release": Action(views.RESPONDERS, ReleaseIn, IncidentWorkflow.record_release, _release("release")),
-    "press_conference": Action(views.RESPONDERS, ReleaseIn, IncidentWorkflow.record_release,
-                               _release("press_conference")),
-    "update": Action(views.RESPONDERS, ReleaseIn, IncidentWorkflow.record_release, _release("update")),
-    "note": Action(views.EVERYONE, NoteIn, IncidentWorkflow.add_note, lambda u, b, _s: AddNote(actor=u.username, text=b.text)),
-    "reassign": Action(views.SUPERVISORS, ReassignIn, IncidentWorkflow.reassign, _reassign),
-    "level": Action(views.SUPERVISORS, LevelIn, IncidentWorkflow.change_level,
-                    lambda u, b, _s: ChangeLevel(actor=u.username, level=b.level.value, reason=b.reason)),
-    "waive": Action(views.SUPERVISORS, WaiveIn, IncidentWorkflow.waive,
-                    lambda u, b, _s: Waive(actor=u.username, milestone=b.milestone.value, reason=b.reason)),
-    "close": Action(views.SUPERVISORS, CloseIn, IncidentWorkflow.close, lambda u, b, _s: Close(actor=u.username, reason=b.reason)),
-    "reopen": Action(views.SUPERVISORS, ReopenIn, IncidentWorkflow.reopen,
-                     lambda u, b, _s: Reopen(actor=u.username, reason=b.reason)),
-}
-ACTION_LABELS = {
-    "acknowledge": labels.N_("Acknowledge"),
-    "release": labels.N_("Record an authoritative release"),
-    "press_conference": labels.N_("Record a press conference"),
-    "update": labels.N_("Record a follow-up release"),
-    "note": labels.N_("Add a note"),
-    "reassign": labels.N_("Reassign to another party"),
-    "level": labels.N_("Change the level"),
-    "waive": labels.N_("Waive a milestone"),
-    "close": labels.N_("Close the incident"),
-    "reopen": labels.N_("Reopen the incident"),
-}
-ACTION_CONFIRM = {
-    "acknowledge": labels.N_("Acknowledge %(id)s for %(party)s? The acknowledgement milestone is recorded as met now."),
-    "release": labels.N_("Record an authoritative release for %(id)s? The first-release milestone (and the "
-                         "acknowledgement, if still open) is recorded as met at the release time, and the "
-                         "follow-up clock starts."),
-    "press_conference": labels.N_("Record a press conference for %(id)s? It also counts as an authoritative release."),
-    "update": labels.N_("Record a follow-up release for %(id)s? The next follow-up deadline is counted from its time."),
-    "note": labels.N_("Add this note to the timeline of %(id)s? Timeline entries cannot be edited or deleted."),
-    "reassign": labels.N_("Reassign %(id)s to the chosen party? The deadlines keep running from the detected time."),
-    "level": labels.N_("Change the level of %(id)s? Pending deadlines are recomputed from the detected time; a "
-                       "deadline already past escalates at once."),
-    "waive": labels.N_("Waive the chosen milestone of %(id)s? Its reminders and escalations stop; the reason is "
-                       "kept in the timeline."),
-    "close": labels.N_("Close %(id)s? Every due milestone must be met or waived."),
-    "reopen": labels.N_("Reopen %(id)s? Its follow-up clock runs again."),
-}
-
-
 def _display_name(session: Session, username: str) -> str:
     user = session.exec(select(User).where(User.username == username)).first()
     return (user.display_name or user.username) if user else username
@@ -382,8 +302,8 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
     if done == "opened":
         done_text = _("Incident %(id)s opened; its deadlines are running.",
                       id=incident.human_id)
-    elif done in ACTION_LABELS:
-        done_text = _("Done: %(action)s.", action=_(ACTION_LABELS[done]))
+    elif done in ACTIONS:
+        done_text = _("Done: %(action)s.", action=_(ACTIONS[done].label))
     return render(request, "incident.html", {
         "incident": out,
         "reporter": _display_name(session, out.reporter),
@@ -394,8 +314,8 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "source_href": views._http(out.source_url),
         "milestones": views.milestone_views(desk, incident, milestones, now, _, lang),
         "timeline": views.timeline(session, events, notes, _, local, user),
-        "actions": [{"key": a, "label": _(ACTION_LABELS[a]),
-                     "confirm": _(ACTION_CONFIRM[a], id=incident.human_id, party=party_name)} for a in actions],
+        "actions": [{"key": a, "label": _(ACTIONS[a].label),
+                     "confirm": _(ACTIONS[a].confirm, id=incident.human_id, party=party_name)} for a in actions],
         "errors": errors or {}, "values": values or {}, "done": done_text,
         "now_local": _now_local(),
         "parties": [p for p in _parties(session) if p.code != incident.party_code],
@@ -428,6 +348,8 @@ async def incident_action(request: Request, human_id: str, action: str, user: Us
     data = {k: v for k, v in values.items() if v.strip() or k not in ("released_at",)}
     try:
         body = spec.model.model_validate(data)
+        if spec.precheck is not None:
+            spec.precheck(incident, body)
         await act(desk=desk, incident=incident, update=spec.update, command=spec.command(user, body, session))
     except ValidationError as exc:
         return _incident_page(request, session, desk, user, incident, errors={action: views.field_errors(exc, _)},

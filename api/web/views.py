@@ -10,11 +10,11 @@ from typing import Any, Callable
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.auth import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
+from api.auth import ADMIN, DUTY_OFFICER, SUPERVISOR
 from api.schemas import UNGRADED_CATEGORIES
 from api.presenters import event_payload_for, sees_channels
 from api.web import labels
-from desk import clocks as clk
+from desk import actions, clocks as clk
 from desk.errors import DeskError
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
@@ -22,9 +22,6 @@ from desk.service import Desk
 
 Translate = Callable[..., str]
 OPENERS = (DUTY_OFFICER, SUPERVISOR, ADMIN)
-RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
-EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
-SUPERVISORS = (SUPERVISOR, ADMIN)
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
@@ -58,7 +55,23 @@ def message(text: str, _: Translate) -> str:
 def desk_error_text(exc: DeskError, _: Translate) -> str:
     """A refusal of the incident service in the viewer's language, from its code and params."""
     template = labels.ERROR_MESSAGES.get(exc.code)
-    return _(template, **exc.params) if template else message(exc.message, _)
+    return _(template, **_said(exc.params, _)) if template else message(exc.message, _)
+
+
+def _said(params: dict[str, Any], _: Translate) -> dict[str, Any]:
+    """A refusal's params as its sentence names them: milestones and levels by their names in the catalog
+    (a milestone the catalog does not know by the policy's own label)."""
+    said = dict(params)
+    if isinstance(params.get("milestone"), str):
+        key = params["milestone"]
+        said["milestone"] = _(labels.MILESTONES[key]) if key in labels.MILESTONES else params.get("label") or key
+    if isinstance(params.get("milestones"), dict):
+        said["milestones"] = _(labels.LIST_SEPARATOR).join(
+            _(labels.MILESTONES[key]) if key in labels.MILESTONES else str(label)
+            for key, label in params["milestones"].items())
+    if isinstance(params.get("level"), str) and params["level"] in labels.LEVELS:
+        said["level"] = _(labels.LEVELS[params["level"]])
+    return said
 
 
 def desk_error_messages(exc: DeskError, _: Translate) -> dict[str, str]:
@@ -286,24 +299,5 @@ def timeline(session: Session, events: list[TimelineEvent], notes: list[Notifica
 
 
 def allowed_actions(user: User, incident: Incident, milestones: list[Milestone]) -> list[str]:
-    """The actions this user may take on this incident now, in the order the page shows them."""
-    is_open = incident.status == "open"
-    state = {m.key: m.state for m in milestones}
-    acts = []
-    if is_open and user.role in RESPONDERS:
-        if state.get("acknowledge") in (clk.PENDING, clk.OVERDUE):
-            acts.append("acknowledge")
-        acts += ["release", "press_conference"]
-        if state.get("first_release") in clk.DONE_STATES:
-            acts.append("update")
-    if user.role in EVERYONE:
-        acts.append("note")
-    if user.role in SUPERVISORS:
-        if is_open:
-            acts += ["reassign", "level"]
-            if any(s in (clk.PENDING, clk.OVERDUE) for s in state.values()):
-                acts.append("waive")
-            acts.append("close")
-        else:
-            acts.append("reopen")
-    return acts
+    """The actions this user may take on this incident now, in the order the page shows them (desk.actions)."""
+    return actions.allowed_actions(user, incident, {m.key: m.state for m in milestones})

@@ -1,0 +1,152 @@
+"""Every human action on an incident, declared once: who may take it, what it takes, which workflow update
+runs it, how its command is built, what it is called and asks before it runs, and when the incident allows it.
+
+The JSON API adds one route per action from this table (api.routes.incidents), the incident page one form
+per action (api.web.pages); both run it through desk.service.act. Labels and confirmations are msgids of
+the page catalog (api/locales; the extraction reads this file), in English, translated there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from desk import clocks as clk
+from desk.inputs import AcknowledgeIn, CloseIn, LevelIn, NoteIn, ReassignIn, ReleaseIn, ReopenIn, WaiveIn
+from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Waive
+from desk.models import Incident, User
+from desk.service import active_party, check_release_time
+from desk.users import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
+from workflows.incident import IncidentWorkflow
+
+RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
+SUPERVISORS = (SUPERVISOR, ADMIN)
+EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
+OPEN_STATES = (clk.PENDING, clk.OVERDUE)
+
+States = Mapping[str, str]  # the incident's milestones: key -> state
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's marker: extracted into the page catalog, translated there)
+    return message
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str  # as in the page's URL: /incidents/{id}/{key}
+    path: str  # the JSON API's: /api/incidents/{id}/{path}
+    summary: str  # the JSON API's OpenAPI summary
+    model: type[BaseModel]  # what the person gives
+    roles: tuple[str, ...]
+    update: Any  # the IncidentWorkflow update that runs it
+    command: Callable[[User, Any, Session], Any]  # (user, input, session) -> the update's desk.messages command
+    label: str  # msgid
+    confirm: str  # msgid; %(id)s the incident, %(party)s its responsible party
+    allowed: Callable[[Incident, States], bool]  # the incident's state lets it be taken now
+    precheck: Callable[[Incident, Any], None] | None = None  # (incident, input); raises desk.errors before the update
+    body_optional: bool = False  # the JSON API takes the request without a body (all defaults)
+
+
+def _is_open(incident: Incident, _states: States) -> bool:
+    return incident.status == "open"
+
+
+def _unacknowledged(incident: Incident, states: States) -> bool:
+    return _is_open(incident, states) and states.get("acknowledge") in OPEN_STATES
+
+
+def _first_release_done(incident: Incident, states: States) -> bool:
+    return _is_open(incident, states) and states.get("first_release") in clk.DONE_STATES
+
+
+def _any_milestone_open(incident: Incident, states: States) -> bool:
+    return _is_open(incident, states) and any(s in OPEN_STATES for s in states.values())
+
+
+def _closed(incident: Incident, _states: States) -> bool:
+    return incident.status != "open"
+
+
+def _always(_incident: Incident, _states: States) -> bool:
+    return True
+
+
+def _release(kind: str) -> Callable[[User, ReleaseIn, Session], RecordRelease]:
+    return lambda user, body, _s: RecordRelease(actor=user.username, kind=kind, released_at=body.released_at,
+                                                channel=body.channel, url=body.url, summary=body.summary)
+
+
+def _release_time(incident: Incident, body: ReleaseIn) -> None:
+    check_release_time(incident=incident, released_at=body.released_at)
+
+
+def _reassign(user: User, body: ReassignIn, session: Session) -> Reassign:
+    party = active_party(session=session, code=body.party)
+    return Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
+
+
+_ACTIONS = [
+    Action("acknowledge", "acknowledge", "Acknowledge (签收)", AcknowledgeIn, RESPONDERS, IncidentWorkflow.acknowledge,
+           lambda u, b, _s: Acknowledge(actor=u.username, note=b.note),
+           N_("Acknowledge"),
+           N_("Acknowledge %(id)s for %(party)s? The acknowledgement milestone is recorded as met now."),
+           _unacknowledged, body_optional=True),
+    Action("release", "releases", "Record an authoritative release (发布权威信息)", ReleaseIn, RESPONDERS,
+           IncidentWorkflow.record_release, _release("release"),
+           N_("Record an authoritative release"),
+           N_("Record an authoritative release for %(id)s? The first-release milestone (and the acknowledgement, "
+              "if still open) is recorded as met at the release time, and the follow-up clock starts."),
+           _is_open, precheck=_release_time),
+    Action("press_conference", "press-conferences", "Record a press conference (新闻发布会; also a release)", ReleaseIn,
+           RESPONDERS, IncidentWorkflow.record_release, _release("press_conference"),
+           N_("Record a press conference"),
+           N_("Record a press conference for %(id)s? It also counts as an authoritative release."),
+           _is_open, precheck=_release_time),
+    Action("update", "updates", "Record a follow-up release (动态发布)", ReleaseIn, RESPONDERS,
+           IncidentWorkflow.record_release, _release("update"),
+           N_("Record a follow-up release"),
+           N_("Record a follow-up release for %(id)s? The next follow-up deadline is counted from its time."),
+           _first_release_done, precheck=_release_time),
+    Action("note", "notes", "Add a note (备注)", NoteIn, EVERYONE, IncidentWorkflow.add_note,
+           lambda u, b, _s: AddNote(actor=u.username, text=b.text),
+           N_("Add a note"),
+           N_("Add this note to the timeline of %(id)s? Timeline entries cannot be edited or deleted."),
+           _always),
+    Action("reassign", "reassign", "Reassign to another party (改派)", ReassignIn, SUPERVISORS,
+           IncidentWorkflow.reassign, _reassign,
+           N_("Reassign to another party"),
+           N_("Reassign %(id)s to the chosen party? The deadlines keep running from the detected time."),
+           _is_open),
+    Action("level", "level", "Change the level (调整级别)", LevelIn, SUPERVISORS, IncidentWorkflow.change_level,
+           lambda u, b, _s: ChangeLevel(actor=u.username, level=b.level.value, reason=b.reason),
+           N_("Change the level"),
+           N_("Change the level of %(id)s? Pending deadlines are recomputed from the detected time; a deadline "
+              "already past escalates at once."),
+           _is_open),
+    Action("waive", "waive", "Waive a milestone with a reason (豁免)", WaiveIn, SUPERVISORS, IncidentWorkflow.waive,
+           lambda u, b, _s: Waive(actor=u.username, milestone=b.milestone.value, reason=b.reason),
+           N_("Waive a milestone"),
+           N_("Waive the chosen milestone of %(id)s? Its reminders and escalations stop; the reason is kept in the "
+              "timeline."),
+           _any_milestone_open),
+    Action("close", "close", "Close (结案)", CloseIn, SUPERVISORS, IncidentWorkflow.close,
+           lambda u, b, _s: Close(actor=u.username, reason=b.reason),
+           N_("Close the incident"),
+           N_("Close %(id)s? Every due milestone must be met or waived."),
+           _is_open, body_optional=True),
+    Action("reopen", "reopen", "Reopen (重新打开)", ReopenIn, SUPERVISORS, IncidentWorkflow.reopen,
+           lambda u, b, _s: Reopen(actor=u.username, reason=b.reason),
+           N_("Reopen the incident"),
+           N_("Reopen %(id)s? Its follow-up clock runs again."),
+           _closed),
+]
+ACTIONS: dict[str, Action] = {a.key: a for a in _ACTIONS}  # in the order the incident page shows them
+
+
+def allowed_actions(user: User, incident: Incident, states: States) -> list[str]:
+    """The actions this user may take on this incident now, in the page's order."""
+    return [a.key for a in ACTIONS.values() if user.role in a.roles and a.allowed(incident, states)]

@@ -1,0 +1,52 @@
+"""The action registry (desk.actions): which actions the incident page offers each role in each state, and
+that the JSON API has one route per action, with the action's roles."""
+
+from __future__ import annotations
+
+import pytest
+
+from desk.actions import ACTIONS, allowed_actions
+from desk.models import Incident, User
+from desk.users import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
+
+FRESH = {"acknowledge": "pending", "first_release": "overdue"}
+RELEASED = {"acknowledge": "met", "first_release": "met_late", "follow_up": "pending"}
+ALL_DONE = {"acknowledge": "met", "first_release": "waived"}
+
+
+@pytest.mark.parametrize("role, status, states, expected", [
+    (DUTY_OFFICER, "open", FRESH, ["note"]),
+    (RESPONDER, "open", FRESH, ["acknowledge", "release", "press_conference", "note"]),
+    (RESPONDER, "open", RELEASED, ["release", "press_conference", "update", "note"]),
+    (RESPONDER, "closed", RELEASED, ["note"]),
+    (SUPERVISOR, "open", FRESH, ["acknowledge", "release", "press_conference", "note", "reassign", "level", "waive",
+                                 "close"]),
+    (ADMIN, "open", ALL_DONE, ["release", "press_conference", "update", "note", "reassign", "level", "close"]),
+    (SUPERVISOR, "closed", ALL_DONE, ["note", "reopen"]),
+])
+def test_each_role_is_offered_the_actions_the_incident_allows_now(role, status, states, expected):
+    incident = Incident(human_id="YQ-2026-000001", workflow_id="w", title="t", source="web", category="accident",
+                        level="III", party_code="bazhou", status=status)
+    assert allowed_actions(User(username="u", password_hash="", role=role), incident, states) == expected
+
+
+def test_the_api_has_one_route_per_action_with_its_roles(desk_app_routes):
+    for action in ACTIONS.values():
+        route = desk_app_routes[f"/api/incidents/{{human_id}}/{action.path}"]
+        assert route.summary == action.summary and route.methods == {"POST"}
+        checks = [d.dependency for d in route.dependencies]
+        assert len(checks) == 1
+        for role in (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN):
+            user = User(username="u", password_hash="", role=role)
+            if role in action.roles:
+                assert checks[0](user) is user
+            else:
+                with pytest.raises(Exception, match="无权"):
+                    checks[0](user)
+
+
+@pytest.fixture
+def desk_app_routes():
+    from api.routes.incidents import router
+
+    return {route.path: route for route in router.routes}
