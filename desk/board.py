@@ -28,7 +28,7 @@ from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from desk.models import Incident, Milestone, Party, TimelineEvent, UTCDateTime
+from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, UTCDateTime
 from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS
 from desk.timefmt import SHANGHAI, naive_utc
 
@@ -45,6 +45,7 @@ DEFAULT_LIMIT = 500
 MISSED_ORDER = ("first_release", "press_conference", "follow_up", "acknowledge")
 UTC_SUFFIX = "+00:00"  # what isoformat() adds to an aware UTC time
 NO_NOTICES = {"reminders": 0, "escalations": 0, "failures": 0, "last_notice_at": None}
+NO_CHANNEL = "no_channel"  # a send whose tags no channel answers to: it reached no one
 
 BOARD_DEFINITIONS = (
     {"key": "open", "label": "处置中", "text": "尚未结案的事件数（按当前筛选）。"},
@@ -171,11 +172,17 @@ def page_sql(dialect: str, filters: BoardFilters):
         .group_by(TimelineEvent.incident_id)
         .subquery("notices")
     )
+    unreached = (
+        select(func.count()).where(NotificationAttempt.incident_id == page.c.id,
+                                   NotificationAttempt.status == NO_CHANNEL)
+        .correlate(page).scalar_subquery()
+    )
     return (
         select(page.c.id, page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
                func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status_rank,
                Milestone.key, Milestone.label, naive_utc(dialect, Milestone.due_at),
-               notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at)
+               notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at,
+               unreached.label("unreached"))
         .select_from(page)
         .outerjoin(Party, Party.code == page.c.party_code)
         .outerjoin(Milestone, Milestone.id == next_milestone)
@@ -225,7 +232,8 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
     rows = []
     overdue_ids: dict[int, dict] = {}
     for (incident_id, human_id, title, level, category, party, party_name, drill, detected_at, rank,
-         m_key, m_label, m_due, reminders, escalations, failures, last_notice_at) in session.execute(page_q, params):
+         m_key, m_label, m_due, reminders, escalations, failures, last_notice_at,
+         unreached) in session.execute(page_q, params):
         rows.append({
             "id": human_id, "title": title, "level": level, "level_label": LEVEL_LABELS.get(level, level),
             "category": category, "category_label": CATEGORY_LABELS.get(category, category),
@@ -239,6 +247,7 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
             **(NO_NOTICES if last_notice_at is None else {
                 "reminders": reminders, "escalations": escalations, "failures": failures,
                 "last_notice_at": last_notice_at.isoformat() + UTC_SUFFIX}),
+            "unreached": unreached or 0,  # sends that reached no one: their tags have no channel
             "missed": [],
         })
         if rank == 0:

@@ -86,6 +86,28 @@ def _wait_for_temporal(address: str, namespace: str, deadline_seconds: float = 6
 
 
 @app.command()
+def _warn_unreached(settings: Settings) -> None:
+    """Say it when the policy's messages would reach no one (no channel for some of its tags)."""
+    from desk.coverage import uncovered_tags
+    from desk.db import session_scope
+    from desk.models import Party
+    from desk.policy import load_policy
+
+    with session_scope() as session:
+        codes = [p.code for p in session.query(Party).filter(Party.active == True)]  # noqa: E712
+    tags = uncovered_tags([load_policy(settings.policy)], codes, settings.notify_config)
+    if not tags:
+        return
+    if settings.notify_config is None:
+        typer.secho("  注意：未配置通知渠道（DESK_NOTIFY_CONFIG 未设置），提醒和升级只记入时间线，不会送达任何人 / "
+                    "warning: no notification channel (DESK_NOTIFY_CONFIG is not set): reminders and escalations "
+                    "reach no one", fg=typer.colors.YELLOW)
+    else:
+        shown = ", ".join(tags[:8]) + (f" … (+{len(tags) - 8})" if len(tags) > 8 else "")
+        typer.secho(f"  注意：以下标签没有通知渠道，发给它们的消息不会送达任何人 / warning: no channel for these tags, "
+                    f"messages to them reach no one: {shown}", fg=typer.colors.YELLOW)
+
+
 def up() -> None:
     """Everything on the embedded default: Temporal dev server (SQLite file), worker and web app."""
     settings = get_settings()
@@ -133,6 +155,7 @@ def up() -> None:
         typer.echo(f"  database    {settings.resolved_database_url}")
         typer.echo(f"  data dir    {data_dir}   (logs: temporal.log, worker.log, api.log)")
         _first_admin(data_dir)
+        _warn_unreached(settings)
         typer.echo("按 Ctrl-C 停止 / Ctrl-C stops everything")
         while True:
             for name, proc in children:

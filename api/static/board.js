@@ -69,6 +69,7 @@
     if (r.reminders) parts.push(fmt(words.reminded, {n: r.reminders}));
     if (r.escalations) parts.push(fmt(words.escalated, {n: r.escalations}));
     if (r.failures) parts.push(fmt(words.failed, {n: r.failures}));
+    if (r.unreached) parts.push(fmt(words.unreached, {n: r.unreached}));
     return parts.join(" · ");
   }
   function draw(data) {
@@ -122,7 +123,7 @@
         due.appendChild(c);
       } else { due.textContent = "—"; }
       var n = labelled(cell(tr, notices(r) || words.none), "notices");
-      n.className = "small" + (notices(r) ? "" : " muted");
+      n.className = "small" + (notices(r) ? "" : " muted") + (r.failures || r.unreached ? " bad" : "");
       rows.appendChild(tr);
     });
     if (!data.rows.length) {

@@ -86,7 +86,7 @@ def board_words(_, lang: str) -> dict[str, str]:
     """What board.js writes into rows (raw templates: %(n)s, %(t)s)."""
     return {
         "drill": _("[Drill]"), "reminded": _("reminded %(n)s×"), "escalated": _("escalated %(n)s×"),
-        "failed": _("%(n)s failed"), "none": _("none yet"), "empty": _("No open incidents match these filters."),
+        "failed": _("%(n)s failed"), "unreached": _("%(n)s reached no one"), "none": _("none yet"), "empty": _("No open incidents match these filters."),
         "updated": _("Updated %(t)s, refreshes every %(n)s s"),
         "offline": _("Not refreshed: the server cannot be reached. Retrying."),
         "truncated": _("Showing only the %(n)s that most need attention, of %(total)s; "

@@ -89,6 +89,39 @@ def _nav(request: Request, user: Any, gettext) -> list[dict[str, Any]]:
             for path, label, roles in NAV if user.role in roles and path in mounted]
 
 
+COVERAGE_TTL = 60.0  # seconds a reading of which tags have no channel is reused (parties change rarely)
+
+
+def unreached(request: Request, gettext) -> dict[str, Any] | None:  # noqa: ANN001 (a gettext)
+    """For supervisors and admins: the tags the policy sends to that no channel answers to, by name
+    (a party, its leadership, the city supervisor), or None when every one has a channel."""
+    from desk.coverage import configured_tags, uncovered_tags
+    from desk.db import session_scope
+    from desk.models import Party
+
+    state = request.app.state
+    cached = getattr(state, "coverage", None)
+    if cached is None or time.monotonic() - cached[0] > COVERAGE_TTL:
+        with session_scope(state.database_url) as session:
+            names = {p.code: p.name for p in session.query(Party).filter(Party.active == True)}  # noqa: E712
+        path = state.settings.notify_config
+        tags = uncovered_tags([state.desk.policy], names, path)
+        cached = state.coverage = (time.monotonic(), tags, names, bool(path and configured_tags(path)))
+    _at, tags, names, configured = cached
+    if not tags:
+        return None
+
+    def name(tag: str) -> str:
+        if tag in names:
+            return names[tag]
+        if tag.endswith("-leaders") and tag.removesuffix("-leaders") in names:
+            return gettext("%(party)s leadership") % {"party": names[tag.removesuffix("-leaders")]}
+        return gettext("City supervisor") if tag == "supervisor" else tag
+
+    shown = [name(t) for t in tags[:6]]
+    return {"configured": configured, "names": gettext(", ").join(shown), "more": max(0, len(tags) - len(shown))}
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
     from api.web.labels import ROLES
     from api.web.views import clock_words
@@ -113,6 +146,8 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         # (an intranet PC two hours fast would otherwise show every incident as overdue).
         "server_now_ms": int(time.time() * 1000),
     }
+    if user is not None and user.role in ("supervisor", "admin"):
+        values["unreached"] = unreached(request, catalog.gettext)
     values.update(context or {})
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     response.headers.setdefault("Cache-Control", "no-store")
