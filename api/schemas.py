@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from desk.inputs import (
     CLOCK_SKEW,
     SHANGHAI,
+    web_link,
     AcknowledgeIn,
     CloseIn,
     LevelIn,
@@ -84,9 +85,7 @@ class IncidentCreate(BaseModel):
     @field_validator("source_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if value and not value.lower().startswith(("http://", "https://")):
-            raise ValueError("来源链接须以 http:// 或 https:// 开头")
-        return value
+        return web_link(value)
 
     @field_validator("detected_at")
     @classmethod

@@ -3,6 +3,7 @@ reaches the workflow: the levels and milestones by code, texts without NUL, time
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -37,6 +38,22 @@ def as_utc(value: datetime) -> datetime:
         raise ValueError("时间超出可处理的范围") from None
 
 
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+_HOST = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#]\S*)?$", re.UNICODE)
+BAD_LINK = "链接须以 http:// 或 https:// 开头，或直接填写网址（如 www.bazhong.gov.cn/…）"
+
+
+def web_link(value: str) -> str:
+    """A link as people type it: ``www.bazhong.gov.cn/x`` gets ``https://``; any scheme but http(s) is
+    refused (a ``javascript:`` link must never reach a page)."""
+    value = value.strip()
+    if not value or value.lower().startswith(("http://", "https://")):
+        return value
+    if not _SCHEME.match(value.split("/", 1)[0] + "/") and _HOST.match(value):
+        return "https://" + value
+    raise ValueError(BAD_LINK)
+
+
 def clean_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("不能包含空字符（NUL）")
@@ -61,6 +78,11 @@ class ReleaseIn(_Action):
     @classmethod
     def _text(cls, value: str) -> str:
         return clean_text(value)
+
+    @field_validator("url")
+    @classmethod
+    def _link(cls, value: str) -> str:
+        return web_link(value)
 
     @field_validator("released_at")
     @classmethod

@@ -276,3 +276,15 @@ async def test_out_of_range_numbers_and_dates_get_a_422_not_a_crash(desk):
     r = await desk.http.post(f"/api/incidents/{iid}/releases", headers=desk.auth("bazhou"),
                              json={"released_at": "0001-01-01T00:00:00"})
     assert r.status_code == 422 and "released_at" in r.text
+
+
+def test_a_link_typed_without_its_scheme_gets_https_and_other_schemes_are_refused():
+    from pydantic import ValidationError
+
+    from desk.inputs import ReleaseIn
+
+    assert ReleaseIn(url="www.bazhong.gov.cn/xwfb/1.html").url == "https://www.bazhong.gov.cn/xwfb/1.html"
+    assert ReleaseIn(url="http://10.1.2.3:8080/x").url == "http://10.1.2.3:8080/x"
+    for bad in ("javascript:alert(1)", "ftp://bazhong.gov.cn/x", "不是链接"):
+        with pytest.raises(ValidationError, match="链接须以 http:// 或 https:// 开头"):
+            ReleaseIn(url=bad)

@@ -104,7 +104,8 @@ LIST_SEPARATOR = N_(", ")
 KNOWN_MESSAGES = {
     "请填写标题": N_("Enter a title."),
     "必填": N_("This field is required."),
-    "来源链接须以 http:// 或 https:// 开头": N_("The source link must start with http:// or https://."),
+    "链接须以 http:// 或 https:// 开头，或直接填写网址（如 www.bazhong.gov.cn/…）": N_(
+        "A link starts with http:// or https://, or is a web address such as www.bazhong.gov.cn/…"),
     "发现时间不能晚于当前时间": N_("The detected time cannot be later than now."),
     "请选择事件级别（自然灾害、事故灾难、公共卫生事件须定级）": N_(
         "Choose a level: natural disasters, accidents and public health events must be graded."),
