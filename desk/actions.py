@@ -49,6 +49,8 @@ class Action:
     allowed: Callable[[Incident, States], bool]  # the incident's state lets it be taken now
     precheck: Callable[[Incident, Any], None] | None = None  # (incident, input); raises desk.errors before the update
     body_optional: bool = False  # the JSON API takes the request without a body (all defaults)
+    meets: str | None = None  # the milestone this action completes: offered first while that one is next due
+    rare: bool = False  # the page keeps it under "More actions"
 
 
 def _is_open(incident: Incident, _states: States) -> bool:
@@ -94,23 +96,23 @@ _ACTIONS = [
            lambda u, b, _s: Acknowledge(actor=u.username, note=b.note),
            N_("Acknowledge"),
            N_("Acknowledge %(id)s for %(party)s? The acknowledgement milestone is recorded as met now."),
-           _unacknowledged, body_optional=True),
+           _unacknowledged, body_optional=True, meets="acknowledge"),
     Action("release", "releases", "Record an authoritative release (发布权威信息)", ReleaseIn, RESPONDERS,
            IncidentWorkflow.record_release, _release("release"),
            N_("Record an authoritative release"),
            N_("Record an authoritative release for %(id)s? The first-release milestone (and the acknowledgement, "
               "if still open) is recorded as met at the release time, and the follow-up clock starts."),
-           _is_open, precheck=_release_time),
+           _is_open, precheck=_release_time, meets="first_release"),
     Action("press_conference", "press-conferences", "Record a press conference (新闻发布会; also a release)", ReleaseIn,
            RESPONDERS, IncidentWorkflow.record_release, _release("press_conference"),
            N_("Record a press conference"),
            N_("Record a press conference for %(id)s? It also counts as an authoritative release."),
-           _is_open, precheck=_release_time),
+           _is_open, precheck=_release_time, meets="press_conference"),
     Action("update", "updates", "Record a follow-up release (动态发布)", ReleaseIn, RESPONDERS,
            IncidentWorkflow.record_release, _release("update"),
            N_("Record a follow-up release"),
            N_("Record a follow-up release for %(id)s? The next follow-up deadline is counted from its time."),
-           _first_release_done, precheck=_release_time),
+           _first_release_done, precheck=_release_time, meets="follow_up"),
     Action("note", "notes", "Add a note (备注)", NoteIn, EVERYONE, IncidentWorkflow.add_note,
            lambda u, b, _s: AddNote(actor=u.username, text=b.text),
            N_("Add a note"),
@@ -120,19 +122,19 @@ _ACTIONS = [
            IncidentWorkflow.reassign, _reassign,
            N_("Reassign to another party"),
            N_("Reassign %(id)s to the chosen party? The deadlines keep running from the detected time."),
-           _is_open),
+           _is_open, rare=True),
     Action("level", "level", "Change the level (调整级别)", LevelIn, SUPERVISORS, IncidentWorkflow.change_level,
            lambda u, b, _s: ChangeLevel(actor=u.username, level=b.level.value, reason=b.reason),
            N_("Change the level"),
            N_("Change the level of %(id)s? Pending deadlines are recomputed from the detected time; a deadline "
               "already past escalates at once."),
-           _is_open),
+           _is_open, rare=True),
     Action("waive", "waive", "Waive a milestone with a reason (豁免)", WaiveIn, SUPERVISORS, IncidentWorkflow.waive,
            lambda u, b, _s: Waive(actor=u.username, milestone=b.milestone.value, reason=b.reason),
            N_("Waive a milestone"),
            N_("Waive the chosen milestone of %(id)s? Its reminders and escalations stop; the reason is kept in the "
               "timeline."),
-           _any_milestone_open),
+           _any_milestone_open, rare=True),
     Action("close", "close", "Close (结案)", CloseIn, SUPERVISORS, IncidentWorkflow.close,
            lambda u, b, _s: Close(actor=u.username, reason=b.reason),
            N_("Close the incident"),
@@ -142,7 +144,7 @@ _ACTIONS = [
            lambda u, b, _s: Reopen(actor=u.username, reason=b.reason),
            N_("Reopen the incident"),
            N_("Reopen %(id)s? Its follow-up clock runs again."),
-           _closed),
+           _closed, rare=True),
 ]
 ACTIONS: dict[str, Action] = {a.key: a for a in _ACTIONS}  # in the order the incident page shows them
 
@@ -150,3 +152,13 @@ ACTIONS: dict[str, Action] = {a.key: a for a in _ACTIONS}  # in the order the in
 def allowed_actions(user: User, incident: Incident, states: States) -> list[str]:
     """The actions this user may take on this incident now, in the page's order."""
     return [a.key for a in ACTIONS.values() if user.role in a.roles and a.allowed(incident, states)]
+
+
+def next_step(allowed: list[str], open_milestones: list[tuple[str, Any]]) -> tuple[str, str] | None:
+    """What is due next and the action that completes it, if this user may take it: (milestone, action).
+    ``open_milestones``: (key, due_at) of the open ones; the earliest due comes first."""
+    by_milestone = {ACTIONS[k].meets: k for k in allowed if ACTIONS[k].meets}
+    for key, _due in sorted(open_milestones, key=lambda m: m[1]):
+        if key in by_milestone:
+            return key, by_milestone[key]
+    return None

@@ -114,7 +114,10 @@ async def test_duty_officer_opens_and_responder_acknowledges_and_releases(web_de
     await page.get_by_role("button", name="登录").click()
     await page.wait_for_url(f"**/incidents/{human_id}")
 
-    await page.locator("#action-acknowledge summary").click()
+    # What is due next is offered first, open, right under the header: no section to unfold.
+    next_step = page.locator(".next-step")
+    assert "责任单位签收" in await next_step.locator(".next-due").inner_text()
+    assert await next_step.locator("#action-acknowledge").get_by_role("button", name="签收").is_visible()
     await page.locator("#action-acknowledge").get_by_label("备注（可选）").fill("已安排现场核查")
     await page.locator("#action-acknowledge").get_by_role("button", name="签收").click()
     await page.wait_for_url("**done=acknowledge")

@@ -27,7 +27,7 @@ from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, sa
 from api.web.templating import LANG_COOKIE, language, local, render, translator
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
-from desk.actions import ACTIONS
+from desk.actions import ACTIONS, next_step
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import Desk, act, get_incident, open_incident, timeline_rows
@@ -304,6 +304,11 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
                       id=incident.human_id)
     elif done in ACTIONS:
         done_text = _("Done: %(action)s.", action=_(ACTIONS[done].label))
+    shown_milestones = views.milestone_views(desk, incident, milestones, now, _, lang)
+    step = next_step(actions, [(m.key, m.due_at) for m in shown_milestones if m.open]) \
+        if incident.status == "open" else None
+    entries = [{"key": a, "label": _(ACTIONS[a].label), "rare": ACTIONS[a].rare,
+                "confirm": _(ACTIONS[a].confirm, id=incident.human_id, party=party_name)} for a in actions]
     return render(request, "incident.html", {
         "incident": out,
         "reporter": _display_name(session, out.reporter),
@@ -312,10 +317,14 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "source_label": _(labels.SOURCES.get(out.source, out.source)),
         "status_label": _(labels.STATUSES.get(out.status, out.status)),
         "source_href": views._http(out.source_url),
-        "milestones": views.milestone_views(desk, incident, milestones, now, _, lang),
+        "milestones": shown_milestones,
         "timeline": views.timeline(session, events, notes, _, local, user),
-        "actions": [{"key": a, "label": _(ACTIONS[a].label),
-                     "confirm": _(ACTIONS[a].confirm, id=incident.human_id, party=party_name)} for a in actions],
+        # The next step first (what is due next and the action that completes it), then the common actions,
+        # then the rare ones under "More actions".
+        "next_step": None if step is None else {
+            "milestone": next(m for m in shown_milestones if m.key == step[0]),
+            "action": next(e for e in entries if e["key"] == step[1])},
+        "actions": [e for e in entries if step is None or e["key"] != step[1]],
         "errors": errors or {}, "values": values or {}, "done": done_text,
         "now_local": _now_local(),
         "parties": [p for p in _parties(session) if p.code != incident.party_code],
