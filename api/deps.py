@@ -8,12 +8,13 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api.auth import ADMIN, RESPONDER, SUPERVISOR, Tokens
+from api.auth import RESPONDER, Tokens
 from api.web import csrf
 from desk.db import get_engine
 from desk.errors import incident_not_found
 from desk.models import Incident, User
 from desk.service import Desk
+from desk.vocab import SUPERVISORS
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -64,5 +65,3 @@ def ensure_can_see(user: User, incident: Incident) -> None:
     if user.role == RESPONDER and incident.party_code != user.party_code:
         raise incident_not_found(incident.human_id)
 
-
-SUPERVISORS = (SUPERVISOR, ADMIN)

@@ -3,51 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from enum import Enum
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from desk.timefmt import SHANGHAI
+from desk.vocab import UNGRADED_CATEGORIES, Category, Level, MilestoneKey, Source
+
 CLOCK_SKEW = timedelta(minutes=2)
-
-
-class Level(str, Enum):
-    I = "I"
-    II = "II"
-    III = "III"
-    IV = "IV"
-
-
-class Category(str, Enum):
-    natural_disaster = "natural_disaster"
-    accident = "accident"
-    public_health = "public_health"
-    social_security = "social_security"
-    public_opinion = "public_opinion"
-
-
-class Source(str, Enum):
-    web = "web"
-    weibo = "weibo"
-    wechat = "wechat"
-    short_video = "short_video"
-    hotline_12345 = "hotline_12345"
-    leader_mailbox = "leader_mailbox"
-    media_visit = "media_visit"
-    assigned_from_above = "assigned_from_above"
-    other = "other"
-
-
-class MilestoneKey(str, Enum):
-    acknowledge = "acknowledge"
-    first_release = "first_release"
-    press_conference = "press_conference"
-    follow_up = "follow_up"
-
-
-# 社会安全事件 and plain 政务舆情 are not graded by law: they take the 一般 clocks unless a level is set.
-UNGRADED_CATEGORIES = (Category.social_security, Category.public_opinion)
 
 
 def as_utc(value: datetime) -> datetime:

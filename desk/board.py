@@ -29,15 +29,14 @@ from sqlmodel import Session
 from desk.models import Incident, Milestone, Party, TimelineEvent, UTCDateTime
 from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS
 from desk.timefmt import SHANGHAI, naive_utc
+from desk.vocab import ESCALATION_EVENTS, FAILURE_EVENTS, REMINDER_EVENTS, IncidentStatus, MilestoneState
 
 OVERDUE, AT_RISK, ON_TRACK = "overdue", "at_risk", "on_track"
 STATUSES = (OVERDUE, AT_RISK, ON_TRACK)
 STATUS_LABELS = {OVERDUE: "已超期", AT_RISK: "临近时限", ON_TRACK: "正常"}
 AT_RISK_QUARTERS = 4  # at risk in the last quarter of a window: after the 75% reminder
-OPEN_STATES = ("pending", "overdue")
-REMINDER_KINDS = ("reminder_sent",)
-ESCALATION_KINDS = ("escalated", "escalation_repeated")
-FAILURE_KINDS = ("notification_failed", "channel_failure_escalated")
+OPEN_STATES = (MilestoneState.pending, MilestoneState.overdue)
+REMINDER_KINDS, ESCALATION_KINDS, FAILURE_KINDS = REMINDER_EVENTS, ESCALATION_EVENTS, FAILURE_EVENTS
 DEFAULT_LIMIT = 500
 UTC_SUFFIX = "+00:00"  # what isoformat() adds to an aware UTC time
 NO_NOTICES = {"reminders": 0, "escalations": 0, "failures": 0, "last_notice_at": None}
@@ -108,7 +107,7 @@ def rank_of(dialect: str) -> ColumnElement:
 
 
 def _open(filters: BoardFilters) -> list[ColumnElement]:
-    return [Incident.status == "open", *filters.conditions()]
+    return [Incident.status == IncidentStatus.open, *filters.conditions()]
 
 
 def met_today_sql(filters: BoardFilters):

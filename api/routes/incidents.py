@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
-from api.auth import DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN
 from api.deps import SUPERVISORS, current_user, ensure_can_see, get_desk, get_session, require
 from api.schemas import (
     AcknowledgeIn,
@@ -38,6 +37,7 @@ from desk.messages import (
 from desk.models import Incident, User, utcnow
 from desk.service import (Desk, act, active_party, check_release_time, get_incident, open_incident,
                           timeline_rows)
+from desk.vocab import EVERYONE, OPENERS, RESPONDERS
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -48,8 +48,6 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 ACCEPTED = {202: {"description": "Took effect; the timeline entry is written when the database is back"}}
 RECORDED_LATER = "操作已生效；数据库暂时不可用，时间线记录将在数据库恢复后按发生顺序自动补写。"
 IdempotencyKey = Header(default=None, alias="Idempotency-Key", max_length=200)
-RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
-EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
 
 
 @router.post("", status_code=201, response_model=IncidentOut, summary="Open an incident (值班员)")
@@ -57,7 +55,7 @@ async def create_incident(
     data: IncidentCreate,
     response: Response,
     idempotency_key: str | None = Header(default=None, max_length=200),
-    user: User = Depends(require(DUTY_OFFICER, SUPERVISOR, ADMIN)),
+    user: User = Depends(require(*OPENERS)),
     session: Session = Depends(get_session),
     desk: Desk = Depends(get_desk),
 ) -> IncidentOut:

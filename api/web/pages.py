@@ -21,7 +21,6 @@ from api.auth import RESPONDER, Tokens, revoke_tokens
 from api.deps import ensure_can_see, get_desk, get_session, get_tokens
 from api.ratelimit import log_in
 from api.schemas import (
-    SHANGHAI,
     AcknowledgeIn,
     CloseIn,
     IncidentCreate,
@@ -42,6 +41,8 @@ from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, Re
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import Desk, act, active_party, get_incident, open_incident, timeline_rows
+from desk.timefmt import SHANGHAI
+from desk.vocab import IncidentStatus
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(include_in_schema=False)
@@ -182,7 +183,7 @@ def my_incidents(request: Request, user: User = Depends(page_user), session: Ses
 def list_incidents(request: Request, status: str = "open", user: User = Depends(page_user),
                    session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
     _ = translator(request)
-    status = status if status in ("open", "closed", "all") else "open"
+    status = status if status in (*IncidentStatus, "all") else IncidentStatus.open
     query = select(Incident)
     if user.role == RESPONDER:
         query = query.where(Incident.party_code == user.party_code)
@@ -190,7 +191,7 @@ def list_incidents(request: Request, status: str = "open", user: User = Depends(
         query = query.where(Incident.status == status)
     rows = list(session.exec(_urgent_first(query).limit(200)).all())
     filters = [(code, label, code == status) for code, label in
-               (("open", _("Open")), ("closed", _("Closed")), ("all", _("All")))]
+               [*((s, _(labels.STATUSES[s])) for s in IncidentStatus), ("all", _("All"))]]
     return render(request, "incidents.html", {"heading": _("Incidents"), "filters": filters,
                                               "items": _list_context(request, session, desk, rows)})
 
