@@ -29,10 +29,10 @@ from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from desk import ids
 from desk.db import session_scope
 from desk.messages import ChannelResult, Deliver, Delivered, Notify, NotifyOutcome
 from desk.models import NotificationAttempt, NotificationDelivery, utcnow
-from desk import ids
 from desk.notify_text import compose, message_id
 from desk.vocab import DeliveryStatus, NotificationKind
 

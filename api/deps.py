@@ -14,7 +14,6 @@ from desk.db import get_engine
 from desk.errors import incident_not_found
 from desk.models import Incident, User
 from desk.service import Desk
-from desk.vocab import SUPERVISORS
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 

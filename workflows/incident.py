@@ -237,7 +237,8 @@ class IncidentWorkflow(LegacyBranch):
                            "due_at": clock.due_at.isoformat(), "scheduled_at": rung.at.isoformat()}
                 payload.update(self._settle(rung.key, rung.milestone, rung.kind, list(rung.tags), delivered, error,
                                             tries=1, owed=None))
-                self._append(RUNG_EVENT[rung.kind], SYSTEM, payload, key=ids.rung_event_key(self._workflow_id(), rung.key))
+                self._append(RUNG_EVENT[rung.kind], SYSTEM, payload,
+                             key=ids.rung_event_key(self._workflow_id(), rung.key))
 
     async def _retry_owed(self) -> None:
         """Try again what channels are owed, tell the supervisor about channels failing for a while."""

@@ -53,7 +53,8 @@ class LegacyBranch:
                     payload["error"] = error
                 elif outcome is not None:
                     payload.update(delivered=outcome.delivered, skipped=outcome.skipped, matched=outcome.matched)
-                await self._record_v3(EventKind.notification_failed if error else RUNG_EVENT[rung.kind], SYSTEM, payload)
+                kind = EventKind.notification_failed if error else RUNG_EVENT[rung.kind]
+                await self._record_v3(kind, SYSTEM, payload)
             if error:
                 await self._alert_supervisor_v3(rung.key, clock, error)
 

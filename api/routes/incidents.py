@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session, col, select
 
-from api.deps import SUPERVISORS, current_user, ensure_can_see, get_desk, get_session, require
+from api.deps import current_user, ensure_can_see, get_desk, get_session, require
 from api.schemas import (
     AcknowledgeIn,
     CloseIn,
@@ -37,7 +37,7 @@ from desk.messages import (
 from desk.models import Incident, User, utcnow
 from desk.service import (Desk, act, active_party, check_release_time, get_incident, open_incident,
                           timeline_rows)
-from desk.vocab import EVERYONE, OPENERS, RESPONDERS
+from desk.vocab import EVERYONE, OPENERS, RESPONDERS, SUPERVISORS, Role
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -79,7 +79,7 @@ def list_incidents(
     session: Session = Depends(get_session),
 ) -> list[IncidentOut]:
     query = select(Incident)
-    if user.role == RESPONDER:
+    if user.role == Role.responder:
         query = query.where(Incident.party_code == user.party_code)
     if status:
         query = query.where(Incident.status == status)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from api.web.i18n import N_
 from desk.vocab import (
+    RESCHEDULED,
     Category,
     DeliveryStatus,
     EventKind,
-    RESCHEDULED,
     IncidentStatus,
     Level,
     MilestoneKey,

@@ -24,12 +24,21 @@ from desk.board import STATUSES, BoardFilters, board
 from desk.errors import NotFound
 from desk.models import Milestone, Party, User
 from desk.service import get_incident, timeline_rows
-from desk.vocab import (BOARD_VIEWERS, ESCALATION_EVENTS, FAILURE_EVENTS, SUPERVISORS, SYSTEM, DeliveryStatus,
-                        MilestoneState, Role)
+from desk.vocab import (
+    BOARD_VIEWERS,
+    ESCALATION_EVENTS,
+    FAILURE_EVENTS,
+    SUPERVISORS,
+    SYSTEM,
+    DeliveryStatus,
+    MilestoneState,
+    Role,
+)
 from jinja2.ext import _make_new_gettext
 
 router = APIRouter(include_in_schema=False)
 ASSESSORS = SUPERVISORS
+FAILED_DELIVERIES = (DeliveryStatus.failed, DeliveryStatus.no_channel)
 POLL_SECONDS = 3
 
 
@@ -132,8 +141,7 @@ def timeline_page(request: Request, human_id: str, user: User = Depends(page_rol
         what = _(labels.NOTIFICATION_KINDS.get(n.kind, n.kind))
         detail = " · ".join(x for x in (n.service or n.channel, n.tags, f"#{n.attempt}", n.error) if x)
         entries.append(Entry(n.at, "notification", f"{_('Notification')}：{what} — {status}", detail,
-                             "notification " + ("failed" if n.status in (DeliveryStatus.failed, DeliveryStatus.no_channel)
-                                                else "delivered")))
+                             "notification " + ("failed" if n.status in FAILED_DELIVERIES else "delivered")))
     for m in milestones:
         label = _(labels.MILESTONES.get(m.key, m.key))
         state = _(labels.MILESTONE_STATES.get(m.state, m.state))

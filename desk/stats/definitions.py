@@ -13,7 +13,8 @@ from desk.vocab import Category, Level, MilestoneKey, MilestoneState
 ASSESSED = (MilestoneKey.acknowledge, MilestoneKey.first_release, MilestoneKey.press_conference)
 MILESTONE_LABELS = {MilestoneKey.acknowledge: "责任单位签收", MilestoneKey.first_release: "发布权威信息",
                     MilestoneKey.press_conference: "举行新闻发布会", MilestoneKey.follow_up: "动态发布"}
-MILESTONE_LABELS_EN = {MilestoneKey.acknowledge: "Acknowledgement", MilestoneKey.first_release: "First authoritative release",
+MILESTONE_LABELS_EN = {MilestoneKey.acknowledge: "Acknowledgement",
+                       MilestoneKey.first_release: "First authoritative release",
                        MilestoneKey.press_conference: "Press conference", MilestoneKey.follow_up: "Follow-up release"}
 LEVEL_LABELS = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大", Level.IV: "一般"}
 CATEGORY_LABELS = {Category.natural_disaster: "自然灾害", Category.accident: "事故灾难",

@@ -74,7 +74,8 @@ def durations_sql(session: Session, period: Period, party: str | None):
         select(Incident.party_code, Milestone.key,
                seconds_between(session, Incident.detected_at, Milestone.met_at).label("seconds"))
         .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
-        .where(*scope(period, party), Milestone.key.in_(ASSESSED), Milestone.state.in_((MilestoneState.met, MilestoneState.met_late)))
+        .where(*scope(period, party), Milestone.key.in_(ASSESSED),
+               Milestone.state.in_((MilestoneState.met, MilestoneState.met_late)))
     )
 
 
