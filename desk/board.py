@@ -117,7 +117,7 @@ def met_today_sql(filters: BoardFilters):
         .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
         .where(Milestone.met_at >= bindparam("day_start", type_=UTCDateTime),
                Milestone.met_at < bindparam("day_end", type_=UTCDateTime),
-               Milestone.state.in_(("met", "met_late")), *filters.conditions())
+               Milestone.state.in_((MilestoneState.met, MilestoneState.met_late)), *filters.conditions())
     )
 
 

@@ -42,7 +42,7 @@ from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import Desk, act, active_party, get_incident, open_incident, timeline_rows
 from desk.timefmt import SHANGHAI
-from desk.vocab import IncidentStatus
+from desk.vocab import IncidentStatus, MilestoneState
 from workflows.incident import IncidentWorkflow
 
 router = APIRouter(include_in_schema=False)
@@ -392,7 +392,7 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "parties": [p for p in _parties(session) if p.code != incident.party_code],
         "levels": [(code, label) for code, label in _choices(labels.LEVELS, _) if code != out.level],
         "open_milestones": [(m.key, _(labels.MILESTONES.get(m.key, m.label))) for m in milestones
-                            if m.state in ("pending", "overdue")],
+                            if m.state in (MilestoneState.pending, MilestoneState.overdue)],
         "channels": [_(c) for c in labels.RELEASE_CHANNELS],
     }, status_code=status_code)
 

@@ -145,7 +145,7 @@ def timeline_page(request: Request, human_id: str, user: User = Depends(page_rol
     for m in milestones:
         label = _(labels.MILESTONES.get(m.key, m.key))
         state = _(labels.MILESTONE_STATES.get(m.state, m.state))
-        upcoming = m.due_at > now and m.state in ("pending", "overdue")
+        upcoming = m.due_at > now and m.state in (MilestoneState.pending, MilestoneState.overdue)
         entries.append(Entry(m.due_at, "deadline", _("Deadline: %(label)s", label=label),
                              state + (f" · {_('upcoming')}" if upcoming else ""), f"deadline state-{m.state}"))
     entries.sort(key=lambda x: (x.at, {"detected": 0, "event": 1, "notification": 2, "deadline": 3}[x.kind]))

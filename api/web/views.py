@@ -27,6 +27,7 @@ from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups 
     DeliveryStatus,
     EventKind,
     IncidentStatus,
+    NotificationKind,
 )
 
 Translate = Callable[..., str]
@@ -140,7 +141,7 @@ def first_reminder_at(policy: Policy, incident: Incident, m: Milestone) -> datet
     if m.key == FOLLOW_UP:
         start = m.due_at - timedelta(seconds=policy.follow_up_every_seconds or 0)
     clock = clk.MilestoneClock(key=m.key, label=m.label, window_start=start, due_at=m.due_at, planned_from=start)
-    rungs = [r for r in clk.ladder(clock, policy, incident.party_code, m.due_at) if r.kind == "reminder"]
+    rungs = [r for r in clk.ladder(clock, policy, incident.party_code, m.due_at) if r.kind == NotificationKind.reminder]
     return rungs[0].at if rungs else None
 
 
