@@ -29,27 +29,30 @@ from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from desk import ids
 from desk.db import session_scope
 from desk.messages import ChannelResult, Deliver, Delivered, Notify, NotifyOutcome
 from desk.models import NotificationAttempt, NotificationDelivery, utcnow
 from desk.notify_text import compose, message_id
+from desk.vocab import DeliveryStatus, NotificationKind
 
 log = logging.getLogger("desk.notify")
 
 # These plugins report any HTTP 200 as success, even when the platform rejected the message
 # (DingTalk's keyword check, WeCom's errcode in a 200 body): the log says "accepted", not "delivered".
 UNCONFIRMED_SERVICES = {"dingtalk", "wecombot", "feishu", "lark"}
-DELIVERED, ACCEPTED, FAILED, NO_CHANNEL = "delivered", "accepted_unconfirmed", "failed", "no_channel"
-CLAIMED, ALREADY, GONE = "claimed", "already", "gone"
+DELIVERED, ACCEPTED, FAILED, NO_CHANNEL = (DeliveryStatus.delivered, DeliveryStatus.accepted_unconfirmed,
+                                          DeliveryStatus.failed, DeliveryStatus.no_channel)
+CLAIMED, ALREADY, GONE = DeliveryStatus.claimed, DeliveryStatus.already, DeliveryStatus.gone
 # A claim older than this belongs to a sender that died (the activity's own timeout is one minute).
 CLAIM_LEASE = timedelta(minutes=2)
 # The ledger is a courtesy to the send, never a condition of it: past this, post without it.
 LEDGER_TIMEOUT = 3.0
 NOTIFY_TYPES = {
-    "reminder": apprise.NotifyType.WARNING,
-    "breach": apprise.NotifyType.FAILURE,
-    "repeat": apprise.NotifyType.FAILURE,
-    "channel_failure": apprise.NotifyType.FAILURE,
+    NotificationKind.reminder: apprise.NotifyType.WARNING,
+    NotificationKind.breach: apprise.NotifyType.FAILURE,
+    NotificationKind.repeat: apprise.NotifyType.FAILURE,
+    NotificationKind.channel_failure: apprise.NotifyType.FAILURE,
 }
 
 
@@ -159,7 +162,7 @@ class Notifier:
         wanted = list(matched) if d.channels is None else d.channels
         results = [ChannelResult(channel_id=c, status=GONE) for c in wanted if c not in matched]
         todo = [c for c in wanted if c in matched]
-        where = {"incident": d.human_id, "rung": d.dedupe_key.split("/", 1)[-1], "attempt": d.attempt}
+        where = {"incident": d.human_id, "rung": ids.rung_in(d.dedupe_key), "attempt": d.attempt}
         claims = await self._ledger(self._claim, d, todo) or {}
         for channel_id, claim in claims.items():
             if claim == ALREADY:
@@ -254,7 +257,7 @@ class Notifier:
         if not matched:
             await asyncio.to_thread(self._log, [NotificationAttempt(
                 incident_id=n.incident_id, dedupe_key=n.dedupe_key, kind=n.kind, tags=",".join(n.tags),
-                channel_id="none", status=NO_CHANNEL, attempt=attempt,
+                channel_id=ids.NO_CHANNEL_ID, status=NO_CHANNEL, attempt=attempt,
                 error=f"没有为标签 {', '.join(n.tags)} 配置通知渠道")])
             return outcome
         if not pending:
@@ -278,7 +281,7 @@ class Notifier:
             else:
                 failures.append(f"{r.name}: {errors[-1] if errors else '发送失败'}")
         await asyncio.to_thread(self._log, rows)
-        where = {"incident": n.human_id, "rung": n.dedupe_key.split("/", 1)[-1], "attempt": attempt}
+        where = {"incident": n.human_id, "rung": ids.rung_in(n.dedupe_key), "attempt": attempt}
         log.info("%s %s sent to %d channel(s), %d failed, %d had it already", n.kind, where["rung"],
                  outcome.delivered, len(failures), outcome.skipped, extra=where)
         if failures:

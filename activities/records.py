@@ -21,6 +21,7 @@ from desk.db import session_scope
 from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
 from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent, utcnow
 from desk.stats import cache as stats_cache
+from desk.vocab import DELIVERED_STATUSES, SYSTEM
 
 log = logging.getLogger("desk.records")
 
@@ -42,7 +43,7 @@ class Recorder:
             ))
             session.commit()
         stats_cache.invalidate()
-        log.info("recorded %s #%d by %s", r.entry.kind, r.entry.seq, r.entry.actor or "system",
+        log.info("recorded %s #%d by %s", r.entry.kind, r.entry.seq, r.entry.actor or SYSTEM,
                  extra={"incident": r.state.facts.human_id, "event": r.entry.kind})
 
 
@@ -66,7 +67,7 @@ class Recorder:
             session.commit()
         stats_cache.invalidate()
         for entry in b.entries:
-            log.info("recorded %s #%d by %s", entry.kind, entry.seq, entry.actor or "system",
+            log.info("recorded %s #%d by %s", entry.kind, entry.seq, entry.actor or SYSTEM,
                      extra={"incident": b.state.facts.human_id, "event": entry.kind})
 
 
@@ -97,7 +98,7 @@ def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]
             incident_id=incident_id, attempt_key=a.attempt_key, dedupe_key=a.dedupe_key, kind=a.kind, tags=a.tags,
             channel_id=a.channel_id, channel=a.channel, service=a.service, attempt=a.attempt, status=a.status,
             error=a.error, at=a.at))
-    delivered = [a for a in attempts if a.status in ("delivered", "accepted_unconfirmed")]
+    delivered = [a for a in attempts if a.status in DELIVERED_STATUSES]
     if not delivered:
         return
     session.flush()
@@ -110,7 +111,7 @@ def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]
             session.add(NotificationDelivery(incident_id=incident_id, dedupe_key=a.dedupe_key,
                                              channel_id=a.channel_id, status=a.status, claimed_at=a.at,
                                              updated_at=now))
-        elif row.status not in ("delivered", "accepted_unconfirmed"):
+        elif row.status not in DELIVERED_STATUSES:
             session.execute(update(NotificationDelivery).where(NotificationDelivery.id == row.id)
                             .values(status=a.status, updated_at=now))
 

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api.auth import ADMIN, RESPONDER, SUPERVISOR, Tokens
+from api.auth import RESPONDER, Tokens
 from api.web import csrf
 from desk.db import get_engine
 from desk.errors import incident_not_found
@@ -65,8 +65,6 @@ def ensure_can_see(user: User, incident: Incident) -> None:
     if user.role == RESPONDER and incident.party_code != user.party_code:
         raise incident_not_found(incident.human_id)
 
-
-SUPERVISORS = (SUPERVISOR, ADMIN)
 
 # Route signatures stay one line: `session: SessionDep, user: CurrentUser, desk: DeskDep`.
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 from api.schemas import IncidentOut, MilestoneOut, NotificationOut, PartyOut, TimelineEventOut
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.users import RESPONDER
+from desk.vocab import SYSTEM
 
 
 def incident_out(session: Session, incident: Incident) -> IncidentOut:
@@ -62,7 +63,7 @@ def event_payload_for(user: User, event: TimelineEvent, hidden: str = CHANNEL_DE
     """The event's payload as this user may see it: the system's delivery events lose every key but the
     allowed ones for a responder (a failure says only that it failed). People's own entries are unchanged."""
     payload = event.payload or {}
-    if sees_channels(user) or event.actor != "system":
+    if sees_channels(user) or event.actor != SYSTEM:
         return payload
     shown = {k: v for k, v in payload.items()
              if k in DELIVERY_KEYS or (k in COUNT_KEYS and isinstance(v, int) and not isinstance(v, bool))}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -25,36 +24,13 @@ from desk.inputs import (
     as_utc,
     clean_text,
 )
+from desk.vocab import UNGRADED_CATEGORIES, Category, Source
 
 __all__ = [
     "CLOCK_SKEW", "SHANGHAI", "AcknowledgeIn", "Category", "CloseIn", "IncidentCreate", "IncidentOut", "Level",
     "LevelIn", "MilestoneKey", "MilestoneOut", "NoteIn", "NotificationOut", "PartyOut", "ReassignIn", "ReleaseIn",
     "ReopenIn", "Source", "TimelineEventOut", "TimelineOut", "TokenOut", "UNGRADED_CATEGORIES", "WaiveIn", "as_utc",
 ]
-
-
-class Category(str, Enum):
-    natural_disaster = "natural_disaster"
-    accident = "accident"
-    public_health = "public_health"
-    social_security = "social_security"
-    public_opinion = "public_opinion"
-
-
-class Source(str, Enum):
-    web = "web"
-    weibo = "weibo"
-    wechat = "wechat"
-    short_video = "short_video"
-    hotline_12345 = "hotline_12345"
-    leader_mailbox = "leader_mailbox"
-    media_visit = "media_visit"
-    assigned_from_above = "assigned_from_above"
-    other = "other"
-
-
-# 社会安全事件 and plain 政务舆情 are not graded by law: they take the 一般 clocks unless a level is set.
-UNGRADED_CATEGORIES = (Category.social_security, Category.public_opinion)
 
 
 class IncidentCreate(BaseModel):

@@ -31,15 +31,14 @@ from sqlmodel import Session
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, UTCDateTime
 from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS
 from desk.timefmt import SHANGHAI, naive_utc
+from desk.vocab import ESCALATION_EVENTS, FAILURE_EVENTS, REMINDER_EVENTS, IncidentStatus, MilestoneState
 
 OVERDUE, AT_RISK, ON_TRACK = "overdue", "at_risk", "on_track"
 STATUSES = (OVERDUE, AT_RISK, ON_TRACK)
 STATUS_LABELS = {OVERDUE: "已超期", AT_RISK: "临近时限", ON_TRACK: "正常"}
 AT_RISK_QUARTERS = 4  # at risk in the last quarter of a window: after the 75% reminder
-OPEN_STATES = ("pending", "overdue")
-REMINDER_KINDS = ("reminder_sent",)
-ESCALATION_KINDS = ("escalated", "escalation_repeated")
-FAILURE_KINDS = ("notification_failed", "channel_failure_escalated")
+OPEN_STATES = (MilestoneState.pending, MilestoneState.overdue)
+REMINDER_KINDS, ESCALATION_KINDS, FAILURE_KINDS = REMINDER_EVENTS, ESCALATION_EVENTS, FAILURE_EVENTS
 DEFAULT_LIMIT = 500
 # When several deadlines are missed, the one the rules weigh most is named first (SPEC: release, press conference).
 MISSED_ORDER = ("first_release", "press_conference", "follow_up", "acknowledge")
@@ -113,7 +112,7 @@ def rank_of(dialect: str) -> ColumnElement:
 
 
 def _open(filters: BoardFilters) -> list[ColumnElement]:
-    return [Incident.status == "open", *filters.conditions()]
+    return [Incident.status == IncidentStatus.open, *filters.conditions()]
 
 
 def met_today_sql(filters: BoardFilters):
@@ -123,7 +122,7 @@ def met_today_sql(filters: BoardFilters):
         .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
         .where(Milestone.met_at >= bindparam("day_start", type_=UTCDateTime),
                Milestone.met_at < bindparam("day_end", type_=UTCDateTime),
-               Milestone.state.in_(("met", "met_late")), *filters.conditions())
+               Milestone.state.in_((MilestoneState.met, MilestoneState.met_late)), *filters.conditions())
     )
 
 

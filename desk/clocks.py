@@ -12,9 +12,12 @@ are skipped rather than sent in the past.
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from desk import ids
 from desk.policy import FOLLOW_UP, Policy
+from desk.vocab import MilestoneState, NotificationKind
 
-PENDING, MET, MET_LATE, OVERDUE, WAIVED = "pending", "met", "met_late", "overdue", "waived"
+PENDING, MET, MET_LATE, OVERDUE, WAIVED = (MilestoneState.pending, MilestoneState.met, MilestoneState.met_late,
+                                           MilestoneState.overdue, MilestoneState.waived)
 DONE_STATES = (MET, MET_LATE, WAIVED)
 
 
@@ -116,7 +119,6 @@ def ladder(clock: MilestoneClock, policy: Policy, party_code: str, until: dateti
     if not clock.open:
         return []
     esc = policy.escalation
-    prefix = f"{clock.key}/g{clock.generation}"
     window = clock.due_at - clock.window_start
     rungs: list[Rung] = []
     remind_tags = resolve_tags(esc.remind, party_code)
@@ -127,16 +129,19 @@ def ladder(clock: MilestoneClock, policy: Policy, party_code: str, until: dateti
             at = clock.due_at - timedelta(seconds=reminder.before_due_seconds or 0)
         if at <= clock.window_start or at >= clock.due_at or at < clock.planned_from:
             continue  # outside the window, or already past when the schedule was made
-        rungs.append(Rung(f"{prefix}/reminder{reminder.spec}", clock.key, "reminder", at, remind_tags))
+        rungs.append(Rung(ids.rung_key(clock.key, clock.generation, f"reminder{reminder.spec}"), clock.key,
+                          NotificationKind.reminder, at, remind_tags))
     breach_tags = resolve_tags(esc.on_breach, party_code)
-    rungs.append(Rung(f"{prefix}/breach", clock.key, "breach", clock.due_at, breach_tags))
+    rungs.append(Rung(ids.rung_key(clock.key, clock.generation, "breach"), clock.key, NotificationKind.breach,
+                      clock.due_at, breach_tags))
     step = timedelta(seconds=esc.repeat_every_seconds)
     # Repeats already past when the schedule was made are not sent: start from the first one after.
     n = (clock.planned_from - clock.due_at) // step + 1 if clock.planned_from > clock.due_at else 1
     n = max(n, clock.repeats_sent + 1)
     at = clock.due_at + step * n
     while at <= until:
-        rungs.append(Rung(f"{prefix}/repeat-{n}", clock.key, "repeat", at, breach_tags))
+        rungs.append(Rung(ids.rung_key(clock.key, clock.generation, ids.repeat_rung(n)), clock.key,
+                          NotificationKind.repeat, at, breach_tags))
         n, at = n + 1, at + step
     rungs.sort(key=lambda r: r.at)
     return [r for r in rungs if r.at <= until]

@@ -30,7 +30,6 @@ knows when a patch's old branch can become ``deprecate_patch`` and then go.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -44,11 +43,13 @@ from temporalio.converter import value_to_type
 from temporalio.service import RPCError, RPCStatusCode
 
 from desk import clocks as clk
+from desk import ids
 from desk.db import session_scope
 from desk.messages import OPEN, AddNote, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, Party, TimelineEvent
 from desk.policy import FOLLOW_UP, Policy
 from desk.service import incident_facts, start_incident_workflow
+from desk.vocab import DELIVERED_STATUSES, DeliveryStatus, EventKind
 
 DOCTOR = "doctor"
 REBUILT_NOTE = "对账修复：数据库中缺少该事件的记录，已按处理流程的当前状态重建。"
@@ -56,13 +57,13 @@ PATCHES_QUERY = "patches"
 
 # What counts as "this rung went out": the ledger's finished rows, the attempt log's (no channel configured
 # is an answer too: sending again would find none), and the timeline's rung events.
-DELIVERED = ("delivered", "accepted_unconfirmed")
-ANSWERED_ATTEMPTS = (*DELIVERED, "no_channel")
-RUNG_EVENTS = ("reminder_sent", "escalated", "escalation_repeated", "notification_failed")
-# "acknowledge/g2/breach", "follow_up/g3/repeat-4", "first_release/g1/reminder50%"; a channel-failure
-# alert (".../breach/channel-failure") is not a rung of the ladder.
-RUNG_KEY = re.compile(r"^(?P<milestone>[a-z_]+)/g(?P<generation>\d+)/(?P<rung>[^/]+)$")
-REPEAT = re.compile(r"^repeat-(\d+)$")
+DELIVERED = DELIVERED_STATUSES
+ANSWERED_ATTEMPTS = (*DELIVERED, DeliveryStatus.no_channel)
+RUNG_EVENTS = (EventKind.reminder_sent, EventKind.escalated, EventKind.escalation_repeated,
+               EventKind.notification_failed)
+# Rung keys (desk.ids.RUNG_KEY): "acknowledge/g2/breach", "follow_up/g3/repeat-4", "first_release/g1/reminder50%";
+# a channel-failure alert (".../breach/channel-failure") is not a rung of the ladder.
+RUNG_KEY, REPEAT = ids.RUNG_KEY, ids.REPEAT
 
 ENDED = {
     WorkflowExecutionStatus.COMPLETED: "已结束",
@@ -160,13 +161,12 @@ def incident_policy(incident: Incident, *, policy: Policy, drill_policy: Policy)
 
 def _rung_keys(session: Session, incident: Incident) -> tuple[set[str], dict[str, str]]:
     """Every rung key that went out for this incident, and the deadline each timeline rung was sent for."""
-    prefix = f"{incident.workflow_id}/"
     dedupe_keys = set(session.exec(select(NotificationDelivery.dedupe_key).where(
         NotificationDelivery.incident_id == incident.id, col(NotificationDelivery.status).in_(DELIVERED))).all())
     dedupe_keys |= set(session.exec(select(NotificationAttempt.dedupe_key).where(
         NotificationAttempt.incident_id == incident.id,
         col(NotificationAttempt.status).in_(ANSWERED_ATTEMPTS))).all())
-    keys = {k.removeprefix(prefix) for k in dedupe_keys if k.startswith(prefix)}
+    keys = {rung for k in dedupe_keys if (rung := ids.rung_key_of(incident.workflow_id, k)) is not None}
     due_of: dict[str, str] = {}
     for payload in session.exec(select(TimelineEvent.payload).where(
             TimelineEvent.incident_id == incident.id, col(TimelineEvent.kind).in_(RUNG_EVENTS))).all():
@@ -298,7 +298,7 @@ async def reconcile(client: Client, *, database_url: str | None, task_queue: str
         if workflow_id in known:
             continue
         running = status == WorkflowExecutionStatus.RUNNING
-        human_id = workflow_id.removeprefix("incident-").rsplit("-", 1)[0]
+        human_id = ids.human_id_of(workflow_id)
         drift = Drift(workflow_id, human_id, "no_row" if running else "no_row_ended")
         report.drift.append(drift)
         if repair and running:

@@ -5,27 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from enum import Enum
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from desk.timefmt import SHANGHAI
+from desk.vocab import Level, MilestoneKey
+
 CLOCK_SKEW = timedelta(minutes=2)
-
-
-class Level(str, Enum):
-    I = "I"
-    II = "II"
-    III = "III"
-    IV = "IV"
-
-
-class MilestoneKey(str, Enum):
-    acknowledge = "acknowledge"
-    first_release = "first_release"
-    press_conference = "press_conference"
-    follow_up = "follow_up"
 
 
 def as_utc(value: datetime) -> datetime:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
-HUMAN_ID = re.compile(r"\bYQ-\d{4}-\d{6,}\b")
+from desk import ids
+
 _current: ContextVar[str | None] = ContextVar("desk_incident", default=None)
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
@@ -45,10 +45,10 @@ def incident_of(record: logging.LogRecord) -> str | None:
     for attr in ("temporal_workflow", "temporal_activity"):
         info = getattr(record, attr, None)
         if isinstance(info, dict):
-            found = HUMAN_ID.search(str(info.get("workflow_id", "")))
+            found = ids.HUMAN_ID.search(str(info.get("workflow_id", "")))
             if found:
                 return found.group(0)
-    found = HUMAN_ID.search(record.getMessage())
+    found = ids.HUMAN_ID.search(record.getMessage())
     return found.group(0) if found else None
 
 

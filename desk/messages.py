@@ -13,8 +13,9 @@ from typing import Any
 
 from desk.clocks import MilestoneClock
 from desk.policy import Policy
+from desk.vocab import IncidentStatus
 
-OPEN, CLOSED = "open", "closed"
+OPEN, CLOSED = IncidentStatus.open, IncidentStatus.closed  # the workflow's state.status
 
 # Error types the workflow raises from update validators; the API maps them to HTTP status codes.
 INVALID = "InvalidAction"  # 422: the request itself is wrong (time before detection, unknown milestone)

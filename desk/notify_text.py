@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from desk.messages import Deliver, Notify
+from desk.timefmt import SHANGHAI
+from desk.vocab import Level, NotificationKind
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-LEVEL_NAMES = {"I": "特别重大(I级)", "II": "重大(II级)", "III": "较大(III级)", "IV": "一般(IV级)"}
+# The messages go out in Chinese whoever reads them, written here (the domain cannot use the pages' catalog).
+LEVEL_NAMES = {Level.I: "特别重大(I级)", Level.II: "重大(II级)", Level.III: "较大(III级)", Level.IV: "一般(IV级)"}
 KIND_TITLES = {
-    "reminder": "【时限提醒】",
-    "breach": "【超时督办】",
-    "repeat": "【再次督办】",
-    "channel_failure": "【通知渠道故障】",
+    NotificationKind.reminder: "【时限提醒】",
+    NotificationKind.breach: "【超时督办】",
+    NotificationKind.repeat: "【再次督办】",
+    NotificationKind.channel_failure: "【通知渠道故障】",
 }
 
 
@@ -60,7 +61,7 @@ def compose(n: Notify | Deliver, now: datetime) -> tuple[str, str]:
         lines.append(f"时限：{local_time(n.due_at)}（北京时间）")
         left = n.due_at - now
         lines.append(f"剩余：{human_span(left)}" if left > timedelta(0) else f"已超时：{human_span(left)}")
-    if n.kind == "channel_failure":
+    if n.kind == NotificationKind.channel_failure:
         lines.append(f"原因：通知多次发送失败，请检查该单位的通知渠道。{n.detail}"[:400])
     if n.link:
         lines.append(f"处理：{n.link}")

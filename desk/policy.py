@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-LEVELS = ("I", "II", "III", "IV")
-MILESTONE_KEYS = ("acknowledge", "first_release", "press_conference")
-FOLLOW_UP = "follow_up"
+from desk.vocab import Level, MilestoneKey
+
+# Plain strings (the codes of desk.vocab): they go into the policy's dataclasses, the workflow's input.
+LEVELS = tuple(level.value for level in Level)
+MILESTONE_KEYS = (MilestoneKey.acknowledge.value, MilestoneKey.first_release.value, MilestoneKey.press_conference.value)
+FOLLOW_UP = MilestoneKey.follow_up.value
 PRESETS = ("bazhong", "national-2016", "drill")
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")

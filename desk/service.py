@@ -11,13 +11,11 @@ A crash between the two steps leaves a row without a workflow, which `opinion-de
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
@@ -28,15 +26,17 @@ from temporalio.service import RPCError
 
 from desk import clocks as clk
 from desk import refusals
+from desk import ids
 from desk.errors import Conflict, EngineUnavailable, InvalidInput, incident_not_found, unknown_party
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import Policy
 from desk.stats import invalidate as invalidate_assessments
-from workflows.incident import LEVEL_ATTR, PARTY_ATTR, IncidentWorkflow
+from desk.timefmt import SHANGHAI
+from desk.vocab import EventKind, Level
+from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("desk.api")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORKFLOW_ENDED = "该事件的处理流程已结束（结案超过可重新打开期限），不能再操作。"
 RELEASE_BEFORE_DETECTED = "发布时间早于舆情发现时间，请核对后重新填写。"
 
@@ -105,7 +105,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
     now = datetime.now(timezone.utc)
     detected_at = data.detected_at or now
     policy = desk.drill_policy if data.drill else desk.policy
-    level = data.level.value if data.level else "IV"
+    level = data.level.value if data.level else Level.IV.value
     placeholder = uuid.uuid4().hex[:30]
     incident = Incident(
         human_id=placeholder, workflow_id=placeholder, title=data.title, summary=data.summary,
@@ -122,9 +122,9 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
         if existing is None:
             raise
         return existing, False
-    incident.human_id = f"YQ-{now.astimezone(SHANGHAI).year}-{incident.id:06d}"
+    incident.human_id = ids.human_id(now.astimezone(SHANGHAI).year, incident.id)
     # The random tail keeps ids unique even if the database is ever reset while Temporal keeps history.
-    incident.workflow_id = f"incident-{incident.human_id}-{uuid.uuid4().hex[:6]}"
+    incident.workflow_id = ids.workflow_id(incident.human_id, uuid.uuid4().hex[:6])
     clocks = clk.open_clocks(policy, level, detected_at, now)
     incident.next_due_at = min(c.due_at for c in clocks) if clocks else None
     for c in clocks:
@@ -132,7 +132,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
     # The first timeline event goes in with the row: the workflow starts after it (seq 1), so opening
     # costs the worker no activity, and the timeline is never without its "opened" entry.
     session.add(TimelineEvent(
-        incident_id=incident.id, event_key=f"{incident.workflow_id}/1", seq=1, kind="opened",
+        incident_id=incident.id, event_key=ids.seq_event_key(incident.workflow_id, 1), seq=1, kind=EventKind.opened,
         actor=user.username, at=now, payload={"policy": policy.name,
                                               "deadlines": {c.key: c.due_at.isoformat() for c in clocks}},
     ))
@@ -179,8 +179,8 @@ async def start_incident_workflow(*, client: Client, incident: Incident, party: 
             IncidentInput(facts=facts, policy=policy, public_url=public_url, opened_recorded=opened_recorded,
                           state=state),
             id=incident.workflow_id, task_queue=task_queue,
-            search_attributes=TypedSearchAttributes([SearchAttributePair(PARTY_ATTR, party.code),
-                                                     SearchAttributePair(LEVEL_ATTR, incident.level)]),
+            search_attributes=TypedSearchAttributes([SearchAttributePair(ids.PARTY_ATTR, party.code),
+                                                     SearchAttributePair(ids.LEVEL_ATTR, incident.level)]),
             static_summary=f"{incident.human_id} {incident.title}"[:200],
         )
     except WorkflowAlreadyStartedError:
@@ -213,14 +213,14 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
     name = getattr(update, "__name__", str(update))
     command = replace(command, received_at=datetime.now(timezone.utc))
     if idempotency_key:
-        scope = f"{incident.workflow_id}|{user.id if user else ''}|{name}|{idempotency_key}"
-        update_id = f"{name}-{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
+        update_id = ids.update_id(name, workflow_id=incident.workflow_id, user_id=user.id if user else "",
+                                  idempotency_key=idempotency_key)
     else:
         update_id = f"{name}-{uuid.uuid4().hex}"
     try:
         state = await handle.execute_update(update, command, id=update_id)
         log.info("%s by %s", name, getattr(command, "actor", ""), extra={"incident": incident.human_id})
-        return not any(e.event_key.endswith(f"/u/{update_id}") for e in state.outbox)
+        return not any(e.event_key == ids.update_event_key(incident.workflow_id, update_id) for e in state.outbox)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):

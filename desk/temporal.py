@@ -13,7 +13,8 @@ from desk.settings import Settings
 
 log = logging.getLogger("desk.temporal")
 
-# Registered on the dev server by `opinion-desk up`, and by the worker where it is allowed to.
+# Registered on the dev server by `opinion-desk up`, and by the worker where it is allowed to: the keys of
+# desk.ids.SEARCH_ATTRIBUTES, spelt out (docker-compose's temporal-setup creates the same, and its test reads this).
 SEARCH_ATTRIBUTES = {"DeskParty": "Keyword", "DeskLevel": "Keyword"}
 
 

@@ -10,9 +10,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from desk.models import Party, User
+from desk.vocab import Role
 
-DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN = "duty_officer", "responder", "supervisor", "admin"
-ROLES = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
+DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN = Role.duty_officer, Role.responder, Role.supervisor, Role.admin
+ROLES = tuple(Role)
 
 _hasher = PasswordHasher()
 

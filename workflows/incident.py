@@ -23,18 +23,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, FailureError
 
 from workflows.legacy import LegacyBranch
 
 with workflow.unsafe.imports_passed_through():
     from desk import clocks as clk
+    from desk import ids
+    from desk.ids import LEVEL_ATTR, PARTY_ATTR
     from desk.messages import (
-        CLOSED,
         CONFLICT,
         INVALID,
-        OPEN,
         AddNote,
         Acknowledge,
         AttemptLog,
@@ -54,9 +54,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from desk import refusals as why
     from desk.policy import FOLLOW_UP, LEVELS
+    from desk.vocab import RESCHEDULED, RUNG_EVENT, SYSTEM, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 
-PARTY_ATTR = SearchAttributeKey.for_keyword("DeskParty")
-LEVEL_ATTR = SearchAttributeKey.for_keyword("DeskLevel")
+OPEN, CLOSED = IncidentStatus.open, IncidentStatus.closed
 
 # Every `workflow.patched` id, when it came, and when its old branch can go. A patch's old branch becomes
 # `workflow.deprecate_patch(id)` once `opinion-desk doctor` counts no running incident older than it (runs
@@ -83,9 +83,11 @@ CLOCK_SKEW = timedelta(minutes=2)  # a release "now" on a phone whose clock runs
 MAX_TEXT = 5000
 HISTORY_LIMIT = 500  # events per run before continuing as new (cheap wake-ups and replays); changing it changes
 # when live runs continue as new: behind a patch, like any other change to the commands
-RUNG_EVENT = {"reminder": "reminder_sent", "breach": "escalated", "repeat": "escalation_repeated"}
-DELIVERED_STATES = ("delivered", "accepted_unconfirmed", "already")
+DELIVERED_STATES = (DeliveryStatus.delivered, DeliveryStatus.accepted_unconfirmed, DeliveryStatus.already)
 ALL_CHANNELS = "*"  # owed to every channel of the tags that has not taken it (the send itself failed)
+# RecordRelease.kind -> the event it writes
+RELEASE_EVENT = {"release": EventKind.released, "press_conference": EventKind.press_conference,
+                 "update": EventKind.update}
 
 
 def _reject(message: str, code: str, kind: str = CONFLICT, **params: object) -> ApplicationError:
@@ -128,10 +130,10 @@ class IncidentWorkflow(LegacyBranch):
         if not self.durable:
             return await self._run_v3(inp)
         if inp.state is None and not self.opened_recorded:
-            self._append("opened", self.state.facts.reporter, {
+            self._append(EventKind.opened, self.state.facts.reporter, {
                 "policy": self.policy.name,
                 "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks},
-            }, key="opened")
+            }, key=ids.opened_event_key(self._workflow_id()))
         self.recorder = asyncio.create_task(self._write_outbox())
         while True:
             if self.state.status == CLOSED:
@@ -154,7 +156,7 @@ class IncidentWorkflow(LegacyBranch):
 
     async def _run_v3(self, inp: IncidentInput) -> None:
         if inp.state is None and not self.opened_recorded:
-            await self._record_v3("opened", self.state.facts.reporter, {
+            await self._record_v3(EventKind.opened, self.state.facts.reporter, {
                 "policy": self.policy.name,
                 "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks},
             })
@@ -226,18 +228,19 @@ class IncidentWorkflow(LegacyBranch):
                 clock = self._clock(rung.milestone)
                 if clock is None:
                     continue
-                if rung.kind == "repeat":  # repeats go out in order: one number says which were sent
-                    sent = replace(clock, repeats_sent=max(clock.repeats_sent, _repeat_number(rung.key)))
+                if rung.kind == NotificationKind.repeat:  # repeats go out in order: one number says which were sent
+                    sent = replace(clock, repeats_sent=max(clock.repeats_sent, ids.repeat_number(rung.key)))
                 else:
                     sent = replace(clock, sent_rungs=clock.sent_rungs + [rung.key])
-                if rung.kind == "breach" and clock.open:
+                if rung.kind == NotificationKind.breach and clock.open:
                     sent = replace(sent, state=clk.OVERDUE)
                 self._put_clock(sent)
                 payload = {"milestone": rung.milestone, "rung": rung.key, "tags": list(rung.tags),
                            "due_at": clock.due_at.isoformat(), "scheduled_at": rung.at.isoformat()}
                 payload.update(self._settle(rung.key, rung.milestone, rung.kind, list(rung.tags), delivered, error,
                                             tries=1, owed=None))
-                self._append(RUNG_EVENT[rung.kind], "system", payload, key=f"r/{rung.key}")
+                self._append(RUNG_EVENT[rung.kind], SYSTEM, payload,
+                             key=ids.rung_event_key(self._workflow_id(), rung.key))
 
     async def _retry_owed(self) -> None:
         """Try again what channels are owed, tell the supervisor about channels failing for a while."""
@@ -259,16 +262,16 @@ class IncidentWorkflow(LegacyBranch):
                 payload = self._settle(owed.rung_key, owed.milestone, owed.kind, owed.tags, delivered, error,
                                        tries=owed.tries + 1, owed=owed)
                 if payload.get("delivered_now"):
-                    self._append("delivery_recovered", "system", {
+                    self._append(EventKind.delivery_recovered, SYSTEM, {
                         "rung": owed.rung_key, "milestone": owed.milestone, "tags": owed.tags,
                         "tries": owed.tries + 1, **payload,
-                    }, key=f"r/{owed.rung_key}/recovered-{owed.tries + 1}")
+                    }, key=ids.recovered_event_key(self._workflow_id(), owed.rung_key, owed.tries + 1))
 
     def _settle(self, rung_key: str, milestone: str, kind: str, tags: list[str], delivered: Delivered | None,
                 error: str, *, tries: int, owed: Owed | None, detail: str = "") -> dict:
         """Log a send's attempts and keep what is still owed. Returns the figures for the timeline."""
         now = workflow.now()
-        dedupe_key = f"{workflow.info().workflow_id}/{rung_key}"
+        dedupe_key = ids.dedupe_key(self._workflow_id(), rung_key)
         figures: dict = {}
         failed: dict[str, str] = {}
         delivered_now: list[str] = []
@@ -278,18 +281,18 @@ class IncidentWorkflow(LegacyBranch):
             figures["matched"] = delivered.matched
             if delivered.matched == 0 and owed is None:
                 self.state.attempts.append(AttemptLog(
-                    attempt_key=f"{dedupe_key}/none/{tries}", dedupe_key=dedupe_key, kind=kind,
-                    tags=",".join(tags), channel_id="none", channel="", service="", attempt=tries,
-                    status="no_channel", error=f"没有为标签 {', '.join(tags)} 配置通知渠道", at=now))
+                    attempt_key=ids.attempt_key(dedupe_key, ids.NO_CHANNEL_ID, tries), dedupe_key=dedupe_key,
+                    kind=kind, tags=",".join(tags), channel_id=ids.NO_CHANNEL_ID, channel="", service="", attempt=tries,
+                    status=DeliveryStatus.no_channel, error=f"没有为标签 {', '.join(tags)} 配置通知渠道", at=now))
             for r in delivered.results:
-                if r.status in ("delivered", "accepted_unconfirmed", "failed"):
+                if r.status in (DeliveryStatus.delivered, DeliveryStatus.accepted_unconfirmed, DeliveryStatus.failed):
                     self.state.attempts.append(AttemptLog(
-                        attempt_key=f"{dedupe_key}/{r.channel_id}/{tries}", dedupe_key=dedupe_key, kind=kind,
+                        attempt_key=ids.attempt_key(dedupe_key, r.channel_id, tries), dedupe_key=dedupe_key, kind=kind,
                         tags=",".join(tags), channel_id=r.channel_id, channel=r.channel, service=r.service,
                         attempt=tries, status=r.status, error=r.error, at=r.at or now))
                 if r.status in DELIVERED_STATES:
                     delivered_now.append(r.channel_id)
-                elif r.status == "failed":
+                elif r.status == DeliveryStatus.failed:
                     failed[r.channel_id] = r.error
         figures["delivered"] = len(delivered_now)
         if owed is not None:
@@ -300,7 +303,8 @@ class IncidentWorkflow(LegacyBranch):
                 remaining = list(failed)
             else:  # a channel no longer configured ("gone") is owed nothing
                 status = {r.channel_id: r.status for r in delivered.results}
-                remaining = [c for c in owed.channels if status.get(c, "failed") == "failed"]
+                remaining = [c for c in owed.channels
+                             if status.get(c, DeliveryStatus.failed) == DeliveryStatus.failed]
             if delivered_now:
                 figures["delivered_now"] = delivered_now
             if remaining:
@@ -324,11 +328,11 @@ class IncidentWorkflow(LegacyBranch):
     def _supersede(self, milestone: str, kind: str, channels: list[str]) -> list[str]:
         """A newer repeat says what an older owed one said ("still overdue"): the channel is owed the newer
         one only, so a channel down for days is not owed a message per repeat."""
-        if kind != "repeat":
+        if kind != NotificationKind.repeat:
             return []
         superseded = []
         for older in list(self.state.owed):
-            if older.kind != "repeat" or older.milestone != milestone:
+            if older.kind != NotificationKind.repeat or older.milestone != milestone:
                 continue
             left = [c for c in older.channels if c not in channels]
             if len(left) != len(older.channels):
@@ -344,7 +348,7 @@ class IncidentWorkflow(LegacyBranch):
         return timedelta(seconds=seconds)
 
     def _alert_at(self, owed: Owed) -> datetime | None:
-        if owed.alerted or owed.kind == "channel_failure":
+        if owed.alerted or owed.kind == NotificationKind.channel_failure:
             return None
         return owed.first_failed_at + timedelta(seconds=self.policy.delivery.alert_after_seconds)
 
@@ -358,40 +362,43 @@ class IncidentWorkflow(LegacyBranch):
             self.state.owed.append(owed)
         clock = self._clock(owed.milestone)
         detail = f"{len(owed.channels)} 个渠道已连续 {owed.tries} 次发送失败：{owed.last_error}"[:400]
-        key = f"{owed.rung_key}/channel-failure"
-        delivered, error = await self._deliver("channel_failure", ["supervisor"], key, clock, None, 1, detail=detail)
+        key = ids.channel_failure_key(owed.rung_key)
+        delivered, error = await self._deliver(NotificationKind.channel_failure, ["supervisor"], key, clock, None, 1,
+                                               detail=detail)
         async with self.lock:
             payload = {"rung": owed.rung_key, "milestone": owed.milestone, "error": owed.last_error,
                        "channels": len(owed.channels), "tries": owed.tries}
-            payload.update(self._settle(key, owed.milestone, "channel_failure", ["supervisor"], delivered, error,
+            payload.update(self._settle(key, owed.milestone, NotificationKind.channel_failure, ["supervisor"],
+                                        delivered, error,
                                         tries=1, owed=None, detail=detail))
-            self._append("channel_failure_escalated", "system", payload, key=f"r/{key}")
+            self._append(EventKind.channel_failure_escalated, SYSTEM, payload,
+                         key=ids.rung_event_key(self._workflow_id(), key))
 
     def _drop_owed_not_due(self) -> None:
         """What is owed for a milestone met or waived, or an incident closed, is no longer due; nor is a rung
         of a deadline that has moved since (a level change, the next follow-up): it names the old time."""
         for owed in list(self.state.owed):
             clock = self._clock(owed.milestone)
-            current = clock is not None and owed.rung_key.startswith(f"{clock.key}/g{clock.generation}/")
+            current = clock is not None and owed.rung_key.startswith(ids.rung_prefix(clock.key, clock.generation))
             if self.state.status == OPEN and clock is not None and clock.open and current:
                 continue
             if self.state.status != OPEN:
-                reason = "closed"
+                reason = IncidentStatus.closed
             elif clock is None or clock.open:  # dropped by a level change, or its deadline moved since
-                reason = "rescheduled"
+                reason = RESCHEDULED
             else:
                 reason = clock.state
             self.state.owed.remove(owed)
-            self._append("notification_cancelled", "system", {
+            self._append(EventKind.notification_cancelled, SYSTEM, {
                 "rung": owed.rung_key, "milestone": owed.milestone, "tags": owed.tags, "reason": reason,
                 "channels": len(owed.channels), "tries": owed.tries,
-            }, key=f"r/{owed.rung_key}/cancelled")
+            }, key=ids.cancelled_event_key(self._workflow_id(), owed.rung_key))
 
     async def _deliver(self, kind: str, tags: list[str], rung_key: str, clock: clk.MilestoneClock | None,
                        channels: list[str] | None, attempt: int, detail: str = "") -> tuple[Delivered | None, str]:
         facts = self.state.facts
         message = Deliver(
-            dedupe_key=f"{workflow.info().workflow_id}/{rung_key}", incident_id=facts.incident_id,
+            dedupe_key=ids.dedupe_key(self._workflow_id(), rung_key), incident_id=facts.incident_id,
             human_id=facts.human_id, title=facts.title, level=facts.level, party_name=facts.party_name,
             kind=kind, tags=tags, channels=channels, attempt=attempt,
             milestone=clock.key if clock else "", milestone_label=clock.label if clock else "",
@@ -411,10 +418,11 @@ class IncidentWorkflow(LegacyBranch):
     # --- the record ----------------------------------------------------------------------------------
 
     def _append(self, kind: str, actor: str, payload: dict, *, key: str, at: datetime | None = None) -> int:
-        """Put one timeline event in the outbox; the writer takes it to SQL in order."""
+        """Put one timeline event (``key``: its event key, desk.ids) in the outbox; the writer takes it to SQL
+        in order."""
         self.state.event_seq += 1
         self.state.outbox.append(TimelineEntry(
-            event_key=f"{workflow.info().workflow_id}/{key}", seq=self.state.event_seq, kind=kind, actor=actor,
+            event_key=key, seq=self.state.event_seq, kind=kind, actor=actor,
             at=at or workflow.now(), payload=payload))
         return self.state.event_seq
 
@@ -458,7 +466,8 @@ class IncidentWorkflow(LegacyBranch):
         if not self.durable:
             return await self._record_v3(kind, actor, payload)
         update = workflow.current_update_info()
-        return self._append(kind, actor, payload, key=f"u/{update.id if update else kind}", at=at)
+        return self._append(kind, actor, payload, at=at,
+                            key=ids.update_event_key(self._workflow_id(), update.id if update else kind))
 
     async def _recorded(self, seq: int) -> None:
         """An action answers once its event is in SQL, or at once while the database is away (the API then
@@ -478,7 +487,7 @@ class IncidentWorkflow(LegacyBranch):
             clock = self._clock("acknowledge")
             if clock is not None and clock.open:
                 self._put_clock(clk.meet(clock, at))
-            seq = await self._event("acknowledged", cmd.actor,
+            seq = await self._event(EventKind.acknowledged, cmd.actor,
                                     {"note": cmd.note, "on_time": self._on_time("acknowledge")}, at)
             self._drop_owed()
         await self._recorded(seq)
@@ -511,7 +520,7 @@ class IncidentWorkflow(LegacyBranch):
                 self._put_clock(clk.meet(follow_up, at))
                 met.append(FOLLOW_UP)
             self._roll_follow_up(at)
-            seq = await self._event(cmd.kind if cmd.kind != "release" else "released", cmd.actor, {
+            seq = await self._event(RELEASE_EVENT[cmd.kind], cmd.actor, {
                 "released_at": at.isoformat(), "channel": cmd.channel, "url": cmd.url, "summary": cmd.summary,
                 "met": met, "on_time": {k: self._on_time(k) for k in met},
             }, recorded_at)
@@ -540,7 +549,7 @@ class IncidentWorkflow(LegacyBranch):
     @workflow.update
     async def add_note(self, cmd: AddNote) -> IncidentState:
         async with self.lock:
-            seq = await self._event("note", cmd.actor, {"text": cmd.text}, self._action_time(cmd))
+            seq = await self._event(EventKind.note, cmd.actor, {"text": cmd.text}, self._action_time(cmd))
         await self._recorded(seq)
         return self.state
 
@@ -558,7 +567,7 @@ class IncidentWorkflow(LegacyBranch):
             before = (facts.party_code, facts.party_name)
             self.state.facts = replace(facts, party_code=cmd.party_code, party_name=cmd.party_name)
             workflow.upsert_search_attributes([PARTY_ATTR.value_set(cmd.party_code)])
-            seq = await self._event("reassigned", cmd.actor, {
+            seq = await self._event(EventKind.reassigned, cmd.actor, {
                 "from": {"code": before[0], "name": before[1]}, "to": {"code": cmd.party_code, "name": cmd.party_name},
                 "reason": cmd.reason,
             }, self._action_time(cmd))
@@ -582,7 +591,7 @@ class IncidentWorkflow(LegacyBranch):
                 self.state.clocks, self.policy, cmd.level, facts.detected_at, workflow.now())
             self.state.facts = replace(facts, level=cmd.level)
             workflow.upsert_search_attributes([LEVEL_ATTR.value_set(cmd.level)])
-            seq = await self._event("level_changed", cmd.actor, {
+            seq = await self._event(EventKind.level_changed, cmd.actor, {
                 "from": before, "to": cmd.level, "reason": cmd.reason, "added": added, "dropped": dropped,
                 "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks if c.open},
             }, self._action_time(cmd))
@@ -608,7 +617,7 @@ class IncidentWorkflow(LegacyBranch):
                 raise _reject("该时限已完成或已豁免。", why.MILESTONE_NOT_OPEN, milestone=cmd.milestone,
                               label=clock.label if clock else cmd.milestone)
             self._put_clock(replace(clock, state=clk.WAIVED, waived_reason=cmd.reason))
-            seq = await self._event("waived", cmd.actor, {"milestone": cmd.milestone, "reason": cmd.reason},
+            seq = await self._event(EventKind.waived, cmd.actor, {"milestone": cmd.milestone, "reason": cmd.reason},
                                     self._action_time(cmd))
             self._drop_owed()
         await self._recorded(seq)
@@ -634,7 +643,7 @@ class IncidentWorkflow(LegacyBranch):
             # A follow-up clock not yet due simply stops; the required milestones are all done.
             self.state.clocks = [c for c in self.state.clocks if not (c.key == FOLLOW_UP and c.open)]
             self.state.status, self.state.closed_at = CLOSED, at
-            seq = await self._event("closed", cmd.actor, {"reason": cmd.reason}, at)
+            seq = await self._event(EventKind.closed, cmd.actor, {"reason": cmd.reason}, at)
             self._drop_owed()
         await self._recorded(seq)
         return self._changed()
@@ -657,7 +666,7 @@ class IncidentWorkflow(LegacyBranch):
             self.state.status, self.state.closed_at = OPEN, None
             if self._done("first_release"):
                 self._roll_follow_up(now)
-            seq = await self._event("reopened", cmd.actor, {"reason": cmd.reason}, self._action_time(cmd))
+            seq = await self._event(EventKind.reopened, cmd.actor, {"reason": cmd.reason}, self._action_time(cmd))
         await self._recorded(seq)
         return self._changed()
 
@@ -677,6 +686,10 @@ class IncidentWorkflow(LegacyBranch):
         return {pid: self.taken.get(pid, True) for pid in PATCHES}
 
     # --- helpers -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _workflow_id() -> str:
+        return workflow.info().workflow_id
 
     def _patched(self, patch_id: str) -> bool:
         self.taken[patch_id] = taken = workflow.patched(patch_id)
@@ -741,10 +754,6 @@ class IncidentWorkflow(LegacyBranch):
     def _check_text(text: str, name: str) -> None:
         if text and len(text) > MAX_TEXT:
             raise _reject(f"{name} 不能超过 {MAX_TEXT} 字。", why.TEXT_TOO_LONG, INVALID, field=name, max=MAX_TEXT)
-
-
-def _repeat_number(rung_key: str) -> int:
-    return int(rung_key.rsplit("-", 1)[1])
 
 
 def _first_error(failed: dict[str, str]) -> str:

@@ -18,7 +18,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from desk import clocks as clk
+    from desk import ids
     from desk.messages import Notify, NotifyOutcome, RecordEvent, TimelineEntry
+    from desk.vocab import RUNG_EVENT, SYSTEM, EventKind, NotificationKind
 
 # Writing the record must not be lost: retry until the database is back.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -43,7 +45,7 @@ class LegacyBranch:
                 if clock is None:
                     continue
                 sent = clock.sent_rungs + [rung.key]
-                state = clk.OVERDUE if rung.kind == "breach" and clock.open else clock.state
+                state = clk.OVERDUE if rung.kind == NotificationKind.breach and clock.open else clock.state
                 self._put_clock(replace(clock, sent_rungs=sent, state=state))
                 payload = {"milestone": rung.milestone, "rung": rung.key, "tags": list(rung.tags),
                            "due_at": clock.due_at.isoformat(), "scheduled_at": rung.at.isoformat()}
@@ -51,8 +53,8 @@ class LegacyBranch:
                     payload["error"] = error
                 elif outcome is not None:
                     payload.update(delivered=outcome.delivered, skipped=outcome.skipped, matched=outcome.matched)
-                kind = {"reminder": "reminder_sent", "breach": "escalated", "repeat": "escalation_repeated"}[rung.kind]
-                await self._record_v3("notification_failed" if error else kind, "system", payload)
+                kind = EventKind.notification_failed if error else RUNG_EVENT[rung.kind]
+                await self._record_v3(kind, SYSTEM, payload)
             if error:
                 await self._alert_supervisor_v3(rung.key, clock, error)
 
@@ -60,7 +62,7 @@ class LegacyBranch:
                          detail: str = "") -> tuple[NotifyOutcome | None, str]:
         facts = self.state.facts
         message = Notify(
-            dedupe_key=f"{workflow.info().workflow_id}/{rung_key}", incident_id=facts.incident_id,
+            dedupe_key=ids.dedupe_key(workflow.info().workflow_id, rung_key), incident_id=facts.incident_id,
             human_id=facts.human_id, title=facts.title, level=facts.level, party_name=facts.party_name,
             kind=kind, tags=tags, milestone=clock.key if clock else "", milestone_label=clock.label if clock else "",
             due_at=clock.due_at if clock else None, drill=facts.drill,
@@ -79,21 +81,21 @@ class LegacyBranch:
 
     async def _alert_supervisor_v3(self, rung_key: str, clock: clk.MilestoneClock, error: str) -> None:
         _outcome, second_error = await self._notify_v3(
-            "channel_failure", ["supervisor"], f"{rung_key}/channel-failure", clock, detail=error)
+            NotificationKind.channel_failure, ["supervisor"], ids.channel_failure_key(rung_key), clock, detail=error)
         async with self.lock:
             payload = {"rung": rung_key, "error": error}
             if second_error:
                 payload["alert_error"] = second_error
-            await self._record_v3("channel_failure_escalated", "system", payload)
+            await self._record_v3(EventKind.channel_failure_escalated, SYSTEM, payload)
 
     async def _record_v3(self, kind: str, actor: str, payload: dict) -> int:
         """Append a timeline event and refresh the read model; awaited, so SQL is current on return."""
-        if kind != "opened":  # an action that raced the run's start still lands after "opened"
+        if kind != EventKind.opened:  # an action that raced the run's start still lands after "opened"
             await workflow.wait_condition(lambda: self.state.event_seq >= 1)
         self.state.event_seq += 1
         seq = self.state.event_seq
         entry = TimelineEntry(
-            event_key=f"{workflow.info().workflow_id}/{seq}", seq=seq, kind=kind, actor=actor,
+            event_key=ids.seq_event_key(workflow.info().workflow_id, seq), seq=seq, kind=kind, actor=actor,
             at=workflow.now(), payload=payload,
         )
         execute = workflow.execute_local_activity if self._patched("record-event-local") \

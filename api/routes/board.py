@@ -7,13 +7,12 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session
 
-from api.auth import ADMIN, DUTY_OFFICER, SUPERVISOR
 from api.deps import get_session, require
 from api.schemas import Category, Level
 from desk.board import DEFAULT_LIMIT, BoardFilters, board
+from desk.vocab import BOARD_VIEWERS
 
 router = APIRouter(prefix="/api", tags=["board"])
-BOARD_VIEWERS = (SUPERVISOR, ADMIN, DUTY_OFFICER)  # duty officers watch it read-only
 
 
 def board_filters(

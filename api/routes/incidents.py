@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
-from api.auth import DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN
 from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
 from api.schemas import IncidentCreate, IncidentOut, Level, TimelineOut
 from api.presenters import incident_out, incidents_out, timeline_out
 from desk.actions import ACTIONS, Action
 from desk.models import Incident, utcnow
 from desk.service import act, get_incident, open_incident, timeline_rows
+from desk.vocab import OPENERS, Role
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 # Every action: `Idempotency-Key` makes a retried request the same action (answered again, applied once).
@@ -28,7 +28,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 
 @router.post("", status_code=201, response_model=IncidentOut, summary="Open an incident (值班员)",
-             dependencies=[Depends(require(DUTY_OFFICER, SUPERVISOR, ADMIN))])
+             dependencies=[Depends(require(*OPENERS))])
 async def create_incident(data: IncidentCreate, response: Response, user: CurrentUser, session: SessionDep, desk: DeskDep,
                           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> IncidentOut:
     incident, created = await open_incident(session=session, desk=desk, data=data, user=user,
@@ -51,7 +51,7 @@ def list_incidents(
     offset: int = Query(default=0, ge=0, le=10_000_000),  # bounded: a huge offset overflowed the database
 ) -> list[IncidentOut]:
     query = select(Incident)
-    if user.role == RESPONDER:
+    if user.role == Role.responder:
         query = query.where(Incident.party_code == user.party_code)
     if status:
         query = query.where(Incident.status == status)

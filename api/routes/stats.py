@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from api.deps import SUPERVISORS, get_session, require
+from api.deps import get_session, require
 from desk import stats
 from desk.db import session_scope
 from desk.models import Party, User
+from desk.vocab import SUPERVISORS
 
 router = APIRouter(prefix="/api", tags=["stats"])
 

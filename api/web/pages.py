@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from api.auth import RESPONDER, Tokens, revoke_tokens
 from api.deps import ensure_can_see, get_desk, get_session, get_tokens
 from api.ratelimit import log_in
-from api.schemas import SHANGHAI, IncidentCreate
+from api.schemas import IncidentCreate
 from api.errors import status_of
 from api.presenters import incident_out
 from api.web import csrf, labels, views
@@ -31,6 +31,8 @@ from desk.actions import ACTIONS, next_step
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import Desk, act, get_incident, open_incident, timeline_rows
+from desk.timefmt import SHANGHAI
+from desk.vocab import IncidentStatus, MilestoneState
 
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(csrf.verify)]
@@ -179,7 +181,7 @@ def my_incidents(request: Request, user: User = Depends(page_user), session: Ses
 def list_incidents(request: Request, status: str = "open", user: User = Depends(page_user),
                    session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
     _ = translator(request)
-    status = status if status in ("open", "closed", "all") else "open"
+    status = status if status in (*IncidentStatus, "all") else IncidentStatus.open
     query = select(Incident)
     if user.role == RESPONDER:
         query = query.where(Incident.party_code == user.party_code)
@@ -187,7 +189,7 @@ def list_incidents(request: Request, status: str = "open", user: User = Depends(
         query = query.where(Incident.status == status)
     rows = list(session.exec(_urgent_first(query).limit(200)).all())
     filters = [(code, label, code == status) for code, label in
-               (("open", _("Open")), ("closed", _("Closed")), ("all", _("All")))]
+               [*((s, _(labels.STATUSES[s])) for s in IncidentStatus), ("all", _("All"))]]
     return render(request, "incidents.html", {"heading": _("Incidents"), "filters": filters,
                                               "items": _list_context(request, session, desk, rows)})
 
@@ -330,7 +332,7 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "parties": [p for p in _parties(session) if p.code != incident.party_code],
         "levels": [(code, label) for code, label in _choices(labels.LEVELS, _) if code != out.level],
         "open_milestones": [(m.key, _(labels.MILESTONES.get(m.key, m.label))) for m in milestones
-                            if m.state in ("pending", "overdue")],
+                            if m.state in (MilestoneState.pending, MilestoneState.overdue)],
         "channels": [_(c) for c in labels.RELEASE_CHANNELS],
     }, status_code=status_code)
 

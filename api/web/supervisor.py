@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 
-from api.auth import ADMIN, DUTY_OFFICER, SUPERVISOR
 from api.deps import get_session
 from api.web import i18n, labels
 from api.web.security import PageError, page_role
@@ -25,11 +24,21 @@ from desk.board import STATUSES, BoardFilters, board
 from desk.errors import NotFound
 from desk.models import Milestone, Party, User
 from desk.service import get_incident, timeline_rows
+from desk.vocab import (
+    BOARD_VIEWERS,
+    ESCALATION_EVENTS,
+    FAILURE_EVENTS,
+    SUPERVISORS,
+    SYSTEM,
+    DeliveryStatus,
+    MilestoneState,
+    Role,
+)
 from jinja2.ext import _make_new_gettext
 
 router = APIRouter(include_in_schema=False)
-BOARD_VIEWERS = (SUPERVISOR, ADMIN, DUTY_OFFICER)  # duty officers watch the board read-only
-ASSESSORS = (SUPERVISOR, ADMIN)
+ASSESSORS = SUPERVISORS
+FAILED_DELIVERIES = (DeliveryStatus.failed, DeliveryStatus.no_channel)
 POLL_SECONDS = 3
 
 
@@ -75,7 +84,7 @@ def board_page(request: Request, party: str = "", level: str = "", category: str
         "levels": [(c, _(label)) for c, label in labels.LEVELS.items()],
         "categories": [(c, _(label)) for c, label in labels.CATEGORIES.items()],
         "statuses": [("overdue", _("Overdue")), ("at_risk", _("At risk")), ("on_track", _("On track"))],
-        "read_only": user.role == DUTY_OFFICER,
+        "read_only": user.role == Role.duty_officer,
         "words": board_words(_, lang),
         # The wall screen: no navigation, full width, large countdowns, pages through the rows by itself.
         "kiosk": kiosk, "body_class": "kiosk" if kiosk else "",
@@ -131,21 +140,20 @@ def timeline_page(request: Request, human_id: str, user: User = Depends(page_rol
     entries = [Entry(incident.detected_at, "detected", _("Detected"), incident.title, "start")]
     for e in events:
         detail = _event_detail(e.payload or {}, _)
-        if e.actor and e.actor != "system":
+        if e.actor and e.actor != SYSTEM:
             detail = (_("by %(who)s", who=e.actor) + (" · " + detail if detail else ""))
-        css = "failed" if e.kind in ("notification_failed", "channel_failure_escalated") else \
-            "escalation" if e.kind in ("escalated", "escalation_repeated") else ""
+        css = "failed" if e.kind in FAILURE_EVENTS else "escalation" if e.kind in ESCALATION_EVENTS else ""
         entries.append(Entry(e.at, "event", _(labels.EVENTS.get(e.kind, e.kind)), detail, css))
     for n in notes:
-        status = _("No channel configured") if n.status == "no_channel" else _(labels.DELIVERY.get(n.status, n.status))
+        status = _(labels.DELIVERY.get(n.status, n.status))
         what = _(labels.NOTIFICATION_KINDS.get(n.kind, n.kind))
         detail = " · ".join(x for x in (n.service or n.channel, n.tags, f"#{n.attempt}", n.error) if x)
         entries.append(Entry(n.at, "notification", f"{_('Notification')}：{what} — {status}", detail,
-                             "notification " + ("failed" if n.status in ("failed", "no_channel") else "delivered")))
+                             "notification " + ("failed" if n.status in FAILED_DELIVERIES else "delivered")))
     for m in milestones:
         label = _(labels.MILESTONES.get(m.key, m.key))
         state = _(labels.MILESTONE_STATES.get(m.state, m.state))
-        upcoming = m.due_at > now and m.state in ("pending", "overdue")
+        upcoming = m.due_at > now and m.state in (MilestoneState.pending, MilestoneState.overdue)
         entries.append(Entry(m.due_at, "deadline", _("Deadline: %(label)s", label=label),
                              state + (f" · {_('upcoming')}" if upcoming else ""), f"deadline state-{m.state}"))
     entries.sort(key=lambda x: (x.at, {"detected": 0, "event": 1, "notification": 2, "deadline": 3}[x.kind]))
@@ -209,8 +217,9 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
         "release": report["release_distribution"],
         "words": {"on_time": _("On-time rate"), "response": _("Response rate"),
                   "incidents": _("Number of incidents"),
-                  **{b: _(w) for b, w in (("met", "Met on time"), ("met_late", "Met late"), ("overdue", "Overdue"),
-                                          ("waived", "Waived"), ("pending", "Not yet due"))}},
+                  **{b: _(w) for b, w in ((MilestoneState.met, "Met on time"), (MilestoneState.met_late, "Met late"),
+                                          (MilestoneState.overdue, "Overdue"), (MilestoneState.waived, "Waived"),
+                                          (MilestoneState.pending, "Not yet due"))}},
     }
     return page(request, "supervisor/assessment.html", {
         "report": report, "period": period, "party": party, "parties": _parties(session), "error": error,

@@ -19,7 +19,8 @@ from jinja2.ext import _make_new_gettext, _make_new_ngettext  # the wrappers ins
 from starlette.responses import HTMLResponse
 
 from api.web import csrf, i18n
-from desk.notify_text import SHANGHAI
+from desk.timefmt import SHANGHAI
+from desk.vocab import BOARD_VIEWERS, EVERYONE, OPENERS, SUPERVISORS, Role
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LANG_COOKIE = "desk_lang"
@@ -59,11 +60,11 @@ def translator(request: Request):
 
 # The top navigation: (path, label, roles). Entries whose page is not mounted are left out.
 NAV = (
-    ("/my", i18n.N_("My incidents"), ("responder",)),
-    ("/incidents", i18n.N_("Incidents"), ("duty_officer", "responder", "supervisor", "admin")),
-    ("/incidents/new", i18n.N_("New incident"), ("duty_officer", "supervisor", "admin")),
-    ("/board", i18n.N_("Board"), ("duty_officer", "supervisor", "admin")),
-    ("/assessment", i18n.N_("Assessment"), ("supervisor", "admin")),
+    ("/my", i18n.N_("My incidents"), (Role.responder,)),
+    ("/incidents", i18n.N_("Incidents"), EVERYONE),
+    ("/incidents/new", i18n.N_("New incident"), OPENERS),
+    ("/board", i18n.N_("Board"), BOARD_VIEWERS),
+    ("/assessment", i18n.N_("Assessment"), SUPERVISORS),
 )
 
 

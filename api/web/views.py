@@ -10,7 +10,6 @@ from typing import Any, Callable
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.auth import ADMIN, DUTY_OFFICER, SUPERVISOR
 from api.schemas import UNGRADED_CATEGORIES
 from api.presenters import event_payload_for, sees_channels
 from api.web import labels
@@ -19,9 +18,19 @@ from desk.errors import DeskError
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
 from desk.service import Desk
+from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups from here)
+    EVERYONE,
+    OPENERS,
+    RESPONDERS,
+    SUPERVISORS,
+    SYSTEM,
+    DeliveryStatus,
+    EventKind,
+    IncidentStatus,
+    NotificationKind,
+)
 
 Translate = Callable[..., str]
-OPENERS = (DUTY_OFFICER, SUPERVISOR, ADMIN)
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
@@ -148,7 +157,7 @@ def first_reminder_at(policy: Policy, incident: Incident, m: Milestone) -> datet
     if m.key == FOLLOW_UP:
         start = m.due_at - timedelta(seconds=policy.follow_up_every_seconds or 0)
     clock = clk.MilestoneClock(key=m.key, label=m.label, window_start=start, due_at=m.due_at, planned_from=start)
-    rungs = [r for r in clk.ladder(clock, policy, incident.party_code, m.due_at) if r.kind == "reminder"]
+    rungs = [r for r in clk.ladder(clock, policy, incident.party_code, m.due_at) if r.kind == NotificationKind.reminder]
     return rungs[0].at if rungs else None
 
 
@@ -177,7 +186,7 @@ def milestone_views(desk: Desk, incident: Incident, milestones: list[Milestone],
                              state_label=_(labels.MILESTONE_STATES.get(m.state, m.state)),
                              open=m.state in (clk.PENDING, clk.OVERDUE), met_at=m.met_at,
                              waived_reason=m.waived_reason)
-        if view.open and incident.status == "open":
+        if view.open and incident.status == IncidentStatus.open:
             view.amber_at = first_reminder_at(policy, incident, m)
             left = (m.due_at - now).total_seconds()
             view.tone = "red" if left <= 0 else ("amber" if view.amber_at and now >= view.amber_at else "green")
@@ -225,43 +234,44 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
         return _(labels.MILESTONES.get(str(key), str(key)))
 
     kind = event.kind
-    if kind in ("opened", "level_changed") and isinstance(p.get("deadlines"), dict):
-        if kind == "level_changed":
+    if kind in (EventKind.opened, EventKind.level_changed) and isinstance(p.get("deadlines"), dict):
+        if kind == EventKind.level_changed:
             add(_("Level"), f"{_(labels.LEVELS.get(p.get('from'), str(p.get('from'))))} → "
                             f"{_(labels.LEVELS.get(p.get('to'), str(p.get('to'))))}")
         for key, due in p["deadlines"].items():
             add(milestone(key), _("due %(when)s", when=local(_parse_time(due))))
-    if kind in ("released", "press_conference", "update"):
+    if kind in (EventKind.released, EventKind.press_conference, EventKind.update):
         add(_("Released at"), local(_parse_time(p.get("released_at"))))
         add(_("Channel"), p.get("channel"))
         add(_("Link"), p.get("url"), _http(str(p.get("url") or "")))
         add(_("Summary"), p.get("summary"))
         met = p.get("met") or []
         add(_("Milestones met"), "、".join(milestone(k) for k in met) if met else "")
-    if kind == "acknowledged":
+    if kind == EventKind.acknowledged:
         add(_("Note"), p.get("note"))
-    if kind == "note":
+    if kind == EventKind.note:
         add(_("Note"), p.get("text"))
-    if kind == "reassigned":
+    if kind == EventKind.reassigned:
         add(_("Party"), f"{(p.get('from') or {}).get('name', '')} → {(p.get('to') or {}).get('name', '')}")
-    if kind == "waived":
+    if kind == EventKind.waived:
         add(_("Milestone"), milestone(p.get("milestone")))
-    if kind in ("reminder_sent", "escalated", "escalation_repeated", "notification_failed"):
+    if kind in (EventKind.reminder_sent, EventKind.escalated, EventKind.escalation_repeated,
+                EventKind.notification_failed):
         add(_("Milestone"), milestone(p.get("milestone")))
         add(_("Sent to"), ", ".join(p.get("tags") or []))
         if "matched" in p:
             add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
                                   matched=p.get("matched", 0)))
         add(_("Error"), p.get("error"))
-    if kind == "channel_failure_escalated":
+    if kind == EventKind.channel_failure_escalated:
         add(_("Detail"), p.get("error") or p.get("detail") or p.get("channel"))
-    if kind in ("delivery_recovered", "notification_cancelled"):
+    if kind in (EventKind.delivery_recovered, EventKind.notification_cancelled):
         add(_("Milestone"), milestone(p.get("milestone")))
         add(_("Sent to"), ", ".join(p.get("tags") or []))
-    if kind == "delivery_recovered":
+    if kind == EventKind.delivery_recovered:
         add(_("Channels"), _("%(count)s channel(s) took it after %(tries)s tries",
                              count=len(p.get("delivered_now") or []), tries=p.get("tries", "")))
-    if kind == "notification_cancelled":
+    if kind == EventKind.notification_cancelled:
         add(_("Channels"), _("%(count)s channel(s) never took it; no longer due: %(why)s",
                              count=p.get("channels", 0), why=_(labels.OWED_ENDED.get(p.get("reason"), "")) or
                              p.get("reason", "")))
@@ -279,7 +289,7 @@ def timeline(session: Session, events: list[TimelineEvent], notes: list[Notifica
         select(User).where(col(User.username).in_({e.actor for e in events}))).all()}
     entries = []
     for e in events:
-        actor = _("System") if e.actor == "system" else names.get(e.actor, e.actor)
+        actor = _("System") if e.actor == SYSTEM else names.get(e.actor, e.actor)
         entries.append(Entry(at=e.at, order=(1, e.seq), title=_(labels.EVENTS.get(e.kind, e.kind)), actor=actor,
                              css=f"event {e.kind}",
                              details=event_details(e, _, local, event_payload_for(viewer, e, hidden))))
@@ -293,7 +303,8 @@ def timeline(session: Session, events: list[TimelineEvent], notes: list[Notifica
             details.append((_("Error"), n.error, ""))
         entries.append(Entry(at=n.at, order=(0, n.id or 0),
                              title=_("Notification: %(kind)s", kind=_(labels.NOTIFICATION_KINDS.get(n.kind, n.kind))),
-                             css="notification" + (" failed" if n.status == "failed" else ""), details=details))
+                             css="notification" + (" failed" if n.status == DeliveryStatus.failed else ""),
+                             details=details))
     entries.sort(key=lambda x: (x.at, x.order), reverse=True)
     return entries
 

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ASSESSED = ("acknowledge", "first_release", "press_conference")
-MILESTONE_LABELS = {"acknowledge": "责任单位签收", "first_release": "发布权威信息", "press_conference": "举行新闻发布会",
-                    "follow_up": "动态发布"}
-MILESTONE_LABELS_EN = {"acknowledge": "Acknowledgement", "first_release": "First authoritative release",
-                       "press_conference": "Press conference", "follow_up": "Follow-up release"}
-LEVEL_LABELS = {"I": "特别重大", "II": "重大", "III": "较大", "IV": "一般"}
-CATEGORY_LABELS = {"natural_disaster": "自然灾害", "accident": "事故灾难", "public_health": "公共卫生事件",
-                   "social_security": "社会安全事件", "public_opinion": "政务舆情/媒体关切"}
-STATE_LABELS = {"pending": "未到期", "met": "按时完成", "met_late": "超时完成", "overdue": "超期未完成",
-                "waived": "已豁免"}
-BUCKETS = ("met", "met_late", "overdue", "waived", "pending")
+from desk.vocab import Category, Level, MilestoneKey, MilestoneState
+
+# The assessment's own words, keyed by the codes of desk.vocab: the CSV export and the JSON report are written
+# here in the domain, which cannot use the pages' catalog (api/web/labels.py), and say "Not yet due" where a
+# page says "Pending".
+ASSESSED = (MilestoneKey.acknowledge, MilestoneKey.first_release, MilestoneKey.press_conference)
+MILESTONE_LABELS = {MilestoneKey.acknowledge: "责任单位签收", MilestoneKey.first_release: "发布权威信息",
+                    MilestoneKey.press_conference: "举行新闻发布会", MilestoneKey.follow_up: "动态发布"}
+MILESTONE_LABELS_EN = {MilestoneKey.acknowledge: "Acknowledgement",
+                       MilestoneKey.first_release: "First authoritative release",
+                       MilestoneKey.press_conference: "Press conference", MilestoneKey.follow_up: "Follow-up release"}
+LEVEL_LABELS = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大", Level.IV: "一般"}
+CATEGORY_LABELS = {Category.natural_disaster: "自然灾害", Category.accident: "事故灾难",
+                   Category.public_health: "公共卫生事件", Category.social_security: "社会安全事件",
+                   Category.public_opinion: "政务舆情/媒体关切"}
+STATE_LABELS = {MilestoneState.pending: "未到期", MilestoneState.met: "按时完成", MilestoneState.met_late: "超时完成",
+                MilestoneState.overdue: "超期未完成", MilestoneState.waived: "已豁免"}
+BUCKETS = (MilestoneState.met, MilestoneState.met_late, MilestoneState.overdue, MilestoneState.waived,
+           MilestoneState.pending)
 # Time-to-first-release distribution: upper bounds in hours (the 5 h / 24 h / 48 h of the rules).
 RELEASE_BINS = ((5, "≤5 小时"), (24, "5–24 小时"), (48, "24–48 小时"), (None, ">48 小时"))
 

@@ -16,7 +16,10 @@ from desk.stats.definitions import ASSESSED, CATEGORY_LABELS, LEVEL_LABELS, MILE
 from desk.stats.periods import Period
 from desk.stats.queries import detail_sql
 from desk.timefmt import local_naive
+from desk.vocab import MilestoneState
 
+PENDING, OVERDUE, MET_STATES = MilestoneState.pending, MilestoneState.overdue, (MilestoneState.met,
+                                                                           MilestoneState.met_late)
 BOM = "\ufeff"
 SUMMARY_HEADER = ["责任单位", "单位代码", "时限", "事件数", "按时完成", "超时完成", "超期未完成", "已豁免", "未到期",
                   "及时率(%)", "回应率(%)", "用时中位数(小时)", "用时P90(小时)"]
@@ -98,9 +101,9 @@ def detail_rows(session: Session, period: Period, *, party: str | None = None,
     for human_id, title, party_code, level, category, detected, key, due, state, met, waived in result:
         if detected != last_detected:  # an incident's milestones come together: format its time once
             last_detected, detected_text = detected, local_naive(detected)
-        if state == "pending" and due <= now_utc:
-            state = "overdue"
-        took = (met - detected).total_seconds() if met is not None and state in ("met", "met_late") else None
+        if state == PENDING and due <= now_utc:
+            state = OVERDUE
+        took = (met - detected).total_seconds() if met is not None and state in MET_STATES else None
         yield [human_id, title, names.get(party_code, party_code), party_code,
                levels.get(level) or f"{level}（{level}）", CATEGORY_LABELS.get(category, category), detected_text,
                MILESTONE_LABELS.get(key, key), local_naive(due), STATE_LABELS.get(state, state),

@@ -12,6 +12,7 @@ from desk.models import Incident, Milestone
 from desk.stats.definitions import ASSESSED
 from desk.stats.periods import Period
 from desk.timefmt import naive_utc
+from desk.vocab import Level, MilestoneState
 
 
 def dialect_of(session: Session) -> str:
@@ -32,13 +33,15 @@ def seconds_between(session: Session, start, end) -> ColumnElement:
 
 
 def bucket_of(now: datetime) -> ColumnElement:
-    """A milestone's outcome; a pending one past its deadline is overdue already."""
+    """A milestone's outcome (one of BUCKETS); a pending one past its deadline is overdue already."""
+    met, met_late, waived, overdue = (MilestoneState.met, MilestoneState.met_late, MilestoneState.waived,
+                                      MilestoneState.overdue)
     return case(
-        (Milestone.state == "met", "met"),
-        (Milestone.state == "met_late", "met_late"),
-        (Milestone.state == "waived", "waived"),
-        (or_(Milestone.state == "overdue", Milestone.due_at <= now), "overdue"),
-        else_="pending",
+        (Milestone.state == met, met.value),
+        (Milestone.state == met_late, met_late.value),
+        (Milestone.state == waived, waived.value),
+        (or_(Milestone.state == overdue, Milestone.due_at <= now), overdue.value),
+        else_=MilestoneState.pending.value,
     )
 
 
@@ -56,7 +59,7 @@ def outcome_counts_sql(session: Session, period: Period, party: str | None, now:
         select(
             Incident.party_code.label("party"), Milestone.key.label("mkey"),
             month_of(session, Incident.detected_at).label("month"), bucket_of(now).label("bucket"),
-            (Incident.level == "I").label("level_one"), func.count().label("n"),
+            (Incident.level == Level.I).label("level_one"), func.count().label("n"),
         )
         .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
         .where(*scope(period, party), Milestone.key.in_(ASSESSED))
@@ -71,7 +74,8 @@ def durations_sql(session: Session, period: Period, party: str | None):
         select(Incident.party_code, Milestone.key,
                seconds_between(session, Incident.detected_at, Milestone.met_at).label("seconds"))
         .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
-        .where(*scope(period, party), Milestone.key.in_(ASSESSED), Milestone.state.in_(("met", "met_late")))
+        .where(*scope(period, party), Milestone.key.in_(ASSESSED),
+               Milestone.state.in_((MilestoneState.met, MilestoneState.met_late)))
     )
 
 
@@ -97,7 +101,7 @@ def stamp_sql(period: Period, party: str | None, now: datetime) -> list:
         Incident.detected_at >= period.utc_start, Incident.detected_at < period.utc_end)
     # Driven from the few pending milestones (ix_milestone_state), not from the period's incidents.
     past_due = select(func.count()).select_from(Milestone).where(
-        Milestone.state == "pending", Milestone.due_at <= now, Milestone.key.in_(ASSESSED),
+        Milestone.state == MilestoneState.pending, Milestone.due_at <= now, Milestone.key.in_(ASSESSED),
         select(Incident.id).where(Incident.id == Milestone.incident_id, *scope(period, party)).exists())
     return [incidents, past_due]
 

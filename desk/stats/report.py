@@ -15,6 +15,7 @@ from desk.stats.definitions import ASSESSED, definitions, milestone_label
 from desk.stats.figures import Figures, release_distribution
 from desk.stats.periods import Period
 from desk.stats.queries import assessment_statements
+from desk.vocab import MilestoneKey
 
 
 def assessment(session: Session, period: Period, *, party: str | None = None, now: datetime | None = None,
@@ -47,7 +48,7 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
     for row in session.execute(outcome_q):
         cells[(row.party, row.mkey)].add(row.bucket, row.n)
         by_month[row.month].add(row.bucket, row.n)
-        if row.mkey == "press_conference" and row.level_one:
+        if row.mkey == MilestoneKey.press_conference and row.level_one:
             press.add(row.bucket, row.n)
 
     release_hours: list[float] = []
