@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from desk.messages import Deliver, Notify
-from desk.timefmt import SHANGHAI
+from desk.timefmt import SHANGHAI, duration_zh
 from desk.vocab import Level, NotificationKind
 
 # The messages go out in Chinese whoever reads them, written here (the domain cannot use the pages' catalog).
@@ -20,21 +20,8 @@ KIND_TITLES = {
 
 
 def human_span(delta: timedelta) -> str:
-    """3小时20分 / 45分 / 2天3小时; seconds only under a minute (drills)."""
-    total = int(abs(delta.total_seconds()))
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    parts = []
-    if days:
-        parts.append(f"{days}天")
-    if hours:
-        parts.append(f"{hours}小时")
-    if minutes and not days:
-        parts.append(f"{minutes}分")
-    if not parts:
-        parts.append(f"{seconds}秒")
-    return "".join(parts)
+    """3小时20分 / 45分 / 48小时 / 5天3小时 (desk.timefmt: the one duration rule)."""
+    return duration_zh(delta.total_seconds())
 
 
 def local_time(at: datetime) -> str:

@@ -87,7 +87,7 @@ async def test_duty_officer_opens_and_responder_acknowledges_and_releases(web_de
     await preview.get_by_text("举行新闻发布会").wait_for()
     text = await preview.inner_text()
     assert "巴中市" in text and "责任单位签收" in text and "发布权威信息" in text and "发现后 1小时" in text
-    assert "发现后 2天" in text and "发现后 1天" in text  # 48 h release, 24 h press conference for 特别重大
+    assert "发现后 48小时" in text and "发现后 24小时" in text  # as the policy says it: 48 h release, 24 h press conference
     await page.get_by_label("事件级别").select_option("III")
     await page.wait_for_function("() => !document.getElementById('deadline-preview').textContent.includes('新闻发布会')")
     await page.get_by_label("事件级别").select_option("I")

@@ -16,15 +16,7 @@
   function fmt(template, values) {
     return template.replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
   }
-  function span(seconds) {
-    var t = Math.abs(Math.floor(seconds)), d = Math.floor(t / 86400), h = Math.floor(t % 86400 / 3600);
-    var m = Math.floor(t % 3600 / 60), s = t % 60, parts = [];
-    if (d) parts.push(fmt(clock.days || "%(n)sd", {n: d}));
-    if (h) parts.push(fmt(clock.hours || "%(n)sh", {n: h}));
-    if (!d && (m || h)) parts.push(fmt(clock.minutes || "%(n)smin", {n: m}));
-    if (!d && !h) parts.push(fmt(clock.seconds || "%(n)ss", {n: s}));
-    return parts.join(clock.sep === undefined ? "" : clock.sep);
-  }
+  function span(seconds) { return window.deskSpan(seconds * 1000); }  // desk.js: the one formatter
   var serverClock = window.deskClock || {now: Date.now, sync: function () {}};
   function tick() {
     var now = serverClock.now();

@@ -9,6 +9,7 @@
   // PC's clock (less the short time the page took to arrive) is kept, and the board corrects it on each poll.
   var made = Number(document.body.getAttribute("data-server-now")) || 0;
   var skew = made ? made - Date.now() : 0;
+  window.deskSpan = function (ms) { return span(ms); };
   window.deskClock = {
     now: function () { return Date.now() + skew; },
     sync: function (serverMs) { if (serverMs) skew = serverMs - Date.now(); }
@@ -18,9 +19,11 @@
     return String(template || "").replace(/%\((\w+)\)s/g, function (_m, k) { return values[k]; });
   }
 
+  // The one duration formatter (api/web/views.py span): days only from 72 hours on, as the policy speaks.
   function span(ms) {
     var total = Math.floor(Math.abs(ms) / 1000);
-    var units = [[Math.floor(total / 86400), words.days], [Math.floor(total % 86400 / 3600), words.hours],
+    var days = total >= 72 * 3600 ? Math.floor(total / 86400) : 0;
+    var units = [[days, words.days], [Math.floor((total - days * 86400) / 3600), words.hours],
       [Math.floor(total % 3600 / 60), words.minutes], [total % 60, words.seconds]];
     var first = 0;
     while (first < 3 && !units[first][0]) first++;
@@ -44,6 +47,14 @@
     });
   }
   if (document.querySelector(".countdown[data-due]")) { tick(); setInterval(tick, 1000); }
+
+  // Printing: the stamp says when it was printed (server time), not when the page was loaded.
+  window.addEventListener("beforeprint", function () {
+    var stamp = document.querySelector(".print-stamp");
+    var d = new Date(window.deskClock.now() + BEIJING), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    if (stamp) stamp.textContent = stamp.textContent.replace(/\d{4}-\d\d-\d\d \d\d:\d\d/, d.getUTCFullYear() + "-" +
+      pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()));
+  });
 
   // Confirm what an action changes before it is sent; one submit per form (no double click).
   document.querySelectorAll("form").forEach(function (form) {

@@ -209,9 +209,10 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
     report = stats.assessment(session, period, party=party, language=lang)
     definitions = {d["key"]: d["text"] for d in report["definitions"]}
     query = f"from={period.start}&to={period.end}" + (f"&party={party}" if party else "")
+    ranked = ranked_parties(report["parties"])
     chart_data = {
         "parties": [{"name": p["name"], "on_time": p["figures"]["on_time_rate"],
-                     "response": p["figures"]["response_rate"]} for p in report["parties"]],
+                     "response": p["figures"]["response_rate"]} for p in ranked],
         "milestones": [{"name": m["label"], **{b: m[b] for b in stats.BUCKETS}} for m in report["milestones"]],
         "monthly": report["monthly"],
         "release": report["release_distribution"],
@@ -225,16 +226,28 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
         "report": report, "period": period, "party": party, "parties": _parties(session), "error": error,
         "definitions": definitions, "query": query, "chart_data": _script_json(chart_data),
         "milestone_labels": {k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED},
-        "pct": _pct, "hours": _hours,
+        "pct": _pct, "hours": lambda seconds: "—" if seconds is None else span(seconds, _, lang),
+        "ranked": ranked,
     })
+
+
+def ranked_parties(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parties by on-time rate, best first (a party with nothing due yet last); equal rates share a rank."""
+    def rate(p: dict[str, Any]) -> float | None:
+        return p["figures"]["on_time_rate"]
+
+    ordered = sorted(parties, key=lambda p: (rate(p) is None, -(rate(p) or 0.0), -p["figures"]["incidents"], p["name"]))
+    out: list[dict[str, Any]] = []
+    for i, p in enumerate(ordered):
+        same = out and rate(out[-1]) == rate(p) and rate(p) is not None
+        out.append({**p, "rank": out[-1]["rank"] if same else (i + 1 if rate(p) is not None else None)})
+    return out
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def _hours(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds / 3600:.2f} h"
 
 
 def _script_json(data: dict) -> str:

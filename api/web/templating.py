@@ -146,6 +146,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         # The server's clock when the page was made: countdowns count from it, not from the PC's own clock
         # (an intranet PC two hours fast would otherwise show every incident as overdue).
         "server_now_ms": int(time.time() * 1000),
+        "server_now_local": datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
     }
     if user is not None and user.role in ("supervisor", "admin"):
         values["unreached"] = unreached(request, catalog.gettext)

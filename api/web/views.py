@@ -18,6 +18,7 @@ from desk.errors import DeskError
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
 from desk.service import Desk
+from desk.timefmt import duration_parts
 from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups from here)
     EVERYONE,
     OPENERS,
@@ -37,16 +38,12 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 # --- words -----------------------------------------------------------------------------------------
 
 
+UNIT_WORDS = {"d": "%(n)sd", "h": "%(n)sh", "min": "%(n)smin", "s": "%(n)ss"}
+
+
 def span(seconds: float, _: Translate, lang: str) -> str:
-    """The largest unit and the next one: 2天3小时 / 1小时 / 5分30秒 (2d 3h ...). Same rules as desk.js."""
-    total = int(abs(seconds))
-    days, hours, minutes, secs = total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60
-    units = [(days, "%(n)sd"), (hours, "%(n)sh"), (minutes, "%(n)smin"), (secs, "%(n)ss")]
-    first = next((i for i, (n, _u) in enumerate(units) if n), 3)  # the largest unit, then the next if not zero
-    parts = [_(units[first][1], n=units[first][0])]
-    if first < 3 and units[first + 1][0]:
-        parts.append(_(units[first + 1][1], n=units[first + 1][0]))
-    return ("" if lang == "zh" else " ").join(parts)
+    """A duration in the viewer's language, by the one rule (desk.timefmt.duration_parts): 48小时 / 5天3小时."""
+    return ("" if lang == "zh" else " ").join(_(UNIT_WORDS[unit], n=n) for n, unit in duration_parts(seconds))
 
 
 def clock_words(_: Translate, lang: str) -> dict[str, str]:
