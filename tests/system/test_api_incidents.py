@@ -8,7 +8,7 @@ from sqlmodel import func, select
 
 from desk.db import session_scope
 from desk.models import Incident, Milestone, TimelineEvent
-from tests.conftest import eventually, workflow_id
+from tests.helpers import eventually, workflow_id
 
 
 def _due(incident: dict, key: str) -> datetime:

@@ -19,7 +19,7 @@ from api.auth import Tokens
 from api.ratelimit import MAX_FAILURES, WINDOW_SECONDS, LoginLimiter
 from desk.db import session_scope
 from desk.models import Incident, TimelineEvent, User
-from tests.conftest import PASSWORD, TEST_SECRET_KEY
+from tests.helpers import PASSWORD, TEST_SECRET_KEY
 
 ANON, DUTY, OWN, OTHER, SUPER, ADMIN = "anonymous", "duty", "bazhou", "enyang", "super", "admin"
 ROLES = (ANON, DUTY, OWN, OTHER, SUPER, ADMIN)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 CASES = {
     "intake": (["--workers", "1"], ["bare start_workflow (baseline)", "open over HTTP, 1 worker(s)",

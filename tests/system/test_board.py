@@ -8,7 +8,7 @@ import pytest
 
 from desk.board import BoardFilters, board
 from desk.db import init_db, session_scope
-from tests.test_stats import add_incident
+from tests.system.test_stats import add_incident
 
 NOW = datetime(2026, 3, 10, 4, 0, tzinfo=timezone.utc)  # noon in Beijing: "today" is unambiguous
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -52,16 +51,8 @@ from desk.models import (
 )
 from desk.policy import load_policy
 from desk.service import Desk as ServiceDesk
-from tests.conftest import BIN, PASSWORD, TEST_SECRET_KEY, eventually, make_settings, start_desk, workflow_id
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from tests.helpers import (BIN, PASSWORD, ROOT, TEST_SECRET_KEY, eventually, free_port, make_settings, start_desk,
+                           workflow_id)
 
 def rows(database_url: str) -> list[Incident]:
     with session_scope(database_url) as s:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest_asyncio
 from sqlmodel import select
@@ -17,11 +16,10 @@ from sqlmodel import select
 from desk.db import session_scope
 from desk.messages import Acknowledge
 from desk.models import NotificationAttempt, TimelineEvent
-from tests.conftest import eventually, make_settings, start_desk, workflow_id
+from tests.helpers import FAST, eventually, make_settings, start_desk, workflow_id
 from worker import build_worker
 from workflows.incident import IncidentWorkflow
 
-FAST = Path(__file__).parent / "policies" / "fast.toml"
 
 
 @pytest_asyncio.fixture

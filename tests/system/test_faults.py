@@ -1,7 +1,7 @@
 """Faults against the real system: workers SIGKILLed mid-ladder, the Temporal server killed and restarted on
 its SQLite file, notification channels failing (HTTP 500, refused, hanging) then recovering. After each: every incident still open, every due rung delivered once per
 channel, the timeline complete (seq 1..n), failures in the notification log and escalated to `supervisor`.
-Outages of minutes (the database away 5 min, a channel down 3 min) are in tests/test_long_faults.py.
+Outages of minutes (the database away 5 min, a channel down 3 min) are in tests/system/test_long_faults.py.
 
 Policy: tests/policies/fast.toml (acknowledge due 6 s, reminder at 50 %, repeats every 4 s). Workers run
 as subprocesses (`python -m desk.cli worker`) so they can be killed; the API runs in the test's process.
@@ -11,205 +11,35 @@ Every test prints a FAULT line with its figures (docs/reliability.md collects th
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
-import signal
-import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import httpx
 import pytest
-from sqlmodel import select
 from temporalio.client import Client
 
-from api.app import create_app
-from api.auth import create_user
 from desk import clocks as clk
-from desk.db import init_db, session_scope
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
-from tests.conftest import PASSWORD, TEST_SECRET_KEY, USERS, Desk, eventually, free_port, make_settings
+from tests.helpers import (FAST, Desk, Receiver, TemporalServer, Worker, api_desk, eventually, rows, start_channels,
+                           worker_env)
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
-FAST = Path(__file__).parent / "policies" / "fast.toml"
 POLICY = load_policy(FAST)
 RUNG_EVENTS = ("reminder_sent", "escalated", "escalation_repeated", "notification_failed")
-TAGS = ("bazhou", "bazhou-leaders", "enyang", "enyang-leaders", "supervisor")
-
-
-# --- a receiver per tag that can fail in each way -----------------------------------------------------------
-
-
-@dataclass
-class Channel:
-    """One tag's endpoint on its own port: ok, 500, refused (nothing listening), or hang past the timeout."""
-
-    tag: str
-    port: int = field(default_factory=free_port)
-    mode: str = "ok"
-    received: list[str] = field(default_factory=list)
-    message_ids: list[str] = field(default_factory=list)  # desk_message_id of each message taken
-    failed: int = 0
-    server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        channel = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if channel.mode == "hang":
-                    channel.failed += 1
-                    time.sleep(8)  # apprise gives up first; the message is dropped, as a stuck server would
-                    self.close_connection = True
-                    return
-                if channel.mode == "500":
-                    channel.failed += 1
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                data = json.loads(raw or b"{}")
-                channel.received.append(f"{data.get('title', '')}\n{data.get('message', '')}")
-                channel.message_ids.append(data.get("desk_message_id", ""))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_args):
-                pass
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:  # connection refused from now on
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def set(self, mode: str) -> None:
-        if mode == "refused":
-            self.stop()
-        elif self.server is None:
-            self.start()
-        self.mode = "ok" if mode == "refused" else mode
-
-
-def start_channels(folder: Path) -> dict[str, Channel]:
-    """A channel per tag, and the apprise config pointing at them in ``folder/notify.yml``."""
-    chans = {tag: Channel(tag) for tag in TAGS}
-    for c in chans.values():
-        c.start()
-    lines = ["urls:"]
-    for c in chans.values():
-        lines += [f"  - json://127.0.0.1:{c.port}/{c.tag}:", f"    - tag: {c.tag}"]
-    (folder / "notify.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return chans
 
 
 @pytest.fixture
 def channels(tmp_path):
+    """A receiver per tag, each on its own port so that one can refuse connections while the others take them."""
     chans = start_channels(tmp_path)
     yield chans
     for c in chans.values():
         c.stop()
-
-
-# --- worker and Temporal server as processes ---------------------------------------------------------------
-
-
-class Worker:
-    def __init__(self, env: dict, log: Path) -> None:
-        self.env, self.log, self.proc = env, log, None
-        self.kills = 0
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "desk.cli", "worker"], cwd=ROOT, env=self.env,
-                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-    async def ready(self) -> None:
-        """Polling: an incident opened before that would find no worker to plan its ladder."""
-        await eventually(lambda: self.log.read_text(errors="replace").count("polling task queue") >= 1,
-                         timeout=60, interval=0.2)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-            self.kills += 1
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-
-class TemporalServer:
-    def __init__(self, db_file: Path, log: Path) -> None:
-        self.db_file, self.log = db_file, log
-        self.port, self.proc = free_port(), None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        cmd = [str(Path(sys.executable).parent / "temporal"), "server", "start-dev", "--db-filename",
-               str(self.db_file), "--ip", "127.0.0.1", "--port", str(self.port), "--ui-port", str(free_port()),
-               "--headless", "--log-level", "error", "--search-attribute", "DeskParty=Keyword",
-               "--search-attribute", "DeskLevel=Keyword"]
-        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-        async def ready():
-            try:
-                client = await Client.connect(self.address)
-                await client.service_client.check_health()
-                return True
-            except Exception:
-                return False
-
-        await eventually(ready, timeout=90, interval=0.5)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-
-def worker_env(tmp_path: Path, address: str, task_queue: str, database_url: str) -> dict:
-    return dict(os.environ, DESK_TEMPORAL_ADDRESS=address, DESK_TEMPORAL_TASK_QUEUE=task_queue,
-                DESK_DATABASE_URL=database_url, DESK_NOTIFY_CONFIG=str(tmp_path / "notify.yml"),
-                DESK_DATA_DIR=str(tmp_path), DESK_SECRET_KEY=TEST_SECRET_KEY, DESK_LOG_JSON="false",
-                DESK_PUBLIC_URL="http://desk.test")
-
-
-async def api_desk(client: Client, tmp_path: Path, database_url: str, task_queue: str, policy: Path = FAST):
-    """The web app in this process (no worker in it), with the conftest users logged in."""
-    settings = make_settings(tmp_path, tmp_path / "notify.yml", policy=str(policy), drill_policy=str(policy))
-    init_db(database_url)
-    with session_scope(database_url) as session:
-        for name, (role, party) in USERS.items():
-            create_user(session, username=name, password=PASSWORD, role=role, party_code=party)
-    app = create_app(settings, client=client, database_url=database_url, task_queue=task_queue)
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test", timeout=120)
-    tokens = {}
-    for name in USERS:
-        r = await http.post("/api/auth/token", data={"username": name, "password": PASSWORD})
-        tokens[name] = r.json()["access_token"]
-    return Desk(client, http, settings, database_url, task_queue, tokens, receiver=None)
 
 
 # --- what must hold after every fault ----------------------------------------------------------------------
@@ -227,14 +57,6 @@ class Outcome:
     lost: int = 0
 
 
-def rows(database_url: str, model, **where):
-    with session_scope(database_url) as s:
-        query = select(model)
-        for k, v in where.items():
-            query = query.where(getattr(model, k) == v)
-        return list(s.exec(query).all())
-
-
 def settled(database_url: str, incidents: list[str]) -> bool:
     """Every incident acknowledged and its last rung event written."""
     for iid in incidents:
@@ -245,7 +67,7 @@ def settled(database_url: str, incidents: list[str]) -> bool:
     return True
 
 
-def verify(database_url: str, incidents: list[str], chans: dict[str, Channel], slack: float = 2.0) -> Outcome:
+def verify(database_url: str, incidents: list[str], chans: dict[str, Receiver], slack: float = 2.0) -> Outcome:
     out = Outcome(incidents=len(incidents))
     delivered_rows = [a for a in rows(database_url, NotificationAttempt) if a.status == "delivered"]
     per_channel = Counter((a.dedupe_key, a.channel_id) for a in delivered_rows)
@@ -329,7 +151,7 @@ async def caught_up(desk: Desk, incidents: list[str]) -> None:
         raise AssertionError(f"rungs due but not sent: {behind}") from None
 
 
-async def settle_and_verify(desk: Desk, incidents: list[str], chans: dict[str, "Channel"],
+async def settle_and_verify(desk: Desk, incidents: list[str], chans: dict[str, Receiver],
                             slack: float = 2.0) -> Outcome:
     """After a fault: wait until caught up, acknowledge everything, let a repeat interval pass
     (nothing more may go out after acknowledgement), then check what must hold."""

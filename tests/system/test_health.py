@@ -9,7 +9,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from desk.db import init_db
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 
 
 def _closed_port() -> int:

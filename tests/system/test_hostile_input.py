@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,10 +23,8 @@ from api.app import create_app
 from desk.db import session_scope
 from desk.models import Incident
 from desk.policy import PolicyError
-from tests.conftest import make_settings
+from tests.helpers import FAST, ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parent.parent
-FAST = Path(__file__).parent / "policies" / "fast.toml"
 EXAMPLES = int(os.environ.get("DESK_FUZZ_EXAMPLES", "20"))  # per operation and mode
 
 

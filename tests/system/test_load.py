@@ -18,8 +18,7 @@ from sqlmodel import func, select
 from api.auth import create_user
 from desk.db import init_db, session_scope
 from desk.models import Incident, TimelineEvent
-from tests.conftest import PASSWORD, USERS, eventually
-from tests.test_faults import Worker, free_port, worker_env
+from tests.helpers import PASSWORD, ROOT, USERS, Worker, eventually, free_port, worker_env
 
 pytestmark = pytest.mark.slow
 INCIDENTS = int(os.environ.get("DESK_LOAD_INCIDENTS", "1000"))
@@ -29,7 +28,6 @@ CONCURRENCY = 50
 async def test_a_thousand_incidents_with_actions_at_once(temporal_env, tmp_path, database_url):
     import subprocess
     import sys
-    from pathlib import Path
 
     (tmp_path / "notify.yml").write_text("urls:\n  - json://127.0.0.1:9/unused:\n    - tag: unused\n")
     init_db(database_url)
@@ -40,7 +38,7 @@ async def test_a_thousand_incidents_with_actions_at_once(temporal_env, tmp_path,
     address = temporal_env.client.service_client.config.target_host
     env = worker_env(tmp_path, address, task_queue, database_url)
     port = free_port()
-    api = subprocess.Popen([sys.executable, "-m", "desk.cli", "api"], cwd=Path(__file__).resolve().parent.parent,
+    api = subprocess.Popen([sys.executable, "-m", "desk.cli", "api"], cwd=ROOT,
                            env={**env, "DESK_API_PORT": str(port), "DESK_POLICY": "bazhong"},
                            stdout=open(tmp_path / "api.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
     workers = [Worker(env, tmp_path / f"worker{i}.log") for i in range(2)]

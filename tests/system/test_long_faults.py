@@ -31,13 +31,13 @@ from sqlalchemy import create_engine, text
 from desk.db import dispose_engine
 from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent
 from desk.notify_text import message_id
-from tests.conftest import PG_ADMIN_URL, Desk, eventually
-from tests.test_faults import Channel, Worker, api_desk, rows, start_channels, worker_env
+from tests.helpers import (PG_ADMIN_URL, POLICIES, Desk, Receiver, Worker, api_desk, eventually, rows, start_channels,
+                           worker_env)
 from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.slow
 
-LONG = Path(__file__).parent / "policies" / "long-faults.toml"
+LONG = POLICIES / "long-faults.toml"
 RUNG_EVENTS = ("reminder_sent", "escalated", "escalation_repeated")
 POSTGRES = os.environ.get("DESK_TEST_DATABASE", "sqlite") == "postgresql"
 
@@ -46,7 +46,7 @@ POSTGRES = os.environ.get("DESK_TEST_DATABASE", "sqlite") == "postgresql"
 class Stack:
     desk: Desk
     worker: Worker
-    channels: dict[str, Channel]
+    channels: dict[str, Receiver]
     database_url: str
 
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from desk.logs import JsonFormatter
 from desk.models import NotificationAttempt
-from tests.conftest import METRICS_AUTH, eventually
+from tests.helpers import METRICS_AUTH, eventually
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset], float]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -20,6 +19,7 @@ from sqlmodel import SQLModel, select
 
 from desk.db import alembic_config, downgrade_db, get_engine, init_db, session_scope
 from desk.models import Incident, Party
+from tests.helpers import ROOT
 
 DESK_TABLES = {"party", "user", "incident", "milestone", "timelineevent", "notificationattempt",
                "notificationdelivery"}
@@ -106,7 +106,7 @@ def test_a_database_made_before_migrations_is_adopted(database_url):
 def test_cli_db_upgrade_and_downgrade(database_url, tmp_path):
     # PYTHONPATH: the migrations of this checkout, whichever copy of the desk the venv has installed.
     env = {"DESK_DATABASE_URL": database_url, "DESK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+           "PYTHONPATH": str(ROOT)}
     run = [sys.executable, "-m", "desk.cli", "db"]
 
     up = subprocess.run([*run, "upgrade"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)

@@ -36,20 +36,14 @@ from desk.db import init_db, session_scope
 from desk.messages import IncidentState
 from desk.models import Incident, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
-from tests.conftest import PASSWORD, eventually, make_settings
+from tests.helpers import PASSWORD, POLICIES, eventually, free_port, make_settings
 
 pytestmark = pytest.mark.slow
 
-POLICY_FILE = Path(__file__).parent / "policies" / "scale-out.toml"
+POLICY_FILE = POLICIES / "scale-out.toml"
 POLICY = load_policy(POLICY_FILE)
 RUNG_EVENTS = ("reminder_sent", "escalated", "escalation_repeated")
 PARTY = "bazhou"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class WorkerProcess:
@@ -57,7 +51,7 @@ class WorkerProcess:
 
     def __init__(self, name: str, env: dict[str, str], cwd: Path) -> None:
         self.name = name
-        self.metrics_port = _free_port()
+        self.metrics_port = free_port()
         self.log_path = cwd / f"worker-{name}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(

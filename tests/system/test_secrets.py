@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import httpx
 import pytest_asyncio
@@ -13,9 +12,8 @@ from sqlmodel import select
 
 from desk.db import session_scope
 from desk.models import NotificationAttempt
-from tests.conftest import METRICS_AUTH, PASSWORD, eventually, make_settings, start_desk
+from tests.helpers import FAST, METRICS_AUTH, PASSWORD, eventually, make_settings, start_desk
 
-FAST = Path(__file__).parent / "policies" / "fast.toml"
 PASSWORD_SECRET = "S3cretPassw0rd"
 HEADER_SECRET = "HeaderTok3nXyz"
 SECRETS = (PASSWORD_SECRET, HEADER_SECRET)
@@ -97,7 +95,7 @@ async def test_responders_see_the_service_and_tags_of_a_delivery_never_the_chann
 
     from api.presenters import CHANNEL_DETAIL_HIDDEN, DELIVERY_KEYS
     from desk.models import Incident, TimelineEvent
-    from tests.web_fixtures import csrf_of
+    from tests.helpers import csrf_of
 
     desk = secret_desk
     iid = (await desk.open(party="bazhou", title="联络员只看服务和标签")).json()["id"]

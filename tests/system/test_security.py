@@ -27,10 +27,9 @@ from api.ratelimit import WINDOW_SECONDS
 from desk.db import init_db, session_scope
 from desk.models import User
 from desk.settings import PLACEHOLDER_SECRET_KEY, InsecureSetting, Settings
-from tests.conftest import METRICS_AUTH, PASSWORD, TEST_METRICS_TOKEN, TEST_SECRET_KEY, USERS, free_port, make_settings
-from tests.web_fixtures import browser, context, csrf_of, uvicorn_thread, web_desk  # noqa: F401 (fixtures)
+from tests.helpers import (METRICS_AUTH, PASSWORD, ROOT, TEST_METRICS_TOKEN, TEST_SECRET_KEY, USERS, csrf_of, free_port,
+                           make_settings, uvicorn_thread)
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:
@@ -458,7 +457,7 @@ def test_passwords_are_never_taken_as_an_argument_of_passwd():
 
 
 async def test_a_cross_site_text_plain_post_with_the_session_cookie_is_refused(desk):
-    from tests.test_authz_matrix import timeline_len
+    from tests.system.test_authz_matrix import timeline_len
 
     iid = (await desk.open(title="跨站请求不得签收", party="bazhou")).json()["id"]
     async with httpx.AsyncClient(transport=desk.http._transport, base_url="http://desk.test") as browser:
@@ -551,7 +550,7 @@ async def test_api_docs_and_schema_are_off_unless_turned_on(tmp_path, database_u
 async def test_the_pages_work_in_chromium_under_the_content_security_policy(web_desk, context):
     """Countdowns, the deadline preview, the live board and the charts all run with script-src 'self' and
     style-src 'self': the browser reports no violation on any page."""
-    from tests.test_web_pages import login, new_page, open_over_http
+    from tests.web.test_web_pages import login, new_page, open_over_http
 
     human_id = await open_over_http(web_desk)
     await context.add_init_script(

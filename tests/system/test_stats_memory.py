@@ -15,7 +15,7 @@ from sqlmodel import select
 from desk import stats
 from desk.db import session_scope
 from desk.models import Incident, Milestone, Party
-from tests.test_stats import NOW, Q1, known, party, report  # noqa: F401 (known is the fixture)
+from tests.system.test_stats import NOW, Q1, known, party, report  # noqa: F401 (known is the fixture)
 
 
 def first_release(rep, code: str) -> dict:

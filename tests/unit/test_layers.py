@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-DESK = Path(__file__).resolve().parent.parent / "desk"
+from tests.helpers import ROOT
+
+DESK = ROOT / "desk"
 
 
 def _imported_modules(path: Path) -> set[str]:

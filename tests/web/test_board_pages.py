@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from desk.db import session_scope
-from tests.test_stats import add_incident, shanghai
-from tests.test_web_pages import login, open_over_http
-from tests.web_fixtures import browser, context, web_desk  # noqa: F401 (fixtures)
+from tests.system.test_stats import add_incident, shanghai
+from tests.web.test_web_pages import login, open_over_http
+
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from api.web.i18n import LOCALES_DIR
-from tests.conftest import PASSWORD
-from tests.web_fixtures import csrf_of, web_desk  # noqa: F401 (fixture)
+from tests.helpers import PASSWORD, csrf_of
 
 FORM = {"title": "某景区游客滞留引发关注", "category": "accident", "level": "III", "party": "bazhou", "source": "web"}
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PASSWORD, eventually
-from tests.web_fixtures import csrf_of, web_desk, browser, context  # noqa: F401 (fixtures)
+from tests.helpers import PASSWORD, eventually
 
 pytestmark = pytest.mark.browser
 # DESK_SCREENSHOTS=docs/screenshots refreshes the committed screenshots; otherwise they go to a temp dir.

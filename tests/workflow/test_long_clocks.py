@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from dataclasses import replace
 from datetime import timedelta
 
 from sqlmodel import select
 from temporalio import activity
 from temporalio.worker import Worker
 
-from desk import clocks as clk
 from desk.db import init_db, session_scope
-from desk.messages import (ChannelResult, Deliver, Delivered, IncidentFacts, IncidentInput, IncidentState, RecordBatch,
-                           TimelineEntry)
+from desk.messages import Deliver, Delivered, IncidentFacts, IncidentInput, IncidentState, RecordBatch, TimelineEntry
 from desk.models import Incident, TimelineEvent
 from desk.policy import load_policy
-from tests.conftest import make_settings
+from tests.helpers import make_settings
+from tests.workflow.stubs import deliver_to_every_channel, overdue_for, record_nothing
 from worker import build_worker
 from workflows.incident import HISTORY_LIMIT, IncidentWorkflow
 
@@ -144,32 +142,6 @@ async def test_a_channel_that_keeps_failing_is_owed_the_message_and_the_supervis
 
 
 # --- an incident overdue for months, with stub activities (the rules alone, no SQL or HTTP) ----------------
-
-
-@activity.defn(name="deliver")
-async def deliver_to_every_channel(d: Deliver) -> Delivered:
-    return Delivered(matched=len(d.tags), results=[ChannelResult(channel_id=t, status="delivered") for t in d.tags])
-
-
-@activity.defn(name="record_batch")
-async def record_nothing(_b: RecordBatch) -> None:
-    return None
-
-
-def overdue_for(policy, now, months: int, **fact_fields) -> IncidentInput:
-    """An incident whose release deadline passed ``months`` ago, every repeat since sent (continued state)."""
-    detected = now - timedelta(days=30 * months) - 48 * H
-    fields = dict(incident_id=1, human_id="YQ-2026-000001", title="历史遗留舆情", category="public_opinion",
-                  level="IV", party_code="bazhou", party_name="巴州区人民政府", reporter="duty")
-    fields.update(fact_fields)
-    facts = IncidentFacts(detected_at=detected, opened_at=detected, **fields)
-    release = next(c for c in clk.open_clocks(policy, "IV", detected, detected) if c.key == "first_release")
-    step = timedelta(seconds=policy.escalation.repeat_every_seconds)
-    sent = (now - release.due_at) // step
-    earlier = [r.key for r in clk.ladder(release, policy, "bazhou", release.due_at)]  # reminders and breach
-    release = replace(release, state=clk.OVERDUE, sent_rungs=earlier, repeats_sent=sent)
-    state = IncidentState(facts=facts, clocks=[release], event_seq=sent + 2, written_seq=sent + 2)
-    return IncidentInput(facts=facts, policy=policy, public_url="http://desk.test", state=state)
 
 
 async def test_an_incident_overdue_for_six_months_continues_as_new_with_a_bounded_state(time_skipping_env):
