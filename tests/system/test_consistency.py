@@ -39,7 +39,6 @@ from desk import clocks as clk
 from desk import service
 from desk.db import init_db, session_scope
 from desk.doctor import DOCTOR, patch_report, rebuild_state, reconcile
-from desk.messages import IncidentState
 from desk.models import (
     Incident,
     Milestone,
@@ -53,6 +52,7 @@ from desk.policy import load_policy
 from desk.service import Desk as ServiceDesk
 from tests.helpers import (BIN, PASSWORD, ROOT, TEST_SECRET_KEY, eventually, free_port, make_settings, start_desk,
                            workflow_id)
+from workflows.incident import IncidentWorkflow
 
 def rows(database_url: str) -> list[Incident]:
     with session_scope(database_url) as s:
@@ -331,7 +331,7 @@ async def test_repair_restarts_a_lost_open_incident_as_it_was_under_the_rules_it
     # ... and the breach that already went out does not go out again.
     assert len(titled(desk.receiver, "【超时督办】")) == 3
     handle = desk.client.get_workflow_handle(wid)
-    clocks = {c.key: c for c in (await handle.query("state", result_type=IncidentState)).clocks}
+    clocks = {c.key: c for c in (await handle.query(IncidentWorkflow.current_state)).clocks}
     assert clocks["acknowledge"].state == "met"
     assert clocks["first_release"].state == "overdue" and breach in clocks["first_release"].sent_rungs
     body = (await desk.http.get(f"/api/incidents/{iid}", headers=desk.auth("duty"))).json()
@@ -498,7 +498,7 @@ async def test_doctor_counts_running_incidents_still_older_than_each_patch(tempo
     old, new = {"record-event-local": True, "durable-delivery": False}, {"record-event-local": True,
                                                                          "durable-delivery": True}
     async with Worker(client, task_queue=task_queue, workflows=[IncidentRunOfAnotherRelease]):
-        handles = [await client.start_workflow("IncidentWorkflow", taken, task_queue=task_queue,
+        handles = [await client.start_workflow(IncidentRunOfAnotherRelease.run, taken, task_queue=task_queue,
                                                id=f"incident-YQ-2026-{i:06d}-{uuid.uuid4().hex[:6]}")
                    for i, taken in enumerate([old, old, new, None])]
         report = await eventually(lambda: counted(client, task_queue, 4))
@@ -517,7 +517,7 @@ async def test_doctor_counts_running_incidents_still_older_than_each_patch(tempo
 
     # No worker polls this queue: every run is unknown, said at once rather than after a timeout each.
     idle_queue = f"no-worker-{uuid.uuid4().hex[:8]}"
-    handle = await client.start_workflow("IncidentWorkflow", new, task_queue=idle_queue,
+    handle = await client.start_workflow(IncidentRunOfAnotherRelease.run, new, task_queue=idle_queue,
                                          id=f"incident-YQ-2026-999999-{uuid.uuid4().hex[:6]}")
     report = await eventually(lambda: counted(client, idle_queue, 1))
     assert report.unknown == 1 and report.no_worker and report.older == {}

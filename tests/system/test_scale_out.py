@@ -33,10 +33,10 @@ from api.app import create_app
 from api.auth import create_user
 from desk import clocks as clk
 from desk.db import init_db, session_scope
-from desk.messages import IncidentState
 from desk.models import Incident, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
 from tests.helpers import PASSWORD, POLICIES, eventually, free_port, make_settings
+from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -170,7 +170,7 @@ async def test_two_workers_share_incidents_and_a_killed_one_loses_no_rung(
                 human_id = r.json()["id"]
                 with session_scope(database_url) as s:
                     wid = s.exec(select(Incident.workflow_id).where(Incident.human_id == human_id)).one()
-                state = await client.get_workflow_handle(wid).query("state", result_type=IncidentState)
+                state = await client.get_workflow_handle(wid).query(IncidentWorkflow.current_state)
                 planned_from[human_id] = state.clocks[0].planned_from
                 return human_id
 

@@ -1,8 +1,8 @@
 """The real hour-scale ladders of the Bazhong policy, on Temporal's time-skipping test server.
 
 The test server skips ahead whenever the workflow only waits on timers, so 49 hours pass in seconds;
-activities (SQL writes, apprise to the local receiver) run for real. Human actions are updates,
-which the time-skipping server supports poorly, so they are covered on the dev server elsewhere.
+activities (SQL writes, apprise to the local receiver) run for real, or stubs (tests/workflow/stubs.py)
+where noted. The rules of the human actions are in tests/workflow/test_rules.py.
 """
 
 from __future__ import annotations
