@@ -34,6 +34,7 @@ from bench.common import (
     warm_up,
     worker_counts,
 )
+from bench.trivial import WaitingWorkflow
 
 TARGET_P95 = 0.150
 
@@ -43,16 +44,16 @@ async def update_baseline(stack: Stack, n: int, concurrency: int) -> list[float]
     try:
         run = uuid.uuid4().hex[:6]
         handles = await bounded(n, concurrency, lambda i: stack.client.start_workflow(
-            "BenchWaiting", id=f"waiting-{run}-{i}", task_queue=queue))
+            WaitingWorkflow.run, id=f"waiting-{run}-{i}", task_queue=queue))
 
         async def touch(i: int) -> float:
             t = time.perf_counter()
-            await handles[i].execute_update("touch", i)
+            await handles[i].execute_update(WaitingWorkflow.touch, i)
             return time.perf_counter() - t
 
         await bounded(min(n, 20), concurrency, touch)  # warm up
         latencies = await bounded(n, concurrency, touch)
-        await bounded(n, concurrency, lambda i: handles[i].signal("finish"))
+        await bounded(n, concurrency, lambda i: handles[i].signal(WaitingWorkflow.finish))
         return latencies
     finally:
         terminate(worker)

@@ -36,6 +36,7 @@ from bench.common import (
     warm_up,
     worker_counts,
 )
+from bench.trivial import TimerWorkflow
 
 POLICY = POLICIES / "clocks.toml"
 REMINDER_LEAD = timedelta(minutes=39)  # detected_at → the acknowledge reminder, in the policy above
@@ -97,7 +98,7 @@ async def timer_baseline(stack: Stack, rate: float, seconds: float, concurrency:
         due = {f"timer-{i}-{first:.0f}": first + i / rate for i in range(k)}
         ids = list(due)
         await bounded(k, concurrency, lambda i: stack.client.start_workflow(
-            "BenchTimer", due[ids[i]], id=ids[i], task_queue=queue))
+            TimerWorkflow.run, due[ids[i]], id=ids[i], task_queue=queue))
         while time.time() < first + seconds + 10:
             await asyncio.sleep(1)
         got = {a["title"]: a["at"] for a in await stack.arrivals() if a["path"] == "baseline"}

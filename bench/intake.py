@@ -33,6 +33,7 @@ from bench.common import (
     warm_up,
     worker_counts,
 )
+from bench.trivial import TrivialWorkflow
 
 TARGET_RATIO = 0.70
 TARGET_P95 = 0.100
@@ -45,7 +46,7 @@ async def baseline(stack: Stack, n: int, concurrency: int, paced_seconds: float)
 
         async def start(i: int) -> float:
             t = time.perf_counter()
-            await stack.client.start_workflow("BenchTrivial", i, id=f"trivial-{run}-{i}", task_queue=queue)
+            await stack.client.start_workflow(TrivialWorkflow.run, i, id=f"trivial-{run}-{i}", task_queue=queue)
             return time.perf_counter() - t
 
         await bounded(50, concurrency, start)  # warm the connection and the server's caches

@@ -65,7 +65,7 @@ def wake_cost(policy, months: int, rounds: int) -> tuple[float, float]:
 async def workflow_figures() -> None:
     from temporalio.testing import WorkflowEnvironment
 
-    from tests.test_long_clocks import deliver_to_every_channel, overdue_for, record_nothing
+    from tests.workflow.stubs import deliver_to_every_channel, overdue_for, record_nothing
 
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"))

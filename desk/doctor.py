@@ -50,10 +50,10 @@ from desk.models import Incident, Milestone, NotificationAttempt, NotificationDe
 from desk.policy import FOLLOW_UP, Policy
 from desk.service import incident_facts, start_incident_workflow
 from desk.vocab import DELIVERED_STATUSES, DeliveryStatus, EventKind
+from workflows.incident import IncidentWorkflow
 
 DOCTOR = "doctor"
 REBUILT_NOTE = "对账修复：数据库中缺少该事件的记录，已按处理流程的当前状态重建。"
-PATCHES_QUERY = "patches"
 
 # What counts as "this rung went out": the ledger's finished rows, the attempt log's (no channel configured
 # is an answer too: sending again would find none), and the timeline's rung events.
@@ -303,7 +303,7 @@ async def reconcile(client: Client, *, database_url: str | None, task_queue: str
         report.drift.append(drift)
         if repair and running:
             try:
-                await client.get_workflow_handle(workflow_id).execute_update("add_note", AddNote(DOCTOR, REBUILT_NOTE))
+                await client.get_workflow_handle(workflow_id).execute_update(IncidentWorkflow.add_note, AddNote(DOCTOR, REBUILT_NOTE))
                 drift.repaired = True
             except Exception as exc:  # report the one that failed; the others still get repaired
                 drift.error = str(exc)[:200]
@@ -373,7 +373,7 @@ async def patch_report(client: Client, *, task_queue: str, query_timeout: timede
         async with limit:
             try:
                 return await client.get_workflow_handle(workflow_id, run_id=run_id).query(
-                    PATCHES_QUERY, result_type=dict[str, bool], rpc_timeout=query_timeout)
+                    IncidentWorkflow.patches, rpc_timeout=query_timeout)
             except (WorkflowQueryFailedError, WorkflowQueryRejectedError, RPCError, TypeError, ValueError):
                 return None
 

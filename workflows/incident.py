@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError, FailureError
 from workflows.legacy import LegacyBranch
 
 with workflow.unsafe.imports_passed_through():
+    from activities import defs as activities
     from desk import clocks as clk
     from desk import ids
     from desk.ids import LEVEL_ATTR, PARTY_ATTR
@@ -407,7 +408,7 @@ class IncidentWorkflow(LegacyBranch):
         )
         try:
             delivered = await workflow.execute_activity(
-                "deliver", message, result_type=Delivered, start_to_close_timeout=timedelta(minutes=1),
+                activities.deliver, message, start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=DELIVER_RETRY, summary=f"{kind} {rung_key}",
             )
             return delivered, ""
@@ -443,7 +444,7 @@ class IncidentWorkflow(LegacyBranch):
         summary = ",".join(e.kind for e in entries[:3]) or "attempts"
         try:
             await workflow.execute_local_activity(
-                "record_batch", batch, start_to_close_timeout=timedelta(seconds=5),
+                activities.record_batch, batch, start_to_close_timeout=timedelta(seconds=5),
                 schedule_to_close_timeout=timedelta(seconds=12), retry_policy=RECORD_LOCAL_RETRY, summary=summary)
         except FailureError as err:  # ActivityError; a local activity's may also come as its cause alone
             # The database is away (or refused the batch): actions stop waiting for the record, the
@@ -451,7 +452,7 @@ class IncidentWorkflow(LegacyBranch):
             self.record_degraded = True
             workflow.logger.warning("timeline write deferred: %s", getattr(err, "cause", None) or err)
             await workflow.execute_activity(
-                "record_batch", batch, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY,
+                activities.record_batch, batch, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY,
                 summary=summary)
             self.record_degraded = False
         written = {e.event_key for e in entries}

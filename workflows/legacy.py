@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities import defs as activities
     from desk import clocks as clk
     from desk import ids
     from desk.messages import Notify, NotifyOutcome, RecordEvent, TimelineEntry
@@ -70,7 +71,7 @@ class LegacyBranch:
         )
         try:
             outcome = await workflow.execute_activity(
-                "send_notification", message, result_type=NotifyOutcome,
+                activities.send_notification, message,
                 start_to_close_timeout=timedelta(minutes=2), retry_policy=NOTIFY_RETRY,
                 summary=f"{kind} {rung_key}",
             )
@@ -100,6 +101,6 @@ class LegacyBranch:
         )
         execute = workflow.execute_local_activity if self._patched("record-event-local") \
             else workflow.execute_activity
-        await execute("record_event", RecordEvent(state=self.state, entry=entry, policy_name=self.policy.name),
+        await execute(activities.record_event, RecordEvent(state=self.state, entry=entry, policy_name=self.policy.name),
                       start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY, summary=kind)
         return seq

@@ -16,10 +16,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from desk.temporal import SEARCH_ATTRIBUTES
-from tests.conftest import BIN, Receiver, make_settings, start_desk, workflow_id
-
-HERE = Path(__file__).parent
-FAST = HERE.parent / "policies" / "fast.toml"
+from tests.helpers import BIN, FAST, HISTORY_DIR, Receiver, make_settings, start_desk, workflow_id
 
 
 async def scenario_full_life(desk) -> str:
@@ -66,7 +63,7 @@ async def main(suffix: str = "") -> None:
                 iid = await scenario(desk)
                 handle = env.client.get_workflow_handle(workflow_id(desk, iid))
                 history = await handle.fetch_history()
-                (HERE / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
+                (HISTORY_DIR / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
     finally:
         await env.shutdown()

@@ -1,0 +1,209 @@
+"""Who may do what: every role × every API route and action, plus the guards around logging in.
+
+The matrix is data: for each route, the roles allowed. "Allowed" means the request got past
+authentication and authorisation (it may still be refused for the incident's state: 409/422);
+"denied" means 401 (not logged in) or 403, with a message, and nothing written to the timeline.
+A responder of another party whose role could use the route is "hidden from": it gets the 404 of an
+incident that does not exist (same message), so ids tell it nothing; the timeline is unchanged as well.
+The list of routes is checked against the app's own OpenAPI document, so a new route cannot slip in
+without a line here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import select
+
+from api.auth import Tokens
+from api.ratelimit import MAX_FAILURES, WINDOW_SECONDS, LoginLimiter
+from desk.db import session_scope
+from desk.models import Incident, TimelineEvent, User
+from tests.helpers import PASSWORD, TEST_SECRET_KEY
+
+ANON, DUTY, OWN, OTHER, SUPER, ADMIN = "anonymous", "duty", "bazhou", "enyang", "super", "admin"
+ROLES = (ANON, DUTY, OWN, OTHER, SUPER, ADMIN)
+SIGNED_IN = {DUTY, OWN, OTHER, SUPER, ADMIN}
+PUBLIC = set(ROLES)
+SEES_INCIDENT = SIGNED_IN - {OTHER}  # a responder of another party may not see it
+RESPONDS = {OWN, SUPER, ADMIN}
+SUPERVISES = {SUPER, ADMIN}
+
+I = "/api/incidents/{human_id}"
+# (method, OpenAPI path, JSON body or form, roles allowed)
+MATRIX = [
+    ("post", "/api/auth/token", {"form": True}, PUBLIC),
+    ("get", "/api/incidents", None, SIGNED_IN),
+    ("post", "/api/incidents", {"title": "授权矩阵", "category": "accident", "level": "III", "party": "bazhou"},
+     {DUTY, SUPER, ADMIN}),
+    ("get", I, None, SEES_INCIDENT),
+    ("get", I + "/timeline", None, SEES_INCIDENT),
+    ("post", I + "/notes", {"text": "授权矩阵备注"}, SEES_INCIDENT),
+    ("post", I + "/acknowledge", {}, RESPONDS),
+    ("post", I + "/releases", {"channel": "政府网站"}, RESPONDS),
+    ("post", I + "/press-conferences", {}, RESPONDS),
+    ("post", I + "/updates", {"summary": "进展"}, RESPONDS),
+    ("post", I + "/reassign", {"party": "bazhou", "reason": "同一单位"}, SUPERVISES),
+    ("post", I + "/level", {"level": "III", "reason": "同一级别"}, SUPERVISES),
+    ("post", I + "/waive", {"milestone": "first_release", "reason": "矩阵"}, SUPERVISES),
+    ("post", I + "/close", {"reason": "矩阵"}, SUPERVISES),
+    ("post", I + "/reopen", {"reason": "矩阵"}, SUPERVISES),
+    ("get", "/api/parties", None, SIGNED_IN),
+    ("get", "/api/board", None, {DUTY, SUPER, ADMIN}),
+    ("get", "/api/stats", None, SUPERVISES),
+    ("get", "/api/stats.csv", None, SUPERVISES),
+    ("get", "/healthz", None, PUBLIC),
+    ("get", "/readyz", None, PUBLIC),
+    ("get", "/metrics", None, set()),  # Prometheus's token only (test_security.py); no user's login reads it
+]
+
+
+def timeline_len(database_url: str, human_id: str) -> int:
+    with session_scope(database_url) as s:
+        incident = s.exec(select(Incident).where(Incident.human_id == human_id)).one()
+        return len(s.exec(select(TimelineEvent.id).where(TimelineEvent.incident_id == incident.id)).all())
+
+
+async def test_every_role_on_every_route(desk):
+    documented = {(m, p) for p, ops in desk.http._transport.app.openapi()["paths"].items() for m in ops}
+    assert documented == {(m, p) for m, p, _, _ in MATRIX}, "a route without a line in the authorization matrix"
+    iid = (await desk.open(title="授权矩阵中的事件", party="bazhou")).json()["id"]
+
+    cases, failures = 0, []
+    for method, path, body, allowed in MATRIX:
+        for role in ROLES:
+            headers = desk.auth(role) if role != ANON else {}
+            url = path.replace("{human_id}", iid)
+            before = timeline_len(desk.database_url, iid)
+            if body and body.get("form"):
+                r = await desk.http.post(url, data={"username": "duty", "password": PASSWORD})
+            elif method == "post":
+                r = await desk.http.post(url, json=body, headers=headers)
+            else:
+                r = await desk.http.get(url, headers=headers)
+            cases += 1
+            hidden = role == OTHER and OWN in allowed and "{human_id}" in path  # its role may, its party may not
+            denied = r.status_code in (401, 403) or (hidden and r.status_code == 404)
+            expected_denied = role not in allowed
+            problem = None
+            if r.status_code >= 500:
+                problem = "server error"
+            elif denied != expected_denied:
+                problem = "denied" if denied else "allowed"
+            elif denied:
+                detail = r.json().get("detail", "")
+                if not detail or (role == ANON) != (r.status_code == 401):
+                    problem = f"denied without a proper answer ({r.status_code} {detail!r})"
+                elif hidden and (r.status_code, detail) != (404, f"没有编号为 {iid} 的舆情事件。"):
+                    problem = f"another party's incident must look like no incident ({r.status_code} {detail!r})"
+                elif timeline_len(desk.database_url, iid) != before:
+                    problem = "denied, yet the timeline changed"
+            if problem:
+                failures.append(f"{role:9} {method.upper()} {path}: {problem} ({r.status_code} {r.text[:120]})")
+    print(f"\nauthorization matrix: {cases} cases ({len(MATRIX)} routes × {len(ROLES)} roles), "
+          f"{len(failures)} failures")
+    assert cases == len(MATRIX) * len(ROLES)
+    assert failures == [], "\n".join(failures)
+
+
+async def test_responders_only_list_their_own_partys_incidents(desk):
+    await desk.open(title="巴州区的事件", party="bazhou")
+    await desk.open(title="恩阳区的事件", party="enyang")
+    for who, party in ((OWN, "bazhou"), (OTHER, "enyang")):
+        rows = (await desk.http.get("/api/incidents", headers=desk.auth(who))).json()
+        assert [r["party"]["code"] for r in rows] == [party]
+        filtered = (await desk.http.get(f"/api/incidents?party={'enyang' if party == 'bazhou' else 'bazhou'}",
+                                        headers=desk.auth(who))).json()
+        assert filtered == []
+    assert len((await desk.http.get("/api/incidents", headers=desk.auth(DUTY))).json()) == 2
+
+
+async def test_passwords_are_stored_as_argon2id_hashes(desk):
+    with session_scope(desk.database_url) as s:
+        users = s.exec(select(User)).all()
+    assert users and all(u.password_hash.startswith("$argon2id$") for u in users)
+    assert not any(PASSWORD in u.password_hash for u in users)
+
+
+async def test_repeated_wrong_passwords_are_refused_for_a_while(desk):
+    for _ in range(MAX_FAILURES):
+        r = await desk.http.post("/api/auth/token", data={"username": "bazhou", "password": "wrong-guess-1"})
+        assert r.status_code == 401 and r.json()["detail"] == "用户名或密码错误。"
+    # The sixth try is refused even with the right password, and says when to come back.
+    r = await desk.http.post("/api/auth/token", data={"username": "bazhou", "password": PASSWORD})
+    assert r.status_code == 429
+    assert "登录失败次数过多" in r.json()["detail"] and "分钟后再试" in r.json()["detail"]
+    assert 0 < int(r.headers["Retry-After"]) <= WINDOW_SECONDS
+    # Another user from the same address is not locked out by someone guessing bazhou's password.
+    r = await desk.http.post("/api/auth/token", data={"username": "enyang", "password": PASSWORD})
+    assert r.status_code == 200
+    # Existing tokens keep working.
+    assert (await desk.http.get("/api/parties", headers=desk.auth(OWN))).status_code == 200
+
+
+def test_the_login_lock_lifts_after_the_window_and_a_success_clears_the_count():
+    now = [1000.0]
+    limiter = LoginLimiter(clock=lambda: now[0])
+    for _ in range(MAX_FAILURES - 1):
+        limiter.failed("Bazhou", "10.0.0.1")
+    assert limiter.retry_after("bazhou", "10.0.0.1") == 0
+    limiter.succeeded("bazhou", "10.0.0.1")
+    for _ in range(MAX_FAILURES):
+        limiter.failed("bazhou", "10.0.0.1")
+    assert limiter.retry_after("bazhou", "10.0.0.1") == WINDOW_SECONDS
+    assert limiter.retry_after("bazhou", "10.0.0.2") == 0  # counted per address
+    now[0] += WINDOW_SECONDS + 1
+    assert limiter.retry_after("bazhou", "10.0.0.1") == 0
+    for i in range(50):  # one address trying many usernames
+        limiter.failed(f"user{i}", "10.0.0.9")
+    assert limiter.retry_after("someone-else", "10.0.0.9") > 0
+
+
+async def test_tokens_and_sessions_expire(desk):
+    app = desk.http._transport.app
+    saved = app.state.tokens
+    app.state.tokens = short = Tokens(TEST_SECRET_KEY, 0)
+    short.ttl_seconds = 1
+    try:
+        r = await desk.http.post("/api/auth/token", data={"username": "super", "password": PASSWORD})
+        assert r.json()["expires_in"] == 1
+        token = r.json()["access_token"]
+        with session_scope(desk.database_url) as s:
+            user = s.exec(select(User).where(User.username == "super")).one()
+        cookie = short.issue(user, "session")
+        assert (await desk.http.get("/api/parties", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+        await asyncio.sleep(2.2)
+        r = await desk.http.get("/api/parties", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and "已过期" in r.json()["detail"]
+        r = await desk.http.get("/api/parties", cookies={"desk_session": cookie})
+        assert r.status_code == 401
+    finally:
+        app.state.tokens = saved
+    # A token for one purpose is not accepted for the other, nor a forged one.
+    api_token = desk.tokens[SUPER]
+    assert (await desk.http.get("/api/parties", cookies={"desk_session": api_token})).status_code == 401
+    forged = Tokens("not-the-secret", 60).issue(user, "api")
+    assert (await desk.http.get("/api/parties", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
+
+
+async def test_the_timeline_cannot_be_edited_or_deleted_through_any_route(desk):
+    app = desk.http._transport.app
+    for path, ops in app.openapi()["paths"].items():
+        assert not {"put", "patch", "delete"} & set(ops), f"{path} offers {sorted(ops)}"
+    iid = (await desk.open(title="时间线不可改", party="bazhou")).json()["id"]
+    await desk.http.post(f"/api/incidents/{iid}/notes", headers=desk.auth(DUTY), json={"text": "原始记录"})
+    before = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth(ADMIN))).json()["events"]
+    assert [e["kind"] for e in before] == ["opened", "note"]
+    for path in (f"/api/incidents/{iid}/timeline", f"/api/incidents/{iid}", f"/api/incidents/{iid}/notes",
+                 f"/api/incidents/{iid}/timeline/1", f"/api/incidents/{iid}/notes/2"):
+        for method in ("PUT", "PATCH", "DELETE", "POST"):
+            if method == "POST" and path.endswith("/notes"):
+                continue
+            r = await desk.http.request(method, path, headers=desk.auth(ADMIN), json={"text": "篡改", "seq": 1})
+            assert r.status_code in (404, 405), (method, path, r.status_code)
+    # Further actions only append: the earlier events are exactly as they were.
+    await desk.http.post(f"/api/incidents/{iid}/notes", headers=desk.auth(ADMIN), json={"text": "追加"})
+    await desk.http.post(f"/api/incidents/{iid}/acknowledge", headers=desk.auth(OWN))
+    after = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth(ADMIN))).json()["events"]
+    assert after[: len(before)] == before
+    assert [e["seq"] for e in after] == [1, 2, 3, 4]

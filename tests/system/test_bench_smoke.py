@@ -1,0 +1,36 @@
+"""The benchmarks still run end to end and print their figures (quick mode, tiny numbers).
+
+No timing is asserted here: speed is measured by `python -m bench NAME` and recorded in
+docs/performance.md, not judged by a test on a shared machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT
+
+CASES = {
+    "intake": (["--workers", "1"], ["bare start_workflow (baseline)", "open over HTTP, 1 worker(s)",
+                                     "open p95 @"]),
+    "clocks": (["--workers", "1"], ["lateness p99 at", "bare timer",
+                                     "worker memory per open incident, 1 worker(s)"]),
+    "actions": ([], ["acknowledge p95, 1 worker(s)", "release p95, 1 worker(s)", "bare update",
+                     "rows confirmed in SQL, 1 worker(s)"]),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CASES))
+def test_benchmark_prints_its_figures(name):
+    extra, figures = CASES[name]
+    run = subprocess.run([sys.executable, "-m", "bench", name, "--quick", *extra], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert f"== {name}" in run.stdout
+    for figure in figures:
+        assert figure in run.stdout, run.stdout
+    assert "rows confirmed in SQL" not in run.stdout or "PROBLEMS" not in run.stdout

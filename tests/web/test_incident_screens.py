@@ -1,0 +1,53 @@
+"""The incident page says what to do next: the action that completes the next deadline first, open, right
+under the header (also on a 390 px phone); rare actions under "More actions"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from desk.db import session_scope
+from tests.helpers import add_incident
+from tests.helpers import login
+
+
+def seed(database_url: str) -> str:
+    now = datetime.now(timezone.utc)
+    with session_scope(database_url) as s:
+        return add_incident(s, party="bazhou", level="II", status="open", title="手机上签收的事件",
+                            detected_at=now - timedelta(minutes=5),
+                            next_due_at=now + timedelta(minutes=55),
+                            milestones={"acknowledge": "pending", "first_release": "pending"}).human_id
+
+
+@pytest.mark.browser
+async def test_on_a_phone_the_responder_finds_acknowledge_on_the_first_screen(web_desk, browser):
+    human_id = seed(web_desk.database_url)
+    ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844})
+    page = await ctx.new_page()
+    await login(page, web_desk.base_url, "bazhou", f"/login?next=/incidents/{human_id}")
+    await page.wait_for_url(f"**/incidents/{human_id}")
+    button = page.locator(".next-step").get_by_role("button", name="签收")
+    assert await button.is_visible()
+    box = await button.bounding_box()
+    assert box["y"] + box["height"] <= 844, box  # no scrolling, no unfolding
+    assert "责任单位签收" in await page.locator(".next-step .next-due").inner_text()
+    await ctx.close()
+
+
+@pytest.mark.browser
+async def test_a_supervisor_finds_rare_actions_under_more(web_desk, browser):
+    human_id = seed(web_desk.database_url)
+    ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1366, "height": 900})
+    page = await ctx.new_page()
+    await login(page, web_desk.base_url, "super", f"/login?next=/incidents/{human_id}")
+    await page.wait_for_url(f"**/incidents/{human_id}")
+    more = page.locator("details.more-actions")
+    assert await more.get_attribute("open") is None
+    for rare in ("reassign", "level", "waive"):
+        assert await more.locator(f"#action-{rare}").count() == 1
+    assert await page.locator("#actions > #action-close").count() == 1  # closing stays in view
+    await more.locator("summary").first.click()
+    assert await more.locator("#action-reassign summary").is_visible()
+    await ctx.close()

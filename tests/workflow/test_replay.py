@@ -1,0 +1,28 @@
+"""Replay recorded histories with today's workflow code: a change that would break live incidents fails CI.
+
+Histories are recorded by `python -m tests.histories.record`; keep old ones when adding new ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from tests.helpers import HISTORY_DIR
+from workflows.incident import IncidentWorkflow
+
+HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays(path: Path):
+    history = WorkflowHistory.from_json(f"incident-{path.stem}", path.read_text(encoding="utf-8"))
+    result = await Replayer(workflows=[IncidentWorkflow]).replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+def test_there_are_histories_to_replay():
+    assert {p.stem for p in HISTORIES} >= {"full_life", "refused_actions"}
