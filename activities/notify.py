@@ -18,7 +18,7 @@ import copy
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -113,7 +113,8 @@ def _check_entries(path: Path) -> None:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f", line {mark.line + 1}" if mark else ""
-            raise ChannelConfigError(f"notification config {path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+            problem = getattr(exc, "problem", exc)
+            raise ChannelConfigError(f"notification config {path}{where}: not valid YAML ({problem})") from None
         urls = next((v for k, v in getattr(root, "value", []) if isinstance(root, yaml.MappingNode)
                      and getattr(k, "value", None) == "urls"), None)
         if urls is None or not isinstance(urls, yaml.SequenceNode):
@@ -171,7 +172,7 @@ class Notifier:
                 results.append(ChannelResult(channel_id=channel_id, status=FAILED, error="另一次发送尚未结束"))
         post = [c for c in todo if claims.get(c) in (None, CLAIMED)]
         if post:
-            title, body = compose(d, datetime.now(timezone.utc))
+            title, body = compose(d, datetime.now(UTC))
             batch = apprise.Apprise()
             for channel_id in post:
                 batch.add(_with_message_id(matched[channel_id], message_id(d.dedupe_key)))
@@ -182,7 +183,7 @@ class Notifier:
                 results.append(ChannelResult(
                     channel_id=by_url.get(r.url_id, r.url_id or ""), status=_status(r.url, bool(r)),
                     service=r.name[:64], channel=redact(r.url)[:500],
-                    error="" if r else ("; ".join(errors)[:1000] or "发送失败"), at=datetime.now(timezone.utc)))
+                    error="" if r else ("; ".join(errors)[:1000] or "发送失败"), at=datetime.now(UTC)))
             await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
         failed = [r for r in results if r.status == FAILED]
         log.info("%s %s: %d channel(s) matched, %d posted, %d failed, %d had it already", d.kind, where["rung"],
@@ -262,7 +263,7 @@ class Notifier:
             return outcome
         if not pending:
             return outcome
-        title, body = compose(n, datetime.now(timezone.utc))
+        title, body = compose(n, datetime.now(UTC))
         batch = apprise.Apprise()
         for service in pending:
             batch.add(service)

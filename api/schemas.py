@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from desk.inputs import (
     CLOCK_SKEW,
     SHANGHAI,
-    web_link,
     AcknowledgeIn,
     CloseIn,
-    LevelIn,
     Level,
+    LevelIn,
     MilestoneKey,
     NoteIn,
     ReassignIn,
@@ -23,6 +22,7 @@ from desk.inputs import (
     WaiveIn,
     as_utc,
     clean_text,
+    web_link,
 )
 from desk.vocab import UNGRADED_CATEGORIES, Category, Source
 
@@ -69,12 +69,12 @@ class IncidentCreate(BaseModel):
         if value is None:
             return None
         value = as_utc(value)
-        if value > datetime.now(timezone.utc) + CLOCK_SKEW:
+        if value > datetime.now(UTC) + CLOCK_SKEW:
             raise ValueError("发现时间不能晚于当前时间")
         return value
 
     @model_validator(mode="after")
-    def _default_level(self) -> "IncidentCreate":
+    def _default_level(self) -> IncidentCreate:
         if self.level is None:
             if self.category not in UNGRADED_CATEGORIES:
                 raise ValueError("请选择事件级别（自然灾害、事故灾难、公共卫生事件须定级）")

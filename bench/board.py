@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -40,7 +40,7 @@ from desk import stats
 from desk.board import BoardFilters, board, board_statements
 from desk.db import dispose_engine, get_engine, init_db, session_scope
 
-UTC = timezone.utc
+UTC = UTC
 YEARS = 5
 LEVELS = (("I", 0.01), ("II", 0.05), ("III", 0.24), ("IV", 0.70))
 CATEGORIES = ("natural_disaster", "accident", "public_health", "social_security", "public_opinion")
@@ -287,7 +287,7 @@ def bench_backend(url: str, args, now: datetime) -> list[tuple]:
         ("CSV export (1 year, detail)", desk_csv, csv_bare, args.csv_runs),
     ):
         desk_times = measure(desk_call, runs)
-        bare_times = measure(lambda: run_bare(engine, bare), runs)
+        bare_times = measure(lambda bare=bare: run_bare(engine, bare), runs)
         results.append((name, desk_times, bare_times))
     return results
 

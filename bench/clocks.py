@@ -4,9 +4,10 @@ N incidents are opened over HTTP under bench/policies/clocks.toml (drill-like, m
 have their detected time chosen so that their acknowledge reminder falls due at a planned moment inside
 one of the measuring windows (one window per `--ring-rates` rate, incidents spread evenly, windows one
 after another) and their breach escalation (three channels) one minute later; the others stay open,
-quiet, for the whole run (they ring only after it), so every window runs with N incidents open. The local receiver stamps every json:// message as it arrives; lateness =
-arrival − the rung's scheduled time (from desk.clocks, the same arithmetic the workflow uses). A rung
-that has not arrived when the window closes counts with the lateness it has reached by then.
+quiet, for the whole run (they ring only after it), so every window runs with N incidents open. The local
+receiver stamps every json:// message as it arrives; lateness = arrival − the rung's scheduled time (from
+desk.clocks, the same arithmetic the workflow uses). A rung that has not arrived when the window closes
+counts with the lateness it has reached by then.
 
 Worker memory per open incident = (worker RSS with N open − RSS after warm-up) / N.
 
@@ -19,7 +20,7 @@ import asyncio
 import re
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bench.common import (
     PARTY,
@@ -51,7 +52,7 @@ def expected_rungs(opened: list[tuple[str, datetime, datetime]], since: float, u
     from desk.policy import load_policy
 
     policy = load_policy(POLICY)
-    horizon = datetime.fromtimestamp(until, timezone.utc)
+    horizon = datetime.fromtimestamp(until, UTC)
     want = {}
     for human_id, detected_at, opened_at in opened:
         for clock in clk.open_clocks(policy, "III", detected_at, opened_at):
@@ -154,7 +155,7 @@ async def one_run(args, workers: int) -> dict:
         await stack.wait_workflow_tasks(tasks_before + calib)  # the rate the workers keep up with, not just HTTP
         calib_rate = calib / (time.perf_counter() - t0) if calib else 50.0
         first = time.time() + (n - calib) / calib_rate * 1.8 + args.settle  # sustained is slower than the first 200
-        moments = [datetime.fromtimestamp(first + offset + i / rate, timezone.utc)
+        moments = [datetime.fromtimestamp(first + offset + i / rate, UTC)
                    for offset, rate, k in plan for i in range(k)]
         moments += [None] * (parked - calib)
         log(f"{workers} worker(s): opening {n} incidents (~{calib_rate:.0f}/s); windows at "

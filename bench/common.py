@@ -345,7 +345,7 @@ class Stack:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     async def start_workers(self, n: int) -> None:
-        for i in range(n):
+        for _ in range(n):
             port = free_port()  # each worker serves its SDK metrics: how many workflow tasks it has run
             proc = self._spawn(f"worker-{len(self.workers)}", [sys.executable, "-m", "desk.cli", "worker"],
                                env={**self.env(), **self.worker_env, "DESK_WORKER_METRICS_PORT": str(port)},

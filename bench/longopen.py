@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
@@ -41,7 +41,7 @@ def release_only():
 
 def wake_cost(policy, months: int, rounds: int) -> tuple[float, float]:
     """Median ms of one wake-up's arithmetic: (as stored before, as stored now)."""
-    now = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
     detected = now - timedelta(days=30 * months) - 48 * H
     [release] = clk.open_clocks(policy, "IV", detected, detected)
     earlier = [r.key for r in clk.ladder(release, policy, "bazhou", release.due_at)]

@@ -21,7 +21,7 @@ Python only formats the rows shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
@@ -204,7 +204,7 @@ def missed_sql(dialect: str):
 
 
 def board_params(now: datetime) -> dict:
-    start = datetime.combine(now.astimezone(SHANGHAI).date(), time(), SHANGHAI).astimezone(timezone.utc)
+    start = datetime.combine(now.astimezone(SHANGHAI).date(), time(), SHANGHAI).astimezone(UTC)
     return {"now": now, "day_start": start, "day_end": start + timedelta(days=1)}
 
 
@@ -221,8 +221,8 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
     """The board's rows (overdue, at risk, on track; each group by the nearest deadline) and the counts
     above them. ``matching``: the open incidents the filters select, of which ``rows`` shows at most
     ``limit``; ``truncated`` when that is fewer than ``matching``."""
-    now = now or datetime.now(timezone.utc)
-    now_utc = now.astimezone(timezone.utc).replace(tzinfo=None)  # the page's times come naive, in UTC
+    now = now or datetime.now(UTC)
+    now_utc = now.astimezone(UTC).replace(tzinfo=None)  # the page's times come naive, in UTC
     counts_q, page_q = _statements(session.get_bind().dialect.name, filters)
     params = board_params(now)
     n_open, n_overdue, n_at_risk, met_today = session.execute(counts_q, params).one()

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -175,9 +175,9 @@ def _first_admin(data_dir: Path) -> None:
 
     from sqlmodel import select
 
-    from desk.users import ADMIN, create_user
     from desk.db import session_scope
     from desk.models import User
+    from desk.users import ADMIN, create_user
 
     with session_scope() as session:
         if session.exec(select(User.id)).first() is not None:
@@ -195,9 +195,8 @@ def _first_admin(data_dir: Path) -> None:
 def worker() -> None:
     """Run the Temporal worker against DESK_TEMPORAL_ADDRESS."""
     import worker as worker_module
-    from desk.logs import setup_logging
-
     from activities.notify import ChannelConfigError
+    from desk.logs import setup_logging
 
     setup_logging(get_settings().log_json)
     try:
@@ -257,8 +256,8 @@ def user_add(
     language: str = typer.Option("zh", help="zh or en"),
 ) -> None:
     """Add a user with a hashed (argon2) password."""
-    from desk.users import create_user
     from desk.db import init_db, session_scope
+    from desk.users import create_user
 
     init_db()
     if password is None:
@@ -275,8 +274,8 @@ def user_add(
 @user_app.command("passwd")
 def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
     """Set a new password (asked twice, not echoed). Every login of the user ends, on every device."""
-    from desk.users import set_password
     from desk.db import init_db, session_scope
+    from desk.users import set_password
 
     init_db()
     with session_scope() as session:
@@ -292,8 +291,8 @@ def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
 @user_app.command("disable")
 def user_disable(username: str = typer.Argument(..., help="login name")) -> None:
     """Stop a user from logging in; every session and token of the user ends now."""
-    from desk.users import disable_user
     from desk.db import init_db, session_scope
+    from desk.users import disable_user
 
     init_db()
     with session_scope() as session:
@@ -338,7 +337,7 @@ def policy_check(file: str = typer.Argument(..., help="a TOML file or a preset n
         policy = load_policy(file)
     except PolicyError as exc:
         _fail(str(exc))
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
     typer.echo(f"policy: {policy.name}")
     for level in LEVELS:
         typer.echo(f"level {level}:")

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 from temporalio.api.enums.v1 import TaskQueueType
@@ -205,7 +205,7 @@ def _parse(text: str) -> datetime | None:
         at = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def rebuild_state(session: Session, incident: Incident, *, party: Party, policy: Policy,
@@ -244,7 +244,7 @@ async def _restart(client: Client, session: Session, incident: Incident, *, poli
     """Start an open incident's lost workflow from SQL. Returns the report's note on the rules used."""
     party = session.get(Party, incident.party_code)
     rules, note = incident_policy(incident, policy=policy, drill_policy=drill_policy)
-    state = rebuild_state(session, incident, party=party, policy=rules, now=datetime.now(timezone.utc))
+    state = rebuild_state(session, incident, party=party, policy=rules, now=datetime.now(UTC))
     if state.event_seq == 0:
         # A row from before the "opened" event was written with it, whose workflow never ran: nothing
         # happened yet, so start it as the API would have (the run writes "opened" itself).
@@ -267,7 +267,7 @@ async def reconcile(client: Client, *, database_url: str | None, task_queue: str
     report = Report()
     workflows = await _workflows(client, task_queue)
     report.workflows = len(workflows)
-    cutoff = datetime.now(timezone.utc) - grace
+    cutoff = datetime.now(UTC) - grace
     with session_scope(database_url) as session:
         rows = list(session.exec(select(Incident)).all())
         report.rows = len(rows)
@@ -303,7 +303,8 @@ async def reconcile(client: Client, *, database_url: str | None, task_queue: str
         report.drift.append(drift)
         if repair and running:
             try:
-                await client.get_workflow_handle(workflow_id).execute_update(IncidentWorkflow.add_note, AddNote(DOCTOR, REBUILT_NOTE))
+                handle = client.get_workflow_handle(workflow_id)
+                await handle.execute_update(IncidentWorkflow.add_note, AddNote(DOCTOR, REBUILT_NOTE))
                 drift.repaired = True
             except Exception as exc:  # report the one that failed; the others still get repaired
                 drift.error = str(exc)[:200]

@@ -4,7 +4,7 @@ reaches the workflow: the levels and milestones by code, texts without NUL, time
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -19,7 +19,7 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=SHANGHAI)
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 at the edge of a zone: a ValueError is a 422, not a 500
         raise ValueError("时间超出可处理的范围") from None
 
@@ -76,7 +76,7 @@ class ReleaseIn(_Action):
         if value is None:
             return None
         value = as_utc(value)
-        if value > datetime.now(timezone.utc) + CLOCK_SKEW:
+        if value > datetime.now(UTC) + CLOCK_SKEW:
             raise ValueError("发布时间不能晚于当前时间")
         return value
 

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +25,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from desk import clocks as clk
-from desk import refusals
-from desk import ids
+from desk import ids, refusals
 from desk.errors import Conflict, EngineUnavailable, InvalidInput, incident_not_found, unknown_party
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
@@ -102,7 +101,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
         if existing is not None:
             return existing, False
     party = active_party(session=session, code=data.party)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     detected_at = data.detected_at or now
     policy = desk.drill_policy if data.drill else desk.policy
     level = data.level.value if data.level else Level.IV.value
@@ -211,7 +210,7 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
     client = desk.require_client()
     handle = client.get_workflow_handle(incident.workflow_id)
     name = getattr(update, "__name__", str(update))
-    command = replace(command, received_at=datetime.now(timezone.utc))
+    command = replace(command, received_at=datetime.now(UTC))
     if idempotency_key:
         update_id = ids.update_id(name, workflow_id=incident.workflow_id, user_id=user.id if user else "",
                                   idempotency_key=idempotency_key)

@@ -11,7 +11,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 # The placeholder .env.example ships: a desk started with it signs sessions with a key anyone can read.
 PLACEHOLDER_SECRET_KEY = "change-me-to-a-long-random-string"
 MIN_SECRET_KEY_BYTES = 32

@@ -5,7 +5,7 @@ Shared by the assessment export (desk/stats/export.py) and the supervisor board 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, func, type_coerce
@@ -54,7 +54,7 @@ def local_naive(value: datetime | None) -> str:
         return ""
     if value >= _FIXED_OFFSET_SINCE:
         return (value + _EIGHT_HOURS).isoformat(" ", "seconds")
-    return local_text(value.replace(tzinfo=timezone.utc))
+    return local_text(value.replace(tzinfo=UTC))
 
 
 def local_text(value: datetime | None) -> str:

@@ -22,8 +22,22 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from desk.db import dispose_engine
 from desk.temporal import SEARCH_ATTRIBUTES
-from tests.helpers import (BIN, CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, PARTY_TAGS, PG_ADMIN_URL, Receiver, WebDesk,
-                           add_users, free_port, make_settings, notify_yaml, start_desk, uvicorn_thread)
+from tests.helpers import (
+    BIN,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NO_CHROMIUM,
+    PARTY_TAGS,
+    PG_ADMIN_URL,
+    Receiver,
+    WebDesk,
+    add_users,
+    free_port,
+    make_settings,
+    notify_yaml,
+    start_desk,
+    uvicorn_thread,
+)
 from worker import build_worker
 
 # --- Temporal --------------------------------------------------------------------------------------------

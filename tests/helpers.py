@@ -31,8 +31,8 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.auth import create_user
-from desk.db import init_db, session_scope
 from desk import stats
+from desk.db import init_db, session_scope
 from desk.models import Incident, Milestone, TimelineEvent
 from desk.settings import Settings
 from worker import build_worker

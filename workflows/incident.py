@@ -32,12 +32,13 @@ with workflow.unsafe.imports_passed_through():
     from activities import defs as activities
     from desk import clocks as clk
     from desk import ids
+    from desk import refusals as why
     from desk.ids import LEVEL_ATTR, PARTY_ATTR
     from desk.messages import (
         CONFLICT,
         INVALID,
-        AddNote,
         Acknowledge,
+        AddNote,
         AttemptLog,
         ChangeLevel,
         Close,
@@ -53,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         Waive,
     )
-    from desk import refusals as why
     from desk.policy import FOLLOW_UP, LEVELS
     from desk.vocab import RESCHEDULED, RUNG_EVENT, SYSTEM, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
 
@@ -192,7 +192,7 @@ class IncidentWorkflow(LegacyBranch):
                 lambda: self.changed or self._recorder_stopped(), timeout=(wake - now) if wake else None,
                 timeout_summary="next rung",
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         self._check_recorder()
 
@@ -215,7 +215,7 @@ class IncidentWorkflow(LegacyBranch):
         try:
             await workflow.wait_condition(lambda: self.state.status == OPEN, timeout=remaining)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return self.state.status == OPEN
 
     async def _send_due_rungs(self) -> None:

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
 from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
-from api.schemas import IncidentCreate, IncidentOut, Level, TimelineOut
 from api.presenters import incident_out, incidents_out, timeline_out
+from api.schemas import IncidentCreate, IncidentOut, Level, TimelineOut
 from desk.actions import ACTIONS, Action
 from desk.models import Incident, utcnow
 from desk.service import act, get_incident, open_incident, timeline_rows

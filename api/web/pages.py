@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
@@ -18,16 +19,16 @@ from sqlmodel import Session, col, select
 
 from api.auth import RESPONDER, Tokens, revoke_tokens
 from api.deps import ensure_can_see, get_desk, get_session, get_tokens
-from api.ratelimit import log_in
-from api.schemas import IncidentCreate
 from api.errors import status_of
 from api.presenters import incident_out
+from api.ratelimit import log_in
+from api.schemas import IncidentCreate
 from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
+from desk.actions import ACTIONS, next_step
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
-from desk.actions import ACTIONS, next_step
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import Desk, act, get_incident, open_incident, timeline_rows

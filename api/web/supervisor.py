@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from jinja2.ext import _make_new_gettext
 from sqlmodel import Session, col, select
 
 from api.deps import get_session
@@ -34,7 +35,6 @@ from desk.vocab import (
     MilestoneState,
     Role,
 )
-from jinja2.ext import _make_new_gettext
 
 router = APIRouter(include_in_schema=False)
 ASSESSORS = SUPERVISORS
@@ -95,7 +95,8 @@ def board_words(_, lang: str) -> dict[str, str]:
     """What board.js writes into rows (raw templates: %(n)s, %(t)s)."""
     return {
         "drill": _("[Drill]"), "reminded": _("reminded %(n)s×"), "escalated": _("escalated %(n)s×"),
-        "failed": _("%(n)s failed"), "unreached": _("%(n)s reached no one"), "none": _("none yet"), "empty": _("No open incidents match these filters."),
+        "failed": _("%(n)s failed"), "unreached": _("%(n)s reached no one"), "none": _("none yet"),
+        "empty": _("No open incidents match these filters."),
         "updated": _("Updated %(t)s, refreshes every %(n)s s"),
         "offline": _("Not refreshed: the server cannot be reached. Retrying."),
         "truncated": _("Showing only the %(n)s that most need attention, of %(total)s; "
@@ -136,7 +137,7 @@ def timeline_page(request: Request, human_id: str, user: User = Depends(page_rol
     events, notes = timeline_rows(session=session, incident=incident)
     milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
                                    .order_by(col(Milestone.due_at))).all())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     entries = [Entry(incident.detected_at, "detected", _("Detected"), incident.title, "start")]
     for e in events:
         detail = _event_detail(e.payload or {}, _)

@@ -3,17 +3,19 @@ timeline, the actions a role may take. Pure presentation: no writes, no Temporal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.schemas import UNGRADED_CATEGORIES
 from api.presenters import event_payload_for, sees_channels
+from api.schemas import UNGRADED_CATEGORIES
 from api.web import labels
-from desk import actions, clocks as clk
+from desk import actions
+from desk import clocks as clk
 from desk.errors import DeskError
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
@@ -32,7 +34,7 @@ from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups 
 )
 
 Translate = Callable[..., str]
-_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 # --- words -----------------------------------------------------------------------------------------

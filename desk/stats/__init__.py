@@ -26,7 +26,6 @@ One module per job:
 Beijing-time formatting shared with the board lives in ``desk/timefmt.py``.
 """
 
-from desk.stats.report import assessment, compute_assessment
 from desk.stats.cache import CACHE_SIZE, clear_cache, invalidate
 from desk.stats.definitions import (
     ASSESSED,
@@ -65,6 +64,7 @@ from desk.stats.queries import (
     seconds_between,
     stamp_sql,
 )
+from desk.stats.report import assessment, compute_assessment
 from desk.timefmt import SHANGHAI, naive_utc
 
 __all__ = [

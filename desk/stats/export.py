@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -92,7 +92,7 @@ def detail_rows(session: Session, period: Period, *, party: str | None = None,
     """One row per incident and assessed milestone: the evidence behind every figure.
 
     A year is some 40,000 rows: they stream (``yield_per``) as plain tuples, times as naive UTC."""
-    now_utc = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    now_utc = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     names = dict(session.execute(select(Party.code, Party.name)).all())
     levels = {code: f"{label}（{code}）" for code, label in LEVEL_LABELS.items()}
     yield DETAIL_HEADER

@@ -78,4 +78,4 @@ def release_distribution(hours: Iterable[float]) -> list[dict]:
             if upper is None or h <= upper:
                 counts[i] += 1
                 break
-    return [{"label": label, "upper_hours": upper, "count": n} for (upper, label), n in zip(RELEASE_BINS, counts)]
+    return [{"label": label, "upper_hours": upper, "count": n} for (upper, label), n in zip(RELEASE_BINS, counts, strict=True)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from desk.timefmt import SHANGHAI
 
@@ -21,16 +21,16 @@ class Period:
 
     @property
     def utc_start(self) -> datetime:
-        return datetime.combine(self.start, time(), SHANGHAI).astimezone(timezone.utc)
+        return datetime.combine(self.start, time(), SHANGHAI).astimezone(UTC)
 
     @property
     def utc_end(self) -> datetime:
         """Exclusive: midnight after the last day."""
-        return datetime.combine(self.end + timedelta(days=1), time(), SHANGHAI).astimezone(timezone.utc)
+        return datetime.combine(self.end + timedelta(days=1), time(), SHANGHAI).astimezone(UTC)
 
     @classmethod
     def year_to_date(cls, now: datetime | None = None) -> Period:
-        today = (now or datetime.now(timezone.utc)).astimezone(SHANGHAI).date()
+        today = (now or datetime.now(UTC)).astimezone(SHANGHAI).date()
         return cls(date(today.year, 1, 1), today)
 
     def months(self) -> list[str]:

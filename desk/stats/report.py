@@ -4,7 +4,7 @@ nothing it depends on has changed (desk/stats/cache.py)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -23,7 +23,7 @@ def assessment(session: Session, period: Period, *, party: str | None = None, no
     """Every figure of the assessment page for a period (optionally one party), as plain data.
 
     The result may be shared with earlier callers: read it, do not change it."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     names = dict(session.execute(select(Party.code, Party.name)).all())
     key = (str(session.get_bind().url), period, party, language)
     made_under = cache.stamp(session, period, party, now, names)

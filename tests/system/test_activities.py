@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import func, select
@@ -18,7 +18,7 @@ from desk.models import Incident, Milestone, NotificationAttempt, NotificationDe
 from desk.notify_text import message_id
 from desk.policy import load_policy
 
-T0 = datetime(2026, 11, 27, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 
 
 def facts() -> IncidentFacts:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlmodel import func, select
 
@@ -16,7 +16,7 @@ def _due(incident: dict, key: str) -> datetime:
 
 
 async def test_extraordinary_incident_gets_press_conference_in_24h_and_release_in_48h(desk):
-    detected = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    detected = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     r = await desk.open(level="I", category="natural_disaster", detected_at=detected.isoformat())
     assert r.status_code == 201, r.text
     incident = r.json()
@@ -93,7 +93,7 @@ def _counts(database_url: str) -> tuple[int, int, int]:
 
 async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(desk):
     before = _counts(desk.database_url)
-    future = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    future = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     cases = [
         ({"detected_at": future}, "detected_at", "发现时间不能晚于当前时间"),
         ({"party": "nowhere"}, "party", "未知的责任单位"),
@@ -174,7 +174,7 @@ async def test_waive_needs_a_reason_and_allows_closing(desk):
 
 
 async def test_a_release_recorded_afterwards_counts_at_the_time_it_happened(desk):
-    detected = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=50)
+    detected = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=50)
     iid = (await desk.open(level="III", detected_at=detected.isoformat())).json()["id"]
     released = detected + timedelta(hours=47)  # released in time, recorded late
     r = await desk.http.post(f"/api/incidents/{iid}/releases", headers=desk.auth("bazhou"),
@@ -182,9 +182,10 @@ async def test_a_release_recorded_afterwards_counts_at_the_time_it_happened(desk
     assert r.status_code == 200, r.text
     release = next(m for m in r.json()["milestones"] if m["key"] == "first_release")
     assert release["state"] == "met" and datetime.fromisoformat(release["met_at"]) == released
-    naive_beijing = (datetime.now(timezone.utc) + timedelta(hours=8, minutes=-5)).replace(tzinfo=None, microsecond=0)
+    naive_beijing = (datetime.now(UTC) + timedelta(hours=8, minutes=-5)).replace(tzinfo=None, microsecond=0)
     r = await desk.http.post(f"/api/incidents/{iid}/updates", headers=desk.auth("bazhou"),
                              json={"released_at": naive_beijing.isoformat(), "summary": "处置进展"})
     assert r.status_code == 200, r.text  # a time without a zone is Beijing time
     follow_up = next(m for m in r.json()["milestones"] if m["key"] == "follow_up")
-    assert datetime.fromisoformat(follow_up["due_at"]) == naive_beijing.replace(tzinfo=timezone(timedelta(hours=8))) + timedelta(hours=24)
+    beijing = timezone(timedelta(hours=8))
+    assert datetime.fromisoformat(follow_up["due_at"]) == naive_beijing.replace(tzinfo=beijing) + timedelta(hours=24)

@@ -29,7 +29,7 @@ SEES_INCIDENT = SIGNED_IN - {OTHER}  # a responder of another party may not see 
 RESPONDS = {OWN, SUPER, ADMIN}
 SUPERVISES = {SUPER, ADMIN}
 
-I = "/api/incidents/{human_id}"
+I = "/api/incidents/{human_id}"  # noqa: E741 (reads like the path it stands for)
 # (method, OpenAPI path, JSON body or form, roles allowed)
 MATRIX = [
     ("post", "/api/auth/token", {"form": True}, PUBLIC),

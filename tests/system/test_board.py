@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from desk.board import BoardFilters, board
 from desk.db import init_db, session_scope
 from tests.helpers import add_incident
 
-NOW = datetime(2026, 3, 10, 4, 0, tzinfo=timezone.utc)  # noon in Beijing: "today" is unambiguous
+NOW = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # noon in Beijing: "today" is unambiguous
 
 
 def ago(**kw) -> datetime:

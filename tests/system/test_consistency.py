@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -50,9 +50,9 @@ from desk.models import (
 )
 from desk.policy import load_policy
 from desk.service import Desk as ServiceDesk
-from tests.helpers import (BIN, PASSWORD, ROOT, TEST_SECRET_KEY, eventually, free_port, make_settings, start_desk,
-                           workflow_id)
+from tests.helpers import BIN, PASSWORD, ROOT, TEST_SECRET_KEY, eventually, free_port, make_settings, start_desk, workflow_id
 from workflows.incident import IncidentWorkflow
+
 
 def rows(database_url: str) -> list[Incident]:
     with session_scope(database_url) as s:
@@ -236,7 +236,7 @@ async def test_doctor_command_reports_drift_and_exits_nonzero_until_repaired(des
 
 async def test_repair_leaves_closed_incidents_whose_workflows_were_deleted_closed_silent_and_unreported(desk):
     # One handled late (its deadlines three days past: a fresh start would escalate at once), one on time.
-    three_days_ago = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat()
     closed = []
     for title, extra in (("三天前的舆情，已处置结案", {"detected_at": three_days_ago}), ("按时处置并结案的舆情", {})):
         r = await desk.open(title=title, **extra)
@@ -249,7 +249,7 @@ async def test_repair_leaves_closed_incidents_whose_workflows_were_deleted_close
         assert r.status_code == 200, r.text
         closed.append(iid)
     for iid in closed:
-        await eventually(lambda: "closed" in [e.kind for e in timeline(desk.database_url, iid)])
+        await eventually(lambda iid=iid: "closed" in [e.kind for e in timeline(desk.database_url, iid)])
         await delete_workflow(desk, workflow_id(desk, iid))  # Temporal's retention, done now
     await asyncio.sleep(1)  # let a write or a send still in flight from the deleted runs land first
     sent = len(desk.receiver.messages)
@@ -353,7 +353,7 @@ async def test_repair_restarts_a_lost_open_incident_as_it_was_under_the_rules_it
 def test_the_rebuilt_state_counts_every_rung_that_went_out_and_gives_a_moved_deadline_its_breach_anew(database_url):
     """What the restarted run will and will not send, read from the record alone (no Temporal needed)."""
     init_db(database_url)
-    t0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     wid = "incident-YQ-2026-000042-abc123"
     with session_scope(database_url) as s:
         incident = Incident(human_id="YQ-2026-000042", workflow_id=wid, title="重建测试", source="weibo",
@@ -512,7 +512,8 @@ async def test_doctor_counts_running_incidents_still_older_than_each_patch(tempo
             await handle.terminate("ended")
         report = await eventually(lambda: counted(client, task_queue, 1))
         assert report.older == {"record-event-local": 0, "durable-delivery": 0} and report.unknown == 0
-        assert report.lines()[0] == "运行中的处理流程 1 个；早于补丁 durable-delivery 的 0 个（旧分支可改为 deprecate_patch，再删除）"
+        assert report.lines()[0] == ("运行中的处理流程 1 个；早于补丁 durable-delivery 的 0 个"
+                                     "（旧分支可改为 deprecate_patch，再删除）")
         await handles[2].terminate("test over")
 
     # No worker polls this queue: every run is unknown, said at once rather than after a timeout each.

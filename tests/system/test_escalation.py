@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest_asyncio
 from sqlmodel import select
@@ -19,7 +19,6 @@ from desk.models import NotificationAttempt, TimelineEvent
 from tests.helpers import FAST, eventually, make_settings, start_desk, workflow_id
 from worker import build_worker
 from workflows.incident import IncidentWorkflow
-
 
 
 @pytest_asyncio.fixture
@@ -100,7 +99,7 @@ async def test_acknowledging_in_time_stops_the_acknowledgement_ladder(fast_desk)
 
 
 async def test_upgrade_to_extraordinary_at_hour_30_escalates_the_press_conference_at_once(desk):
-    detected = datetime.now(timezone.utc) - timedelta(hours=30)
+    detected = datetime.now(UTC) - timedelta(hours=30)
     r = await desk.open(level="IV", detected_at=detected.isoformat())
     assert r.status_code == 201, r.text
     iid = r.json()["id"]
@@ -161,7 +160,7 @@ async def test_a_continued_run_carries_its_clocks_and_event_numbers(fast_desk):
 
     desk = fast_desk
     policy = load_policy(FAST)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     facts = IncidentFacts(incident_id=900, human_id="YQ-2026-000900", title="续跑测试", category="accident", level="III",
                           party_code="bazhou", party_name="巴州区人民政府", detected_at=now, opened_at=now,
                           reporter="duty")
@@ -192,7 +191,7 @@ async def test_a_continued_run_carries_its_clocks_and_event_numbers(fast_desk):
 async def test_rungs_due_before_any_worker_picked_the_incident_up_are_sent_late_not_skipped(
         temporal_env, tmp_path, notify_config, database_url, receiver):
     settings = make_settings(tmp_path, notify_config, policy=str(FAST))
-    async for desk in start_desk(temporal_env.client, settings, database_url, receiver):
+    async for desk in start_desk(temporal_env.client, settings, database_url, receiver):  # noqa: B007 (used below)
         pass  # users and schema; its worker has stopped again
     import httpx
 

@@ -1,6 +1,7 @@
 """Faults against the real system: workers SIGKILLed mid-ladder, the Temporal server killed and restarted on
-its SQLite file, notification channels failing (HTTP 500, refused, hanging) then recovering. After each: every incident still open, every due rung delivered once per
-channel, the timeline complete (seq 1..n), failures in the notification log and escalated to `supervisor`.
+its SQLite file, notification channels failing (HTTP 500, refused, hanging) then recovering. After each:
+every incident still open, every due rung delivered once per channel, the timeline complete (seq 1..n),
+failures in the notification log and escalated to `supervisor`.
 Outages of minutes (the database away 5 min, a channel down 3 min) are in tests/system/test_long_faults.py.
 
 Policy: tests/policies/fast.toml (acknowledge due 6 s, reminder at 50 %, repeats every 4 s). Workers run
@@ -24,8 +25,7 @@ from temporalio.client import Client
 from desk import clocks as clk
 from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
-from tests.helpers import (FAST, Desk, Receiver, TemporalServer, Worker, api_desk, eventually, rows, start_channels,
-                           worker_env)
+from tests.helpers import FAST, Desk, Receiver, TemporalServer, Worker, api_desk, eventually, rows, start_channels, worker_env
 
 pytestmark = pytest.mark.slow
 

@@ -92,7 +92,7 @@ async def test_generated_requests_never_crash_and_every_refusal_has_a_message(de
                             TypeError) as exc:
                         unsendable[type(exc).__name__] += 1  # the client refuses to put this on the wire
                         continue
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         failures.append(f"{case.method} {operation.path} {mode.value}: no answer in 90 s")
                         continue
                     statuses[r.status_code] += 1

@@ -31,8 +31,7 @@ from sqlalchemy import create_engine, text
 from desk.db import dispose_engine
 from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent
 from desk.notify_text import message_id
-from tests.helpers import (PG_ADMIN_URL, POLICIES, Desk, Receiver, Worker, api_desk, eventually, rows, start_channels,
-                           worker_env)
+from tests.helpers import PG_ADMIN_URL, POLICIES, Desk, Receiver, Worker, api_desk, eventually, rows, start_channels, worker_env
 from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.slow
@@ -252,7 +251,8 @@ async def database_away_for_five_minutes(s: Stack) -> Figures:
     [inc] = rows(s.database_url, Incident, human_id=human_id)
     events = sorted(rows(s.database_url, TimelineEvent, incident_id=inc.id), key=lambda e: e.seq)
     ats = [e.at for e in events]
-    assert all(a <= b + timedelta(seconds=2) for a, b in zip(ats, ats[1:])), "the timeline is in the order things happened"
+    in_order = all(a <= b + timedelta(seconds=2) for a, b in zip(ats, ats[1:], strict=False))
+    assert in_order, "the timeline is in the order things happened"
     delivered_logged = [a for a in rows(s.database_url, NotificationAttempt) if a.status == "delivered"]
     out = await account(s, human_id)
     assert len(delivered_logged) == out.delivered, "every message sent while the database was away is logged"
@@ -312,7 +312,7 @@ async def test_long_faults_lose_nothing_and_send_nothing_twice(temporal_env, tmp
     results = await asyncio.gather(*(run(i, n, f) for i, (n, f) in enumerate(scenarios.items())),
                                    return_exceptions=True)
     failures = []
-    for name, result in zip(scenarios, results):
+    for name, result in zip(scenarios, results, strict=True):
         if isinstance(result, BaseException):
             failures.append(f"{name}: {result!r}")
             continue

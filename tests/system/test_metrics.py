@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
@@ -29,7 +29,7 @@ def _value(samples: dict, name: str, **labels) -> float:
 async def test_metrics_after_a_scenario(desk):
     from desk.db import session_scope
 
-    two_hours_ago = datetime.now(timezone.utc) - timedelta(hours=2)
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
     # Level I for 巴州区, detected two hours ago: acknowledgement (1 h) is already overdue -> breach rung.
     late = await desk.open(level="I", category="natural_disaster", party="bazhou",
                            detected_at=two_hours_ago.isoformat())
@@ -77,7 +77,7 @@ async def test_metrics_after_a_scenario(desk):
 async def test_log_lines_about_an_incident_carry_its_id(desk, caplog):
     caplog.set_level(logging.INFO)
     r = await desk.open(level="I", category="natural_disaster",
-                        detected_at=(datetime.now(timezone.utc) - timedelta(hours=2)).isoformat())
+                        detected_at=(datetime.now(UTC) - timedelta(hours=2)).isoformat())
     human_id = r.json()["id"]
     await eventually(lambda: len(desk.receiver.tagged("supervisor")) == 1, timeout=60)
     await eventually(lambda: any(rec.name == "desk.notify" for rec in caplog.records), timeout=30)

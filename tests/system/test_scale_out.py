@@ -19,7 +19,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -160,7 +160,7 @@ async def test_two_workers_share_incidents_and_a_killed_one_loses_no_rung(
                 r = await http.post("/api/auth/token", data={"username": who, "password": PASSWORD})
                 tokens[who] = {"Authorization": f"Bearer {r.json()['access_token']}"}
 
-            detected_at = datetime.now(timezone.utc)
+            detected_at = datetime.now(UTC)
 
             async def open_incident(n: int) -> str:
                 r = await http.post("/api/incidents", headers=tokens["duty"], json={
@@ -192,17 +192,17 @@ async def test_two_workers_share_incidents_and_a_killed_one_loses_no_rung(
             assert a.incidents_handled() & set(first), "worker A did no work before it was killed"
 
             incidents = list(_rows(database_url)[0].values())
-            kill_at = _quiet_instant(incidents, datetime.now(timezone.utc))
-            await asyncio.sleep(max(0.0, (kill_at - datetime.now(timezone.utc)).total_seconds()))
+            kill_at = _quiet_instant(incidents, datetime.now(UTC))
+            await asyncio.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
             a.proc.send_signal(signal.SIGKILL)
             a.proc.wait(timeout=10)
-            kill_at = datetime.now(timezone.utc)
+            kill_at = datetime.now(UTC)
 
             # Every rung due up to 12 s after the kill (three more per ladder) must be sent, by B.
             cutoff = kill_at + timedelta(seconds=12)
 
             def due_rungs_recorded() -> bool:
-                if datetime.now(timezone.utc) < cutoff:
+                if datetime.now(UTC) < cutoff:
                     return False
                 incidents, events, _ = _rows(database_url)
                 sent = {(e.incident_id, e.payload["rung"]) for e in events}
@@ -248,7 +248,7 @@ async def test_two_workers_share_incidents_and_a_killed_one_loses_no_rung(
         # ...every rung due before the cutoff is there, and nothing that is not a rung of this ladder.
         due = _expected(incident, cutoff)
         assert set(due) <= set(sent), f"{human_id}: lost rungs {sorted(set(due) - set(sent))}"
-        possible = _expected(incident, datetime.now(timezone.utc))
+        possible = _expected(incident, datetime.now(UTC))
         assert set(sent) <= set(possible), f"{human_id}: unexpected rungs {sorted(set(sent) - set(possible))}"
 
         # Delivery log: one delivered attempt per rung per channel, for exactly the rung's tags.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC
 
 import httpx
 import pytest_asyncio
@@ -89,7 +90,7 @@ async def test_channel_secrets_never_appear_in_answers_records_or_logs(secret_de
 
 
 async def test_responders_see_the_service_and_tags_of_a_delivery_never_the_channel_address(secret_desk):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from sqlmodel import select as sql_select
 
@@ -103,7 +104,7 @@ async def test_responders_see_the_service_and_tags_of_a_delivery_never_the_chann
     # A failure as the workflow records it once the retries are spent: its text names the channel.
     with session_scope(desk.database_url) as s:
         incident = s.exec(sql_select(Incident).where(Incident.human_id == iid)).one()
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         s.add(TimelineEvent(incident_id=incident.id, event_key=f"{incident.workflow_id}/98", seq=98,
                             kind="notification_failed", actor="system", at=at,  # as runs before durable delivery
                             payload={"milestone": "acknowledge", "rung": "acknowledge/reminder/0", "tags": ["bazhou"],

@@ -27,9 +27,18 @@ from api.ratelimit import WINDOW_SECONDS
 from desk.db import init_db, session_scope
 from desk.models import User
 from desk.settings import PLACEHOLDER_SECRET_KEY, InsecureSetting, Settings
-from tests.helpers import (METRICS_AUTH, PASSWORD, ROOT, TEST_METRICS_TOKEN, TEST_SECRET_KEY, USERS, csrf_of, free_port,
-                           make_settings, uvicorn_thread)
-
+from tests.helpers import (
+    METRICS_AUTH,
+    PASSWORD,
+    ROOT,
+    TEST_METRICS_TOKEN,
+    TEST_SECRET_KEY,
+    USERS,
+    csrf_of,
+    free_port,
+    make_settings,
+    uvicorn_thread,
+)
 
 
 def _cli(args: list[str], env: dict[str, str], timeout: float = 30) -> subprocess.CompletedProcess:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from desk import stats
 from desk.db import init_db, session_scope
-from desk.models import Incident, Milestone, TimelineEvent
+from desk.models import Milestone
 from tests.helpers import DUE_HOURS, add_incident, shanghai  # noqa: F401 (re-used by other tests)
 
-UTC = timezone.utc
+UTC = UTC
 H = 3600
 NOW = datetime(2026, 4, 1, 0, 0, tzinfo=UTC)  # 2026-04-01 08:00 Beijing time
 Q1 = stats.Period(date(2026, 1, 1), date(2026, 3, 31))

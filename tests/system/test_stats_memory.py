@@ -7,7 +7,7 @@ the explicit invalidation every writer makes), and expects the next report to sh
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 from sqlmodel import select
@@ -45,7 +45,7 @@ def test_a_write_by_the_worker_shows_at_once(known):  # noqa: F811
 def test_a_deadline_passing_counts_as_overdue_without_any_write(known):  # noqa: F811
     assert first_release(report(known), "enyang")["overdue"] == 0
 
-    later = datetime(2026, 4, 3, tzinfo=timezone.utc)  # F's release was due 2 April, 23:00 Beijing time
+    later = datetime(2026, 4, 3, tzinfo=UTC)  # F's release was due 2 April, 23:00 Beijing time
     with session_scope(known) as s:
         rep = stats.assessment(s, Q1, now=later)
     assert (first_release(rep, "enyang")["overdue"], first_release(rep, "enyang")["pending"]) == (1, 0)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from desk import clocks as clk
 from desk.policy import PolicyError, load_policy, parse_duration, policy_from_dict
 
-T0 = datetime(2026, 11, 27, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
 

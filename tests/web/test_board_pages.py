@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident, shanghai
-from tests.helpers import login, open_over_http
+from tests.helpers import add_incident, login, open_over_http, shanghai
 
-
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def seed_overdue(database_url: str) -> str:

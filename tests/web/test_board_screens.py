@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from desk.db import session_scope
+from tests.helpers import add_incident, login
 from tests.web.test_board_pages import seed_many_on_track
-from tests.helpers import add_incident
-from tests.helpers import login
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def seed_two_missed(database_url: str) -> str:
@@ -97,7 +96,7 @@ async def test_the_wall_screen_shows_no_navigation_and_pages_through_rows_that_d
 @pytest.mark.browser
 async def test_a_row_that_becomes_overdue_while_watched_flashes(web_desk, browser):
     with session_scope(web_desk.database_url) as s:
-        soon = datetime.now(timezone.utc) + timedelta(seconds=4)
+        soon = datetime.now(UTC) + timedelta(seconds=4)
         human_id = add_incident(s, party="bazhou", level="IV", status="open", title="即将超时",
                                 detected_at=soon - timedelta(hours=1), next_due_at=soon,
                                 milestones={"acknowledge": "pending"}).human_id

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident
-from tests.helpers import login
+from tests.helpers import add_incident, login
 
 FAST = timedelta(hours=2)
 
 
 def seed_on_track(database_url: str) -> str:
     """An incident whose acknowledgement falls due 50 minutes from now (detected 10 minutes ago)."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     with session_scope(database_url) as s:
         incident = add_incident(s, party="bazhou", level="III", status="open", title="时钟偏快的电脑",
                                 detected_at=now - timedelta(minutes=10), next_due_at=now + timedelta(minutes=50),
@@ -26,9 +25,9 @@ def seed_on_track(database_url: str) -> str:
 @pytest.mark.browser
 async def test_a_pc_clock_two_hours_fast_still_counts_down_from_the_server_time(web_desk, context):
     human_id = seed_on_track(web_desk.database_url)
-    await context.clock.install(time=datetime.now(timezone.utc) + FAST)  # the PC's clock, two hours fast
+    await context.clock.install(time=datetime.now(UTC) + FAST)  # the PC's clock, two hours fast
     page = await context.new_page()
-    assert await page.evaluate("Date.now()") - datetime.now(timezone.utc).timestamp() * 1000 > 7000_000
+    assert await page.evaluate("Date.now()") - datetime.now(UTC).timestamp() * 1000 > 7000_000
     await login(page, web_desk.base_url, "super", f"/login?next=/incidents/{human_id}")
     await page.wait_for_url(f"**/incidents/{human_id}")
     countdown = page.locator(".countdown[data-due]").first

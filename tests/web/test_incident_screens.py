@@ -3,17 +3,16 @@ under the header (also on a 390 px phone); rare actions under "More actions"."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident
-from tests.helpers import login
+from tests.helpers import add_incident, login
 
 
 def seed(database_url: str) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope(database_url) as s:
         return add_incident(s, party="bazhou", level="II", status="open", title="手机上签收的事件",
                             detected_at=now - timedelta(minutes=5),

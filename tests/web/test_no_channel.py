@@ -5,7 +5,7 @@ while a tag the policy sends to has no channel, "N reached no one" in red on the
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from desk.coverage import uncovered_tags
 from desk.db import session_scope
@@ -22,7 +22,7 @@ def test_the_tags_without_a_channel_are_those_of_the_policy_no_channel_answers_t
 
 
 async def test_supervisors_see_which_units_no_message_reaches_and_the_board_counts_it_red(web_desk):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope(web_desk.database_url) as s:
         incident = add_incident(s, party="pingchang", level="III", status="open", detected_at=now - timedelta(hours=2),
                                 next_due_at=now - timedelta(hours=1), overdue=True,

@@ -15,8 +15,21 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from desk import clocks as clk
-from desk.messages import (CLOSED, CONFLICT, INVALID, OPEN, Acknowledge, ChangeLevel, Close, IncidentFacts,
-                           IncidentInput, Reassign, RecordRelease, Reopen, Waive)
+from desk.messages import (
+    CLOSED,
+    CONFLICT,
+    INVALID,
+    OPEN,
+    Acknowledge,
+    ChangeLevel,
+    Close,
+    IncidentFacts,
+    IncidentInput,
+    Reassign,
+    RecordRelease,
+    Reopen,
+    Waive,
+)
 from desk.policy import load_policy
 from tests.workflow.stubs import deliver_to_every_channel, record_nothing
 from workflows.incident import IncidentWorkflow
