@@ -91,9 +91,9 @@ RELEASE_EVENT = {"release": EventKind.released, "press_conference": EventKind.pr
                  "update": EventKind.update}
 
 
-def _reject(message: str, code: str, kind: str = CONFLICT, **params: object) -> ApplicationError:
+def _reject(message: str, code: str, error_type: str = CONFLICT, **params: object) -> ApplicationError:
     """A refusal: the Chinese sentence, and its code (desk.refusals) for the pages to say in their language."""
-    return ApplicationError(message, why.details(code, **params), type=kind, non_retryable=True)
+    return ApplicationError(message, why.details(code, **params), type=error_type, non_retryable=True)
 
 
 @workflow.defn
@@ -240,7 +240,7 @@ class IncidentWorkflow(LegacyBranch):
                            "due_at": clock.due_at.isoformat(), "scheduled_at": rung.at.isoformat()}
                 payload.update(self._settle(rung.key, rung.milestone, rung.kind, list(rung.tags), delivered, error,
                                             tries=1, owed=None))
-                self._append(RUNG_EVENT[rung.kind], SYSTEM, payload,
+                self._append(RUNG_EVENT[NotificationKind(rung.kind)], SYSTEM, payload,
                              key=ids.rung_event_key(self._workflow_id(), rung.key))
 
     async def _retry_owed(self) -> None:
@@ -383,6 +383,7 @@ class IncidentWorkflow(LegacyBranch):
             current = clock is not None and owed.rung_key.startswith(ids.rung_prefix(clock.key, clock.generation))
             if self.state.status == OPEN and clock is not None and clock.open and current:
                 continue
+            reason: str
             if self.state.status != OPEN:
                 reason = IncidentStatus.closed
             elif clock is None or clock.open:  # dropped by a level change, or its deadline moved since

@@ -9,6 +9,8 @@ the outbox and owed channels in ``workflows/incident.py``. Remove this module wi
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -20,7 +22,8 @@ with workflow.unsafe.imports_passed_through():
     from activities import defs as activities
     from desk import clocks as clk
     from desk import ids
-    from desk.messages import Notify, NotifyOutcome, RecordEvent, TimelineEntry
+    from desk.messages import IncidentState, Notify, NotifyOutcome, RecordEvent, TimelineEntry
+    from desk.policy import Policy
     from desk.vocab import RUNG_EVENT, SYSTEM, EventKind, NotificationKind
 
 # Writing the record must not be lost: retry until the database is back.
@@ -33,6 +36,15 @@ NOTIFY_RETRY = RetryPolicy(
 
 class LegacyBranch:
     """Mixed into IncidentWorkflow; uses its state, lock and helpers."""
+
+    # IncidentWorkflow's, declared here for the type checker (this class is only ever its mixin)
+    state: IncidentState
+    policy: Policy
+    public_url: str
+    lock: asyncio.Lock
+    _clock: Callable[[str], clk.MilestoneClock | None]
+    _put_clock: Callable[[clk.MilestoneClock], None]
+    _patched: Callable[[str], bool]
 
     async def _send_due_rungs_v3(self) -> None:
         facts = self.state.facts
@@ -48,13 +60,13 @@ class LegacyBranch:
                 sent = clock.sent_rungs + [rung.key]
                 state = clk.OVERDUE if rung.kind == NotificationKind.breach and clock.open else clock.state
                 self._put_clock(replace(clock, sent_rungs=sent, state=state))
-                payload = {"milestone": rung.milestone, "rung": rung.key, "tags": list(rung.tags),
+                payload: dict[str, object] = {"milestone": rung.milestone, "rung": rung.key, "tags": list(rung.tags),
                            "due_at": clock.due_at.isoformat(), "scheduled_at": rung.at.isoformat()}
                 if error:
                     payload["error"] = error
                 elif outcome is not None:
                     payload.update(delivered=outcome.delivered, skipped=outcome.skipped, matched=outcome.matched)
-                kind = EventKind.notification_failed if error else RUNG_EVENT[rung.kind]
+                kind = EventKind.notification_failed if error else RUNG_EVENT[NotificationKind(rung.kind)]
                 await self._record_v3(kind, SYSTEM, payload)
             if error:
                 await self._alert_supervisor_v3(rung.key, clock, error)
@@ -99,8 +111,11 @@ class LegacyBranch:
             event_key=ids.seq_event_key(workflow.info().workflow_id, seq), seq=seq, kind=kind, actor=actor,
             at=workflow.now(), payload=payload,
         )
-        execute = workflow.execute_local_activity if self._patched("record-event-local") \
-            else workflow.execute_activity
-        await execute(activities.record_event, RecordEvent(state=self.state, entry=entry, policy_name=self.policy.name),
-                      start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY, summary=kind)
+        record = RecordEvent(state=self.state, entry=entry, policy_name=self.policy.name)
+        if self._patched("record-event-local"):
+            await workflow.execute_local_activity(activities.record_event, record, start_to_close_timeout=timedelta(seconds=30),
+                                                  retry_policy=RECORD_RETRY, summary=kind)
+        else:
+            await workflow.execute_activity(activities.record_event, record, start_to_close_timeout=timedelta(seconds=30),
+                                            retry_policy=RECORD_RETRY, summary=kind)
         return seq

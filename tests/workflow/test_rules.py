@@ -153,3 +153,12 @@ async def test_reopening_is_only_for_a_closed_incident(open_incident):
     state = await handle.execute_update(IncidentWorkflow.reopen, Reopen(actor="super", reason="出现新情况"))
     assert state.status == OPEN and state.closed_at is None
     assert (await handle.query(IncidentWorkflow.current_state)).status == OPEN
+
+
+async def test_an_unknown_release_kind_is_refused_with_its_code_not_a_crash(open_incident):
+    handle = await open_incident()
+    kind, sentence = await refused(handle, IncidentWorkflow.record_release, RecordRelease(actor="bazhou", kind="tweet"))
+    assert (kind, sentence) == (INVALID, "未知的发布类型：tweet")
+    with pytest.raises(WorkflowUpdateFailedError) as refusal:
+        await handle.execute_update(IncidentWorkflow.record_release, RecordRelease(actor="bazhou", kind="tweet"))
+    assert refusal.value.cause.details[0]["params"] == {"kind": "tweet"}
