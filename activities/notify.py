@@ -53,6 +53,7 @@ NOTIFY_TYPES = {
     NotificationKind.breach: apprise.NotifyType.FAILURE,
     NotificationKind.repeat: apprise.NotifyType.FAILURE,
     NotificationKind.channel_failure: apprise.NotifyType.FAILURE,
+    NotificationKind.assigned: apprise.NotifyType.INFO,
 }
 
 

@@ -87,6 +87,14 @@ def channel_failure_key(rung_key: str) -> str:
     return f"{rung_key}/channel-failure"
 
 
+ASSIGNED = "assigned/"
+
+
+def assignment_key(party_code: str, n: int) -> str:
+    """The n-th 【新交办】 message of an incident (1 at opening, then one per reassignment), to this party."""
+    return f"{ASSIGNED}{n}/{party_code}"
+
+
 def dedupe_key(workflow_id: str, rung_key: str) -> str:
     return f"{workflow_id}/{rung_key}"
 

@@ -100,6 +100,8 @@ class IncidentState:
     attempts: list[AttemptLog] = field(default_factory=list)
     written_seq: int = 0  # every event up to this seq is in SQL
     owed: list[Owed] = field(default_factory=list)
+    assignments_due: list[str] = field(default_factory=list)  # 【新交办】 messages still to send (desk.ids keys)
+    assignments_made: int = 0  # how many times the incident was given to a party (opening counts as one)
 
 
 @dataclass

@@ -16,6 +16,7 @@ KIND_TITLES = {
     NotificationKind.breach: "【超时督办】",
     NotificationKind.repeat: "【再次督办】",
     NotificationKind.channel_failure: "【通知渠道故障】",
+    NotificationKind.assigned: "【新交办】",
 }
 
 
@@ -48,6 +49,10 @@ def compose(n: Notify | Deliver, now: datetime) -> tuple[str, str]:
         lines.append(f"时限：{local_time(n.due_at)}（北京时间）")
         left = n.due_at - now
         lines.append(f"剩余：{human_span(left)}" if left > timedelta(0) else f"已超时：{human_span(left)}")
+    if n.kind == NotificationKind.assigned:
+        lines.append("请立即签收，并在时限内发布权威信息。")
+        if n.detail:
+            lines.append(f"时限：{n.detail}"[:400])
     if n.kind == NotificationKind.channel_failure:
         lines.append(f"原因：通知多次发送失败，请检查该单位的通知渠道。{n.detail}"[:400])
     if n.link:

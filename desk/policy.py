@@ -66,6 +66,9 @@ class Escalation:
     on_breach: list[str]  # tag templates: party, party-leaders, supervisor, or a literal tag
     repeat_every_seconds: int
     remind: list[str] = field(default_factory=lambda: ["party"])
+    # 【新交办】 at opening and on reassignment, to these tags; none (the default of a policy that does not say,
+    # and of every run started before it existed) sends nothing.
+    on_assign: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -178,13 +181,14 @@ def policy_from_dict(data: dict) -> Policy:
     esc = data.get("escalation") or {}
     if not isinstance(esc, dict):
         raise PolicyError("escalation: must be a table")
-    _known_keys(esc, {"reminders", "on_breach", "remind", "repeat_every"}, "escalation")
+    _known_keys(esc, {"reminders", "on_breach", "remind", "repeat_every", "on_assign"}, "escalation")
     reminders = [_parse_reminder(r, f"escalation.reminders[{i}]") for i, r in enumerate(esc.get("reminders", []))]
     on_breach = [
         _tag_template(t, f"escalation.on_breach[{i}]")
         for i, t in enumerate(esc.get("on_breach", ["party", "party-leaders", "supervisor"]))
     ]
     remind = [_tag_template(t, f"escalation.remind[{i}]") for i, t in enumerate(esc.get("remind", ["party"]))]
+    on_assign = [_tag_template(t, f"escalation.on_assign[{i}]") for i, t in enumerate(esc.get("on_assign", []))]
     repeat = parse_duration(esc.get("repeat_every", "2h"), key="escalation.repeat_every")
     reopen = parse_duration(data.get("reopen_within", "30d"), key="reopen_within")
     raw_delivery = data.get("delivery") or {}
@@ -201,7 +205,8 @@ def policy_from_dict(data: dict) -> Policy:
     return Policy(
         name=name,
         milestones=milestones,
-        escalation=Escalation(reminders=reminders, on_breach=on_breach, repeat_every_seconds=repeat, remind=remind),
+        escalation=Escalation(reminders=reminders, on_breach=on_breach, repeat_every_seconds=repeat, remind=remind,
+                              on_assign=on_assign),
         follow_up_every_seconds=follow_up_every,
         reopen_within_seconds=reopen,
         delivery=delivery,

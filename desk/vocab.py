@@ -11,6 +11,9 @@ keyed by these enums.
 from __future__ import annotations
 
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # Beijing time: how every time is shown (stored as UTC)
 
 
 class Role(StrEnum):
@@ -67,6 +70,7 @@ class EventKind(StrEnum):
     channel_failure_escalated = "channel_failure_escalated"
     delivery_recovered = "delivery_recovered"
     notification_cancelled = "notification_cancelled"
+    assignment_notified = "assignment_notified"
 
 
 class NotificationKind(StrEnum):
@@ -76,6 +80,7 @@ class NotificationKind(StrEnum):
     breach = "breach"
     repeat = "repeat"
     channel_failure = "channel_failure"
+    assigned = "assigned"  # 【新交办】: the party (opened, or reassigned to it) hears of the incident at once
 
 
 # Why an owed message is no longer due (a "notification_cancelled" event's reason), besides the milestone's

@@ -55,7 +55,16 @@ with workflow.unsafe.imports_passed_through():
         Waive,
     )
     from desk.policy import FOLLOW_UP, LEVELS
-    from desk.vocab import RESCHEDULED, RUNG_EVENT, SYSTEM, DeliveryStatus, EventKind, IncidentStatus, NotificationKind
+    from desk.vocab import (
+        RESCHEDULED,
+        RUNG_EVENT,
+        SHANGHAI,
+        SYSTEM,
+        DeliveryStatus,
+        EventKind,
+        IncidentStatus,
+        NotificationKind,
+    )
 
 OPEN, CLOSED = IncidentStatus.open, IncidentStatus.closed
 
@@ -69,8 +78,10 @@ PATCHES = {
     "record-event-local": "2026-11-29: timeline written by a local activity",
     "durable-delivery": "2026-11-30: owed channels, outbox, event keys that name the event, action times "
                         "from the API; the old branch is workflows/legacy.py",
+    "assignment-notice": "2026-11-30: 【新交办】 to the party at opening and on reassignment (policy on_assign)",
 }
 DURABLE = "durable-delivery"
+ASSIGNMENT_NOTICE = "assignment-notice"
 
 # A send is one try of every channel; a channel that fails is owed (retried by this workflow's own clock,
 # with the policy's backoff), so the activity itself only retries when the worker could not run it.
@@ -120,6 +131,11 @@ class IncidentWorkflow(LegacyBranch):
         # One branch for the run's whole life (the answer is remembered), so a run started before the
         # patch finishes on the old branch and every new or continued run takes this one.
         self.durable = self._patched(DURABLE)
+        # 【新交办】: a run from before the patch (or on the old branch) never sends one; nor does a policy
+        # without on_assign (every policy snapshot taken before it existed).
+        self.announce = self.durable and self._patched(ASSIGNMENT_NOTICE)
+        if self.announce and inp.state is None:
+            self._assign(inp.facts.party_code)
         self.changed = False  # set by human actions so the main loop re-plans its next wake-up
         self.lock = asyncio.Lock()  # one state change at a time
         self.record_degraded = False  # the local record attempt failed: the database is away
@@ -141,6 +157,7 @@ class IncidentWorkflow(LegacyBranch):
                 if not await self._wait_for_reopen():
                     break
                 continue
+            await self._send_assignments()
             await self._send_due_rungs()
             await self._retry_owed()
             info = workflow.info()
@@ -242,6 +259,30 @@ class IncidentWorkflow(LegacyBranch):
                                             tries=1, owed=None))
                 self._append(RUNG_EVENT[NotificationKind(rung.kind)], SYSTEM, payload,
                              key=ids.rung_event_key(self._workflow_id(), rung.key))
+
+    def _assign(self, party_code: str) -> None:
+        """The incident is given to this party (opened, or reassigned): a 【新交办】 message is due to it."""
+        self.state.assignments_made += 1
+        if self.policy.escalation.on_assign:
+            self.state.assignments_due.append(ids.assignment_key(party_code, self.state.assignments_made))
+
+    async def _send_assignments(self) -> None:
+        while self.state.assignments_due:
+            key = self.state.assignments_due[0]
+            facts = self.state.facts
+            tags = list(clk.resolve_tags(self.policy.escalation.on_assign, facts.party_code))
+            open_clocks = sorted((c for c in self.state.clocks if c.open), key=lambda c: c.due_at)
+            deadlines = "；".join(f"{c.label} {c.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for c in open_clocks)
+            delivered, error = await self._deliver(NotificationKind.assigned, tags, key, None, None, 1,
+                                                   detail=deadlines)
+            async with self.lock:
+                self.state.assignments_due.remove(key)
+                payload: dict = {"rung": key, "party": {"code": facts.party_code, "name": facts.party_name},
+                                 "tags": tags}
+                payload.update(self._settle(key, "", NotificationKind.assigned, tags, delivered, error, tries=1,
+                                            owed=None, detail=deadlines))
+                self._append(EventKind.assignment_notified, SYSTEM, payload,
+                             key=ids.rung_event_key(self._workflow_id(), key))
 
     async def _retry_owed(self) -> None:
         """Try again what channels are owed, tell the supervisor about channels failing for a while."""
@@ -383,9 +424,14 @@ class IncidentWorkflow(LegacyBranch):
             current = clock is not None and owed.rung_key.startswith(ids.rung_prefix(clock.key, clock.generation))
             if self.state.status == OPEN and clock is not None and clock.open and current:
                 continue
+            if owed.kind == NotificationKind.assigned and self.state.status == OPEN \
+                    and owed.rung_key.endswith(f"/{self.state.facts.party_code}"):
+                continue  # a 【新交办】 is owed while the incident is open and with that party
             reason: str
             if self.state.status != OPEN:
                 reason = IncidentStatus.closed
+            elif owed.kind == NotificationKind.assigned:
+                reason = EventKind.reassigned
             elif clock is None or clock.open:  # dropped by a level change, or its deadline moved since
                 reason = RESCHEDULED
             else:
@@ -569,6 +615,8 @@ class IncidentWorkflow(LegacyBranch):
             before = (facts.party_code, facts.party_name)
             self.state.facts = replace(facts, party_code=cmd.party_code, party_name=cmd.party_name)
             workflow.upsert_search_attributes([PARTY_ATTR.value_set(cmd.party_code)])
+            if self.announce:
+                self._assign(cmd.party_code)
             seq = await self._event(EventKind.reassigned, cmd.actor, {
                 "from": {"code": before[0], "name": before[1]}, "to": {"code": cmd.party_code, "name": cmd.party_name},
                 "reason": cmd.reason,

@@ -80,6 +80,7 @@ EVENTS = {
     EventKind.channel_failure_escalated: N_("Failing channel reported to the supervisor"),
     EventKind.delivery_recovered: N_("Owed notification delivered"),
     EventKind.notification_cancelled: N_("Owed notification no longer due"),
+    EventKind.assignment_notified: N_("New assignment: the party notified"),
 }
 # Why an owed message is no longer due (the "notification_cancelled" event's reason).
 OWED_ENDED = {
@@ -88,12 +89,14 @@ OWED_ENDED = {
     MilestoneState.waived: N_("milestone waived"),
     IncidentStatus.closed: N_("incident closed"),
     RESCHEDULED: N_("deadline changed"),
+    EventKind.reassigned: N_("incident reassigned"),
 }
 NOTIFICATION_KINDS = {
     NotificationKind.reminder: N_("Reminder"),
     NotificationKind.breach: N_("Escalation"),
     NotificationKind.repeat: N_("Repeated escalation"),
     NotificationKind.channel_failure: N_("Channel failure alert"),
+    NotificationKind.assigned: N_("New assignment"),
 }
 DELIVERY = {
     DeliveryStatus.delivered: N_("Delivered"),

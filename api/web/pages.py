@@ -305,6 +305,9 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
     if done == "opened":
         done_text = _("Incident %(id)s opened; its deadlines are running.",
                       id=incident.human_id)
+        if views.policy_of(desk, incident).escalation.on_assign:
+            done_text += " " + _("A new-assignment message is on its way to %(party)s; the timeline shows when it "
+                                 "arrived.", party=party_name)
     elif done in ACTIONS:
         done_text = _("Done: %(action)s.", action=_(ACTIONS[done].label))
     shown_milestones = views.milestone_views(desk, incident, milestones, now, _, lang)

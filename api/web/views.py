@@ -262,6 +262,12 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
             add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
                                   matched=p.get("matched", 0)))
         add(_("Error"), p.get("error"))
+    if kind == EventKind.assignment_notified:
+        add(_("Party"), (p.get("party") or {}).get("name", ""))
+        if "matched" in p:
+            add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
+                                  matched=p.get("matched", 0)))
+        add(_("Error"), p.get("error"))
     if kind == EventKind.channel_failure_escalated:
         add(_("Detail"), p.get("error") or p.get("detail") or p.get("channel"))
     if kind in (EventKind.delivery_recovered, EventKind.notification_cancelled):

@@ -68,7 +68,8 @@ async def test_extraordinary_incident_ladders_over_49_hours(time_skipping_env, t
         incident = s.exec(select(Incident)).one()  # the workflow rebuilt the read model from its facts
     assert incident.human_id == "YQ-2026-000001" and incident.overdue
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    sent = [(e.payload["milestone"], e.kind, e.at - detected) for e in events if e.kind != "opened"]
+    assert [e.kind for e in events][:2] == ["opened", "assignment_notified"]  # 【新交办】 first, at once
+    sent = [(e.payload["milestone"], e.kind, e.at - detected) for e in events[2:]]
     press = [(k, at) for m, k, at in sent if m == "press_conference"]
     release = [(k, at) for m, k, at in sent if m == "first_release"]
     hours = lambda pairs: [(k, round(at / H, 2)) for k, at in pairs]  # noqa: E731
@@ -78,7 +79,7 @@ async def test_extraordinary_incident_ladders_over_49_hours(time_skipping_env, t
 
     seen = Counter(m.path.strip("/") for m in receiver.messages)
     repeats = 12  # 26 h … 48 h, every 2 h
-    assert seen["bazhou"] == 3 + 1 + repeats + 3 + 1
+    assert seen["bazhou"] == 1 + 3 + 1 + repeats + 3 + 1  # 【新交办】, then the two ladders
     assert seen["bazhou-leaders"] == seen["supervisor"] == 1 + repeats + 1
     assert not seen["enyang"]
 
@@ -102,7 +103,6 @@ async def test_a_channel_that_keeps_failing_is_owed_the_message_and_the_supervis
     from desk.models import NotificationAttempt
 
     env = time_skipping_env
-    receiver.fail_tags = {"bazhou"}  # the county's WeCom group is down; the supervisor's channel works
     init_db(database_url)
     task_queue = f"long-{uuid.uuid4().hex[:8]}"
     detected = await env.get_current_time()
@@ -115,6 +115,8 @@ async def test_a_channel_that_keeps_failing_is_owed_the_message_and_the_supervis
             IncidentWorkflow.run, IncidentInput(facts=facts, policy=bazhong_without_acknowledgement(),
                                                 public_url="http://desk.test"),
             id=f"incident-long-{task_queue}", task_queue=task_queue)
+        await env.sleep(timedelta(minutes=1))  # the 【新交办】 reached the county
+        receiver.fail_tags = {"bazhou"}  # then its WeCom group goes down; the supervisor's channel works
         # the first reminder (press conference at 50 %, 12 h) fails, and is tried again 30 s, 1 min, 2 min and
         # 4 min apart; after 5 minutes of failing the supervisor is told, in addition
         await env.sleep(12 * H + timedelta(minutes=10))
@@ -135,8 +137,8 @@ async def test_a_channel_that_keeps_failing_is_owed_the_message_and_the_supervis
     alert = receiver.tagged("supervisor")
     assert len(alert) == 1 and alert[0].title.startswith("【通知渠道故障】")
     assert "举行新闻发布会" in alert[0].body
-    assert kinds == ["opened", "reminder_sent", "channel_failure_escalated"]
-    reminders = receiver.tagged("bazhou")
+    assert kinds == ["opened", "assignment_notified", "reminder_sent", "channel_failure_escalated"]
+    reminders = [m for m in receiver.tagged("bazhou") if m.title.startswith("【时限提醒】")]
     assert len(reminders) == 1 and "举行新闻发布会" in reminders[0].body  # owed, delivered once, not lost
     assert later == kinds + ["delivery_recovered"]
 
@@ -206,8 +208,8 @@ async def test_an_hour_without_the_database_keeps_the_clocks_and_a_short_history
     print(f"\nFAULT database away 1 h (time-skipping): history {len(during.events)} events at 59 min, "
           f"{len(waiting.outbox)} events waiting in the outbox")
     on_time = [(key, round(t / timedelta(minutes=1))) for key, t in sent if t < H]  # minutes after opening
-    assert on_time == [("acknowledge/g1/reminder50%", 30), ("acknowledge/g1/reminder75%", 45)]
-    assert [e.kind for e in waiting.outbox] == ["opened", "reminder_sent", "reminder_sent"]
+    assert on_time == [("assigned/1/bazhou", 0), ("acknowledge/g1/reminder50%", 30), ("acknowledge/g1/reminder75%", 45)]
+    assert [e.kind for e in waiting.outbox] == ["opened", "assignment_notified", "reminder_sent", "reminder_sent"]
     assert len(during.events) < 60  # retries of the write are not history: an hour costs what its rungs cost
     assert [e.seq for e in written] == list(range(1, len(written) + 1))  # once each, in order
-    assert [e.kind for e in written][:4] == ["opened", "reminder_sent", "reminder_sent", "escalated"]
+    assert [e.kind for e in written][:5] == ["opened", "assignment_notified", "reminder_sent", "reminder_sent", "escalated"]
