@@ -48,7 +48,7 @@ CLAIMED, ALREADY, GONE = DeliveryStatus.claimed, DeliveryStatus.already, Deliver
 CLAIM_LEASE = timedelta(minutes=2)
 # The ledger is a courtesy to the send, never a condition of it: past this, post without it.
 LEDGER_TIMEOUT = 3.0
-NOTIFY_TYPES = {
+NOTIFY_TYPES: dict[str, apprise.NotifyType] = {
     NotificationKind.reminder: apprise.NotifyType.WARNING,
     NotificationKind.breach: apprise.NotifyType.FAILURE,
     NotificationKind.repeat: apprise.NotifyType.FAILURE,
@@ -213,7 +213,7 @@ class Notifier:
         out: dict[str, str] = {}
         with session_scope(self.database_url) as session:
             rows = {r.channel_id: r for r in session.exec(select(NotificationDelivery).where(
-                NotificationDelivery.dedupe_key == d.dedupe_key,
+                col(NotificationDelivery.dedupe_key) == d.dedupe_key,
                 col(NotificationDelivery.channel_id).in_(channel_ids))).all()}
             for channel_id in channel_ids:
                 row = rows.get(channel_id)
@@ -231,9 +231,9 @@ class Notifier:
                 elif row.status == CLAIMED and now - row.claimed_at < CLAIM_LEASE:
                     out[channel_id] = "busy"
                 else:  # failed before, or claimed by a sender that died: take it over, if nobody else did
-                    taken = session.execute(update(NotificationDelivery).where(
-                        NotificationDelivery.id == row.id, NotificationDelivery.status == row.status,
-                        NotificationDelivery.claimed_at == row.claimed_at,
+                    taken = session.exec(update(NotificationDelivery).where(
+                        col(NotificationDelivery.id) == row.id, col(NotificationDelivery.status) == row.status,
+                        col(NotificationDelivery.claimed_at) == row.claimed_at,
                     ).values(status=CLAIMED, claimed_at=now, updated_at=now))
                     out[channel_id] = CLAIMED if taken.rowcount == 1 else "busy"
             session.commit()
@@ -244,7 +244,7 @@ class Notifier:
         with session_scope(self.database_url) as session:
             for r in results:
                 session.execute(update(NotificationDelivery).where(
-                    NotificationDelivery.dedupe_key == d.dedupe_key, NotificationDelivery.channel_id == r.channel_id,
+                    col(NotificationDelivery.dedupe_key) == d.dedupe_key, col(NotificationDelivery.channel_id) == r.channel_id,
                     col(NotificationDelivery.status).notin_((DELIVERED, ACCEPTED)),
                 ).values(status=r.status, updated_at=now))
             session.commit()

@@ -37,6 +37,7 @@ class Recorder:
             if exists is not None:
                 return
             incident = upsert_incident(session, r)
+            assert incident.id is not None  # read or flushed by upsert_incident
             session.add(TimelineEvent(
                 incident_id=incident.id, event_key=r.entry.event_key, seq=r.entry.seq, kind=r.entry.kind,
                 actor=r.entry.actor, at=r.entry.at, payload=r.entry.payload,
@@ -54,6 +55,7 @@ class Recorder:
             existing = {e.event_key: e for e in session.exec(
                 select(TimelineEvent).where(col(TimelineEvent.event_key).in_(keys))).all()} if keys else {}
             incident = upsert_incident(session, b)
+            assert incident.id is not None  # read or flushed by upsert_incident
             for entry in b.entries:
                 found = existing.get(entry.event_key)
                 if found is not None:
@@ -112,7 +114,7 @@ def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]
                                              channel_id=a.channel_id, status=a.status, claimed_at=a.at,
                                              updated_at=now))
         elif row.status not in DELIVERED_STATUSES:
-            session.execute(update(NotificationDelivery).where(NotificationDelivery.id == row.id)
+            session.execute(update(NotificationDelivery).where(col(NotificationDelivery.id) == row.id)
                             .values(status=a.status, updated_at=now))
 
 
@@ -124,8 +126,10 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
     # must see the other transaction's commit). SQLite serialises writers anyway and ignores FOR UPDATE.
     incident = session.get(Incident, facts.incident_id, with_for_update=True)
     if incident is None:  # the workflow outlived its row (restored database): rebuild it from the facts
+        workflow_id = activity.info().workflow_id
+        assert workflow_id is not None  # recorded by the incident's workflow
         incident = Incident(
-            id=facts.incident_id, human_id=facts.human_id, workflow_id=activity.info().workflow_id,
+            id=facts.incident_id, human_id=facts.human_id, workflow_id=workflow_id,
             title=facts.title, summary=facts.summary, source=facts.source, source_url=facts.source_url,
             category=facts.category, level=facts.level, party_code=facts.party_code, drill=facts.drill,
             reporter=facts.reporter, detected_at=facts.detected_at, opened_at=facts.opened_at,
@@ -133,6 +137,7 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
         )
         session.add(incident)
         session.flush()
+    assert incident.id is not None  # read, or flushed just now
     if incident.version > state.event_seq:
         return incident
     open_clocks = [c for c in state.clocks if c.open]

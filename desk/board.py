@@ -26,7 +26,7 @@ from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, UTCDateTime
 from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS
@@ -67,13 +67,13 @@ class BoardFilters:
     def conditions(self) -> list[ColumnElement]:
         out: list[ColumnElement] = []
         if self.party:
-            out.append(Incident.party_code == self.party)
+            out.append(col(Incident.party_code) == self.party)
         if self.level:
-            out.append(Incident.level == self.level)
+            out.append(col(Incident.level) == self.level)
         if self.category:
-            out.append(Incident.category == self.category)
+            out.append(col(Incident.category) == self.category)
         if not self.drills:
-            out.append(Incident.drill == false())
+            out.append(col(Incident.drill) == false())
         return out
 
 
@@ -91,10 +91,10 @@ def _status_conditions(dialect: str) -> tuple[ColumnElement, ColumnElement]:
         left = (func.julianday(Incident.next_due_at) - func.julianday(NOW)) * AT_RISK_QUARTERS
         window = func.julianday(Incident.next_due_at) - func.julianday(Incident.detected_at)
     else:  # PostgreSQL: interval arithmetic, to the microsecond (SQLAlchemy's Interval has no '*' of its own)
-        left = (Incident.next_due_at - NOW).self_group().op("*")(AT_RISK_QUARTERS)
-        window = Incident.next_due_at - Incident.detected_at
-    return (or_(Incident.overdue == true(), Incident.next_due_at <= NOW),
-            and_(Incident.next_due_at.is_not(None), left <= window))
+        left = (col(Incident.next_due_at) - NOW).self_group().op("*")(AT_RISK_QUARTERS)
+        window = col(Incident.next_due_at) - col(Incident.detected_at)
+    return (or_(col(Incident.overdue) == true(), col(Incident.next_due_at) <= NOW),
+            and_(col(Incident.next_due_at).is_not(None), left <= window))
 
 
 def rank_of(dialect: str) -> ColumnElement:
@@ -112,17 +112,17 @@ def rank_of(dialect: str) -> ColumnElement:
 
 
 def _open(filters: BoardFilters) -> list[ColumnElement]:
-    return [Incident.status == IncidentStatus.open, *filters.conditions()]
+    return [col(Incident.status) == IncidentStatus.open, *filters.conditions()]
 
 
 def met_today_sql(filters: BoardFilters):
     """Milestones met between ``:day_start`` and ``:day_end`` (today in Beijing)."""
     return (
         select(func.count())
-        .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
-        .where(Milestone.met_at >= bindparam("day_start", type_=UTCDateTime),
-               Milestone.met_at < bindparam("day_end", type_=UTCDateTime),
-               Milestone.state.in_((MilestoneState.met, MilestoneState.met_late)), *filters.conditions())
+        .select_from(Milestone).join(Incident, col(Incident.id) == col(Milestone.incident_id))
+        .where(col(Milestone.met_at) >= bindparam("day_start", type_=UTCDateTime),
+               col(Milestone.met_at) < bindparam("day_end", type_=UTCDateTime),
+               col(Milestone.state).in_((MilestoneState.met, MilestoneState.met_late)), *filters.conditions())
     )
 
 
@@ -143,48 +143,48 @@ def page_sql(dialect: str, filters: BoardFilters):
     (reminders, escalations, failed notifications and the latest of them). The milestone and the notices
     are looked up for these rows only."""
     rank = rank_of(dialect).label("status_rank")
-    page = select(Incident.id, Incident.human_id, Incident.title, Incident.level, Incident.category,
-                  Incident.party_code, Incident.drill, naive_utc(dialect, Incident.detected_at).label("detected_at"),
-                  Incident.next_due_at, rank).where(*_open(filters))
+    rows = select(col(Incident.id), col(Incident.human_id), col(Incident.title), col(Incident.level), col(Incident.category),
+                  col(Incident.party_code), col(Incident.drill), naive_utc(dialect, Incident.detected_at).label("detected_at"),
+                  col(Incident.next_due_at), rank).where(*_open(filters))
     if filters.status:
-        page = page.where(rank == STATUSES.index(filters.status))
-    page = page.order_by(rank, Incident.next_due_at.is_(None), Incident.next_due_at, Incident.id) \
+        rows = rows.where(rank == STATUSES.index(filters.status))
+    page = rows.order_by(rank, col(Incident.next_due_at).is_(None), col(Incident.next_due_at), col(Incident.id)) \
         .limit(filters.limit).cte("page")
 
     next_milestone = (
-        select(Milestone.id)
-        .where(Milestone.incident_id == page.c.id, Milestone.state.in_(OPEN_STATES))
-        .order_by(Milestone.due_at, Milestone.key).limit(1)
+        select(col(Milestone.id))
+        .where(col(Milestone.incident_id) == page.c.id, col(Milestone.state).in_(OPEN_STATES))
+        .order_by(col(Milestone.due_at), col(Milestone.key)).limit(1)
         .correlate(page).scalar_subquery()
     )
 
     def count(kinds: tuple[str, ...]):
-        return func.sum(case((TimelineEvent.kind.in_(kinds), 1), else_=0))
+        return func.sum(case((col(TimelineEvent.kind).in_(kinds), 1), else_=0))
 
     notices = (
-        select(TimelineEvent.incident_id, count(REMINDER_KINDS).label("reminders"),
+        select(col(TimelineEvent.incident_id), count(REMINDER_KINDS).label("reminders"),
                count(ESCALATION_KINDS).label("escalations"), count(FAILURE_KINDS).label("failures"),
                func.max(naive_utc(dialect, TimelineEvent.at)).label("last_notice_at"))
         # ix_timeline_incident_kind: a few index entries per incident on the page
-        .where(TimelineEvent.incident_id.in_(select(page.c.id)),
-               TimelineEvent.kind.in_(REMINDER_KINDS + ESCALATION_KINDS + FAILURE_KINDS))
-        .group_by(TimelineEvent.incident_id)
+        .where(col(TimelineEvent.incident_id).in_(select(page.c.id)),
+               col(TimelineEvent.kind).in_(REMINDER_KINDS + ESCALATION_KINDS + FAILURE_KINDS))
+        .group_by(col(TimelineEvent.incident_id))
         .subquery("notices")
     )
     unreached = (
-        select(func.count()).where(NotificationAttempt.incident_id == page.c.id,
-                                   NotificationAttempt.status == NO_CHANNEL)
+        select(func.count()).where(col(NotificationAttempt.incident_id) == page.c.id,
+                                   col(NotificationAttempt.status) == NO_CHANNEL)
         .correlate(page).scalar_subquery()
     )
     return (
         select(page.c.id, page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
                func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status_rank,
-               Milestone.key, Milestone.label, naive_utc(dialect, Milestone.due_at),
+               col(Milestone.key), col(Milestone.label), naive_utc(dialect, Milestone.due_at),
                notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at,
                unreached.label("unreached"))
         .select_from(page)
-        .outerjoin(Party, Party.code == page.c.party_code)
-        .outerjoin(Milestone, Milestone.id == next_milestone)
+        .outerjoin(Party, col(Party.code) == page.c.party_code)
+        .outerjoin(Milestone, col(Milestone.id) == next_milestone)
         .outerjoin(notices, notices.c.incident_id == page.c.id)
         .order_by(page.c.status_rank, page.c.next_due_at.is_(None), page.c.next_due_at, page.c.id)
     )
@@ -197,10 +197,11 @@ def _statements(dialect: str, filters: BoardFilters) -> tuple:
 
 def missed_sql(dialect: str):
     """The open milestones already past their deadline, of the incidents ``:ids``."""
-    return (select(Milestone.incident_id, Milestone.key, Milestone.label, naive_utc(dialect, Milestone.due_at))
-            .where(Milestone.incident_id.in_(bindparam("ids", expanding=True)), Milestone.state.in_(OPEN_STATES),
-                   Milestone.due_at <= NOW)
-            .order_by(Milestone.incident_id, Milestone.due_at))
+    return (select(col(Milestone.incident_id), col(Milestone.key), col(Milestone.label),
+                   naive_utc(dialect, Milestone.due_at))
+            .where(col(Milestone.incident_id).in_(bindparam("ids", expanding=True)),
+                   col(Milestone.state).in_(OPEN_STATES), col(Milestone.due_at) <= NOW)
+            .order_by(col(Milestone.incident_id), col(Milestone.due_at)))
 
 
 def board_params(now: datetime) -> dict:

@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -28,7 +29,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(db_app, name="db")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
 
@@ -88,13 +89,15 @@ def _wait_for_temporal(address: str, namespace: str, deadline_seconds: float = 6
 @app.command()
 def _warn_unreached(settings: Settings) -> None:
     """Say it when the policy's messages would reach no one (no channel for some of its tags)."""
+    from sqlmodel import col
+
     from desk.coverage import uncovered_tags
     from desk.db import session_scope
     from desk.models import Party
     from desk.policy import load_policy
 
     with session_scope() as session:
-        codes = [p.code for p in session.query(Party).filter(Party.active == True)]  # noqa: E712
+        codes = [p.code for p in session.query(Party).filter(col(Party.active) == True)]  # noqa: E712
     tags = uncovered_tags([load_policy(settings.policy)], codes, settings.notify_config)
     if not tags:
         return

@@ -242,7 +242,7 @@ def rebuild_state(session: Session, incident: Incident, *, party: Party, policy:
 async def _restart(client: Client, session: Session, incident: Incident, *, policy: Policy,
                    drill_policy: Policy, public_url: str, task_queue: str) -> str:
     """Start an open incident's lost workflow from SQL. Returns the report's note on the rules used."""
-    party = session.get(Party, incident.party_code)
+    party = session.get_one(Party, incident.party_code)
     rules, note = incident_policy(incident, policy=policy, drill_policy=drill_policy)
     state = rebuild_state(session, incident, party=party, policy=rules, now=datetime.now(UTC))
     if state.event_seq == 0:

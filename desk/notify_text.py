@@ -10,8 +10,8 @@ from desk.timefmt import SHANGHAI, duration_zh
 from desk.vocab import Level, NotificationKind
 
 # The messages go out in Chinese whoever reads them, written here (the domain cannot use the pages' catalog).
-LEVEL_NAMES = {Level.I: "特别重大(I级)", Level.II: "重大(II级)", Level.III: "较大(III级)", Level.IV: "一般(IV级)"}
-KIND_TITLES = {
+LEVEL_NAMES: dict[str, str] = {Level.I: "特别重大(I级)", Level.II: "重大(II级)", Level.III: "较大(III级)", Level.IV: "一般(IV级)"}
+KIND_TITLES: dict[str, str] = {
     NotificationKind.reminder: "【时限提醒】",
     NotificationKind.breach: "【超时督办】",
     NotificationKind.repeat: "【再次督办】",

@@ -121,6 +121,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
         if existing is None:
             raise
         return existing, False
+    assert incident.id is not None  # the flush gave the row its id
     incident.human_id = ids.human_id(now.astimezone(SHANGHAI).year, incident.id)
     # The random tail keeps ids unique even if the database is ever reset while Temporal keeps history.
     incident.workflow_id = ids.workflow_id(incident.human_id, uuid.uuid4().hex[:6])
@@ -155,6 +156,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
 
 def incident_facts(incident: Incident, party: Party) -> IncidentFacts:
     """What the workflow knows of the incident, as the row says now (current party and level)."""
+    assert incident.id is not None  # a row read or flushed: it has its id
     return IncidentFacts(
         incident_id=incident.id, human_id=incident.human_id, title=incident.title, category=incident.category,
         level=incident.level, party_code=party.code, party_name=party.name, detected_at=incident.detected_at,
@@ -188,9 +190,9 @@ async def start_incident_workflow(*, client: Client, incident: Incident, party: 
 
 
 def _remove_unstarted(session: Session, incident: Incident) -> None:
-    session.exec(delete(TimelineEvent).where(TimelineEvent.incident_id == incident.id))
-    session.exec(delete(Milestone).where(Milestone.incident_id == incident.id))
-    session.exec(delete(Incident).where(Incident.id == incident.id))
+    session.exec(delete(TimelineEvent).where(col(TimelineEvent.incident_id) == incident.id))
+    session.exec(delete(Milestone).where(col(Milestone.incident_id) == incident.id))
+    session.exec(delete(Incident).where(col(Incident.id) == incident.id))
     session.commit()
     invalidate_assessments()
 

@@ -11,11 +11,12 @@ from desk.vocab import Category, Level, MilestoneKey, MilestoneState
 # here in the domain, which cannot use the pages' catalog (api/web/labels.py), and say "Not yet due" where a
 # page says "Pending".
 ASSESSED = (MilestoneKey.acknowledge, MilestoneKey.first_release, MilestoneKey.press_conference)
-MILESTONE_LABELS = {MilestoneKey.acknowledge: "责任单位签收", MilestoneKey.first_release: "发布权威信息",
-                    MilestoneKey.press_conference: "举行新闻发布会", MilestoneKey.follow_up: "动态发布"}
-MILESTONE_LABELS_EN = {MilestoneKey.acknowledge: "Acknowledgement",
-                       MilestoneKey.first_release: "First authoritative release",
-                       MilestoneKey.press_conference: "Press conference", MilestoneKey.follow_up: "Follow-up release"}
+MILESTONE_LABELS: dict[str, str] = {MilestoneKey.acknowledge: "责任单位签收", MilestoneKey.first_release: "发布权威信息",
+                                    MilestoneKey.press_conference: "举行新闻发布会", MilestoneKey.follow_up: "动态发布"}
+MILESTONE_LABELS_EN: dict[str, str] = {MilestoneKey.acknowledge: "Acknowledgement",
+                                       MilestoneKey.first_release: "First authoritative release",
+                                       MilestoneKey.press_conference: "Press conference",
+                                       MilestoneKey.follow_up: "Follow-up release"}
 LEVEL_LABELS = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大", Level.IV: "一般"}
 CATEGORY_LABELS = {Category.natural_disaster: "自然灾害", Category.accident: "事故灾难",
                    Category.public_health: "公共卫生事件", Category.social_security: "社会安全事件",

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from desk.models import Party
 from desk.stats.definitions import ASSESSED, CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS, STATE_LABELS
@@ -93,7 +93,7 @@ def detail_rows(session: Session, period: Period, *, party: str | None = None,
 
     A year is some 40,000 rows: they stream (``yield_per``) as plain tuples, times as naive UTC."""
     now_utc = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    names = dict(session.execute(select(Party.code, Party.name)).all())
+    names: dict[str, str] = dict(session.execute(select(col(Party.code), col(Party.name))).all())
     levels = {code: f"{label}（{code}）" for code, label in LEVEL_LABELS.items()}
     yield DETAIL_HEADER
     result = session.execute(detail_sql(session, period, party).execution_options(yield_per=2000))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Float, case, cast, false, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from desk.models import Incident, Milestone
 from desk.stats.definitions import ASSESSED
@@ -37,19 +37,19 @@ def bucket_of(now: datetime) -> ColumnElement:
     met, met_late, waived, overdue = (MilestoneState.met, MilestoneState.met_late, MilestoneState.waived,
                                       MilestoneState.overdue)
     return case(
-        (Milestone.state == met, met.value),
-        (Milestone.state == met_late, met_late.value),
-        (Milestone.state == waived, waived.value),
-        (or_(Milestone.state == overdue, Milestone.due_at <= now), overdue.value),
+        (col(Milestone.state) == met, met.value),
+        (col(Milestone.state) == met_late, met_late.value),
+        (col(Milestone.state) == waived, waived.value),
+        (or_(col(Milestone.state) == overdue, col(Milestone.due_at) <= now), overdue.value),
         else_=MilestoneState.pending.value,
     )
 
 
 def scope(period: Period, party: str | None) -> list[ColumnElement]:
-    conditions = [Incident.drill == false(), Incident.detected_at >= period.utc_start,
-                  Incident.detected_at < period.utc_end]
+    conditions = [col(Incident.drill) == false(), col(Incident.detected_at) >= period.utc_start,
+                  col(Incident.detected_at) < period.utc_end]
     if party:
-        conditions.append(Incident.party_code == party)
+        conditions.append(col(Incident.party_code) == party)
     return conditions
 
 
@@ -57,12 +57,12 @@ def outcome_counts_sql(session: Session, period: Period, party: str | None, now:
     """One grouped query: (party, milestone, month, outcome, level-I flag) -> count."""
     return (
         select(
-            Incident.party_code.label("party"), Milestone.key.label("mkey"),
+            col(Incident.party_code).label("party"), col(Milestone.key).label("mkey"),
             month_of(session, Incident.detected_at).label("month"), bucket_of(now).label("bucket"),
-            (Incident.level == Level.I).label("level_one"), func.count().label("n"),
+            (col(Incident.level) == Level.I).label("level_one"), func.count().label("n"),
         )
-        .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
-        .where(*scope(period, party), Milestone.key.in_(ASSESSED))
+        .select_from(Milestone).join(Incident, col(Incident.id) == col(Milestone.incident_id))
+        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED))
         .group_by(literal_column("party"), literal_column("mkey"), literal_column("month"),
                   literal_column("bucket"), literal_column("level_one"))
     )
@@ -71,17 +71,17 @@ def outcome_counts_sql(session: Session, period: Period, party: str | None, now:
 def durations_sql(session: Session, period: Period, party: str | None):
     """Seconds from detection to meeting, for every met assessed milestone."""
     return (
-        select(Incident.party_code, Milestone.key,
+        select(col(Incident.party_code), col(Milestone.key),
                seconds_between(session, Incident.detected_at, Milestone.met_at).label("seconds"))
-        .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
-        .where(*scope(period, party), Milestone.key.in_(ASSESSED),
-               Milestone.state.in_((MilestoneState.met, MilestoneState.met_late)))
+        .select_from(Milestone).join(Incident, col(Incident.id) == col(Milestone.incident_id))
+        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED),
+               col(Milestone.state).in_((MilestoneState.met, MilestoneState.met_late)))
     )
 
 
 def incident_counts_sql(session: Session, period: Period, party: str | None):
     return (
-        select(Incident.party_code.label("party"), month_of(session, Incident.detected_at).label("month"),
+        select(col(Incident.party_code).label("party"), month_of(session, Incident.detected_at).label("month"),
                func.count().label("n"))
         .where(*scope(period, party))
         .group_by(literal_column("party"), literal_column("month"))
@@ -98,21 +98,22 @@ def stamp_sql(period: Period, party: str | None, now: datetime) -> list:
     """What the period's figures depend on, cheaply: the incidents detected in it, their event counts
     (every recorded event raises ``version``), and how many pending milestones are past due at ``now``."""
     incidents = select(func.count(), func.coalesce(func.sum(Incident.version), 0), func.max(Incident.id)).where(
-        Incident.detected_at >= period.utc_start, Incident.detected_at < period.utc_end)
+        col(Incident.detected_at) >= period.utc_start, col(Incident.detected_at) < period.utc_end)
     # Driven from the few pending milestones (ix_milestone_state), not from the period's incidents.
     past_due = select(func.count()).select_from(Milestone).where(
-        Milestone.state == MilestoneState.pending, Milestone.due_at <= now, Milestone.key.in_(ASSESSED),
-        select(Incident.id).where(Incident.id == Milestone.incident_id, *scope(period, party)).exists())
+        col(Milestone.state) == MilestoneState.pending, col(Milestone.due_at) <= now, col(Milestone.key).in_(ASSESSED),
+        select(col(Incident.id)).where(col(Incident.id) == col(Milestone.incident_id), *scope(period, party)).exists())
     return [incidents, past_due]
 
 
 def detail_sql(session: Session, period: Period, party: str | None):
     dialect = dialect_of(session)
     return (
-        select(Incident.human_id, Incident.title, Incident.party_code, Incident.level, Incident.category,
-               naive_utc(dialect, Incident.detected_at), Milestone.key, naive_utc(dialect, Milestone.due_at),
-               Milestone.state, naive_utc(dialect, Milestone.met_at), Milestone.waived_reason)
-        .select_from(Milestone).join(Incident, Incident.id == Milestone.incident_id)
-        .where(*scope(period, party), Milestone.key.in_(ASSESSED))
-        .order_by(Incident.detected_at, Incident.id, Milestone.key)
+        select(col(Incident.human_id), col(Incident.title), col(Incident.party_code), col(Incident.level),
+               col(Incident.category), naive_utc(dialect, Incident.detected_at), col(Milestone.key),
+               naive_utc(dialect, Milestone.due_at), col(Milestone.state), naive_utc(dialect, Milestone.met_at),
+               col(Milestone.waived_reason))
+        .select_from(Milestone).join(Incident, col(Incident.id) == col(Milestone.incident_id))
+        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED))
+        .order_by(col(Incident.detected_at), col(Incident.id), col(Milestone.key))
     )

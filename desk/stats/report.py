@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from desk.models import Party
 from desk.stats import cache
@@ -24,8 +24,8 @@ def assessment(session: Session, period: Period, *, party: str | None = None, no
 
     The result may be shared with earlier callers: read it, do not change it."""
     now = now or datetime.now(UTC)
-    names = dict(session.execute(select(Party.code, Party.name)).all())
-    key = (str(session.get_bind().url), period, party, language)
+    names: dict[str, str] = dict(session.execute(select(col(Party.code), col(Party.name))).all())
+    key = (str(session.get_bind().engine.url), period, party, language)
     made_under = cache.stamp(session, period, party, now, names)
     hit = cache.recall(key, made_under)
     if hit is not None:
@@ -40,7 +40,7 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
     """The assessment computed from SQL, without the memory in front of it."""
     outcome_q, durations_q, incidents_q = assessment_statements(session, period, party, now)
     if names is None:
-        names = dict(session.execute(select(Party.code, Party.name)).all())
+        names = dict(session.execute(select(col(Party.code), col(Party.name))).all())
 
     cells: dict[tuple[str, str], Figures] = defaultdict(Figures)  # (party, milestone)
     by_month: dict[str, Figures] = defaultdict(Figures)
@@ -69,7 +69,7 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
     overall = Figures()
     for code in parties:
         total = Figures()
-        milestones = {}
+        milestones: dict[str, dict] = {}
         for key in ASSESSED:
             cell = cells.get((code, key))
             if cell is None:
