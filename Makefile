@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-sqlite test-postgresql system-deps bench clean lock
+.PHONY: up test lint test-sqlite test-postgresql system-deps bench clean lock
 
 # Every package comes from the lock file, each checked against its sha256 (a tampered or substituted download
 # fails the install); then the desk itself, with no further downloads (setuptools is in the lock too).
@@ -27,11 +27,16 @@ lock: $(STAMP)
 up: $(STAMP)
 	$(VENV)/bin/opinion-desk up
 
-## Run the whole test suite: on SQLite, then on the PostgreSQL at 127.0.0.1:5432 (database `test`)
-test: $(STAMP) system-deps
+## Lint (ruff) and type-check (mypy: desk, workflows, activities), then the whole test suite: on SQLite, then on
+## the PostgreSQL at 127.0.0.1:5432 (database `test`)
+test: $(STAMP) system-deps lint
 	$(PY) -m pytest
 	@if scripts/pg-ready; then DESK_TEST_DATABASE=postgresql $(PY) -m pytest -m "not sqlite_only"; \
 	else echo "PostgreSQL is not reachable at 127.0.0.1:5432: the PostgreSQL pass was skipped"; fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-sqlite: $(STAMP)
 	$(PY) -m pytest
