@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,6 +22,7 @@ from desk.inputs import (
     WaiveIn,
     as_utc,
     clean_text,
+    not_in_future,
     web_link,
 )
 from desk.vocab import UNGRADED_CATEGORIES, Category, Source
@@ -68,10 +69,7 @@ class IncidentCreate(BaseModel):
     def _detected(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        value = as_utc(value)
-        if value > datetime.now(UTC) + CLOCK_SKEW:
-            raise ValueError("发现时间不能晚于当前时间")
-        return value
+        return not_in_future(value, "发现时间不能晚于当前时间")
 
     @model_validator(mode="after")
     def _default_level(self) -> IncidentCreate:

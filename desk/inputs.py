@@ -40,6 +40,22 @@ def web_link(value: str) -> str:
     raise ValueError(BAD_LINK)
 
 
+def not_in_future(value: datetime, message: str) -> datetime:
+    """A time a person says has happened: as aware UTC, not later than now (a phone a little fast is fine)."""
+    value = as_utc(value)
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise ValueError(message)
+    return value
+
+
+def required_text(value: str, message: str) -> str:
+    """A text that must say something once trimmed."""
+    value = clean_text(value)
+    if not value:
+        raise ValueError(message)
+    return value
+
+
 def clean_text(value: str) -> str:
     if "\x00" in value:
         raise ValueError("不能包含空字符（NUL）")
@@ -75,10 +91,7 @@ class ReleaseIn(_Action):
     def _when(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        value = as_utc(value)
-        if value > datetime.now(UTC) + CLOCK_SKEW:
-            raise ValueError("发布时间不能晚于当前时间")
-        return value
+        return not_in_future(value, "发布时间不能晚于当前时间")
 
 
 class NoteIn(_Action):
@@ -87,10 +100,7 @@ class NoteIn(_Action):
     @field_validator("text")
     @classmethod
     def _text(cls, value: str) -> str:
-        value = clean_text(value)
-        if not value:
-            raise ValueError("请填写备注内容")
-        return value
+        return required_text(value, "请填写备注内容")
 
 
 class _Reasoned(_Action):
@@ -99,10 +109,7 @@ class _Reasoned(_Action):
     @field_validator("reason")
     @classmethod
     def _reason(cls, value: str) -> str:
-        value = clean_text(value)
-        if not value:
-            raise ValueError("请填写理由")
-        return value
+        return required_text(value, "请填写理由")
 
 
 class ReassignIn(_Reasoned):

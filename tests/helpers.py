@@ -477,3 +477,10 @@ async def open_over_http(web_desk, **fields) -> str:
         r = await http.post("/incidents/new", data=data)
         assert r.status_code == 303, r.text
         return r.headers["location"].split("/incidents/")[1].split("?")[0]
+
+
+async def browser_page(browser, width: int, height: int):  # noqa: ANN001 (a Playwright browser)
+    """A fresh zh-CN, Beijing-time browser profile at this screen size, and a page in it: (context, page)."""
+    ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": width, "height": height})
+    ctx.set_default_timeout(30_000)
+    return ctx, await ctx.new_page()

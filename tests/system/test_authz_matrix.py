@@ -19,7 +19,7 @@ from api.auth import Tokens
 from api.ratelimit import MAX_FAILURES, WINDOW_SECONDS, LoginLimiter
 from desk.db import session_scope
 from desk.models import Incident, TimelineEvent, User
-from tests.helpers import PASSWORD, TEST_SECRET_KEY
+from tests.helpers import PASSWORD, TEST_SECRET_KEY, eventually
 
 ANON, DUTY, OWN, OTHER, SUPER, ADMIN = "anonymous", "duty", "bazhou", "enyang", "super", "admin"
 ROLES = (ANON, DUTY, OWN, OTHER, SUPER, ADMIN)
@@ -192,8 +192,14 @@ async def test_the_timeline_cannot_be_edited_or_deleted_through_any_route(desk):
         assert not {"put", "patch", "delete"} & set(ops), f"{path} offers {sorted(ops)}"
     iid = (await desk.open(title="时间线不可改", party="bazhou")).json()["id"]
     await desk.http.post(f"/api/incidents/{iid}/notes", headers=desk.auth(DUTY), json={"text": "原始记录"})
+    def assignment_recorded():
+        with session_scope(desk.database_url) as s:
+            return s.exec(select(TimelineEvent).where(TimelineEvent.kind == "assignment_notified")).first()
+
+    await eventually(assignment_recorded, timeout=20)  # the 【新交办】 event comes on its own time: wait for it
     before = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth(ADMIN))).json()["events"]
-    assert [e["kind"] for e in before] == ["opened", "note"]
+    assert [e["kind"] for e in before] == ["opened", "assignment_notified", "note"] or \
+        [e["kind"] for e in before] == ["opened", "note", "assignment_notified"]
     for path in (f"/api/incidents/{iid}/timeline", f"/api/incidents/{iid}", f"/api/incidents/{iid}/notes",
                  f"/api/incidents/{iid}/timeline/1", f"/api/incidents/{iid}/notes/2"):
         for method in ("PUT", "PATCH", "DELETE", "POST"):
@@ -206,4 +212,4 @@ async def test_the_timeline_cannot_be_edited_or_deleted_through_any_route(desk):
     await desk.http.post(f"/api/incidents/{iid}/acknowledge", headers=desk.auth(OWN))
     after = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth(ADMIN))).json()["events"]
     assert after[: len(before)] == before
-    assert [e["seq"] for e in after] == [1, 2, 3, 4]
+    assert [e["seq"] for e in after] == [1, 2, 3, 4, 5]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident, login
+from tests.helpers import add_incident, browser_page, login
 from tests.web.test_board_pages import seed_many_on_track
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -22,16 +22,10 @@ def seed_two_missed(database_url: str) -> str:
                             milestones={"acknowledge": "overdue", "first_release": "overdue"}).human_id
 
 
-async def _page(browser, width: int, height: int):  # noqa: F811 (the browser fixture)
-    ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": width, "height": height})
-    ctx.set_default_timeout(30_000)
-    return ctx, await ctx.new_page()
-
-
 @pytest.mark.browser
 async def test_a_missed_release_is_named_first_beside_an_earlier_missed_acknowledgement(web_desk, browser):
     human_id = seed_two_missed(web_desk.database_url)
-    ctx, page = await _page(browser, 1366, 800)
+    ctx, page = await browser_page(browser, 1366, 800)
     await login(page, web_desk.base_url, "super", "/login?next=/board")
     await page.wait_for_url("**/board")
     row = page.locator(f'#board-rows tr[data-id="{human_id}"]')
@@ -55,7 +49,7 @@ async def test_a_missed_release_is_named_first_beside_an_earlier_missed_acknowle
 @pytest.mark.browser
 async def test_on_a_phone_board_rows_are_cards_with_labelled_cells(web_desk, browser):
     human_id = seed_two_missed(web_desk.database_url)
-    ctx, page = await _page(browser, 390, 844)
+    ctx, page = await browser_page(browser, 390, 844)
     await login(page, web_desk.base_url, "super", "/login?next=/board")
     await page.wait_for_url("**/board")
     row = page.locator(f'#board-rows tr[data-id="{human_id}"]')
@@ -74,7 +68,7 @@ async def test_on_a_phone_board_rows_are_cards_with_labelled_cells(web_desk, bro
 async def test_the_wall_screen_shows_no_navigation_and_pages_through_rows_that_do_not_fit(web_desk, browser):
     seed_many_on_track(web_desk.database_url, 40, "bazhou")
     human_id = seed_two_missed(web_desk.database_url)
-    ctx, page = await _page(browser, 1920, 1080)
+    ctx, page = await browser_page(browser, 1920, 1080)
     await login(page, web_desk.base_url, "super", "/login?next=/board%3Fkiosk%3D1")
     await page.wait_for_url("**/board?kiosk=1")
     assert await page.locator("header.topbar").count() == 0 and not await page.locator("#board-filters").is_visible()
@@ -100,7 +94,7 @@ async def test_a_row_that_becomes_overdue_while_watched_flashes(web_desk, browse
         human_id = add_incident(s, party="bazhou", level="IV", status="open", title="即将超时",
                                 detected_at=soon - timedelta(hours=1), next_due_at=soon,
                                 milestones={"acknowledge": "pending"}).human_id
-    ctx, page = await _page(browser, 1920, 1080)
+    ctx, page = await browser_page(browser, 1920, 1080)
     await login(page, web_desk.base_url, "super", "/login?next=/board%3Fkiosk%3D1")
     row = page.locator(f'#board-rows tr[data-id="{human_id}"]')
     assert "just-overdue" not in (await row.get_attribute("class") or "")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident, login
+from tests.helpers import add_incident, browser_page, login
 
 
 def seed(database_url: str) -> str:
@@ -23,8 +23,7 @@ def seed(database_url: str) -> str:
 @pytest.mark.browser
 async def test_on_a_phone_the_responder_finds_acknowledge_on_the_first_screen(web_desk, browser):
     human_id = seed(web_desk.database_url)
-    ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844})
-    page = await ctx.new_page()
+    ctx, page = await browser_page(browser, 390, 844)
     await login(page, web_desk.base_url, "bazhou", f"/login?next=/incidents/{human_id}")
     await page.wait_for_url(f"**/incidents/{human_id}")
     button = page.locator(".next-step").get_by_role("button", name="签收")
@@ -38,8 +37,7 @@ async def test_on_a_phone_the_responder_finds_acknowledge_on_the_first_screen(we
 @pytest.mark.browser
 async def test_a_supervisor_finds_rare_actions_under_more(web_desk, browser):
     human_id = seed(web_desk.database_url)
-    ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1366, "height": 900})
-    page = await ctx.new_page()
+    ctx, page = await browser_page(browser, 1366, 900)
     await login(page, web_desk.base_url, "super", f"/login?next=/incidents/{human_id}")
     await page.wait_for_url(f"**/incidents/{human_id}")
     more = page.locator("details.more-actions")
