@@ -53,6 +53,16 @@ BOARD_DEFINITIONS = (
     {"key": "overdue", "label": "已超期", "text": "至少一个时限已过截止时间仍未完成、也未豁免的事件数。"},
     {"key": "met_today", "label": "今日完成", "text": "今天（北京时间）完成的时限数，含超时完成；演练按筛选计入。"},
 )
+BOARD_DEFINITIONS_EN = (
+    {"key": "open", "label": "Open", "text": "Incidents not yet closed (under the current filters)."},
+    {"key": "at_risk", "label": "At risk",
+     "text": "Not overdue, but less than 25% of the time from detection to the nearest deadline is left "
+             "(past the 75% reminder)."},
+    {"key": "overdue", "label": "Overdue",
+     "text": "Incidents with at least one deadline passed that is neither met nor waived."},
+    {"key": "met_today", "label": "Met today",
+     "text": "Deadlines met today (Beijing time), late ones included; drills as the filter says."},
+)
 
 
 @dataclass(frozen=True)
@@ -218,7 +228,8 @@ def board_statements(dialect: str, filters: BoardFilters, now: datetime) -> list
 # --- the board ------------------------------------------------------------------------------------------
 
 
-def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: datetime | None = None) -> dict:
+def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: datetime | None = None,
+          language: str = "zh") -> dict:
     """The board's rows (overdue, at risk, on track; each group by the nearest deadline) and the counts
     above them. ``matching``: the open incidents the filters select, of which ``rows`` shows at most
     ``limit``; ``truncated`` when that is fewer than ``matching``."""
@@ -262,4 +273,5 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
             row["missed"].sort(key=lambda m: MISSED_ORDER.index(m["key"]) if m["key"] in MISSED_ORDER else 99)
     matching = counts[filters.status] if filters.status else counts["open"]
     return {"now": now.isoformat(), "counts": counts, "rows": rows, "matching": matching,
-            "truncated": matching > len(rows), "definitions": list(BOARD_DEFINITIONS)}
+            "truncated": matching > len(rows),
+            "definitions": list(BOARD_DEFINITIONS_EN if language.startswith("en") else BOARD_DEFINITIONS)}

@@ -7,7 +7,6 @@ first paint is rendered here; board.js then polls /api/board with the same filte
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,9 +15,9 @@ from jinja2.ext import _make_new_gettext
 from sqlmodel import Session, col, select
 
 from api.deps import get_session
-from api.web import i18n, labels
+from api.web import i18n, labels, views
 from api.web.security import PageError, page_role
-from api.web.templating import language, render
+from api.web.templating import language, local, render
 from api.web.views import desk_error_text, span
 from desk import stats
 from desk.board import STATUSES, BoardFilters, board
@@ -27,18 +26,13 @@ from desk.models import Milestone, Party, User
 from desk.service import get_incident, timeline_rows
 from desk.vocab import (
     BOARD_VIEWERS,
-    ESCALATION_EVENTS,
-    FAILURE_EVENTS,
     SUPERVISORS,
-    SYSTEM,
-    DeliveryStatus,
     MilestoneState,
     Role,
 )
 
 router = APIRouter(include_in_schema=False)
 ASSESSORS = SUPERVISORS
-FAILED_DELIVERIES = (DeliveryStatus.failed, DeliveryStatus.no_channel)
 POLL_SECONDS = 3
 
 
@@ -77,7 +71,7 @@ def board_page(request: Request, party: str = "", level: str = "", category: str
         category=category if category in labels.CATEGORIES else None,
         status=status if status in STATUSES else None, drills=drills,
     )
-    data = board(session, filters)
+    data = board(session, filters, language=language(request))
     lang = language(request)
     return page(request, "supervisor/board.html", {
         "data": data, "filters": filters, "parties": _parties(session), "poll_seconds": POLL_SECONDS,
@@ -115,16 +109,6 @@ def board_words(_, lang: str) -> dict[str, str]:
 # --- one incident's timeline ----------------------------------------------------------------------------
 
 
-@dataclass
-class Entry:
-    at: datetime
-    kind: str  # event | notification | deadline | detected
-    title: str
-    detail: str = ""
-    css: str = ""
-    gap: str = ""  # time since the entry before, in words
-
-
 @router.get("/board/incidents/{human_id}")
 def timeline_page(request: Request, human_id: str, user: User = Depends(page_role(*BOARD_VIEWERS)),
                   session: Session = Depends(get_session)):
@@ -138,26 +122,19 @@ def timeline_page(request: Request, human_id: str, user: User = Depends(page_rol
     milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
                                    .order_by(col(Milestone.due_at))).all())
     now = datetime.now(UTC)
-    entries = [Entry(incident.detected_at, "detected", _("Detected"), incident.title, "start")]
-    for e in events:
-        detail = _event_detail(e.payload or {}, _)
-        if e.actor and e.actor != SYSTEM:
-            detail = (_("by %(who)s", who=e.actor) + (" · " + detail if detail else ""))
-        css = "failed" if e.kind in FAILURE_EVENTS else "escalation" if e.kind in ESCALATION_EVENTS else ""
-        entries.append(Entry(e.at, "event", _(labels.EVENTS.get(e.kind, e.kind)), detail, css))
-    for n in notes:
-        status = _(labels.DELIVERY.get(n.status, n.status))
-        what = _(labels.NOTIFICATION_KINDS.get(n.kind, n.kind))
-        detail = " · ".join(x for x in (n.service or n.channel, n.tags, f"#{n.attempt}", n.error) if x)
-        entries.append(Entry(n.at, "notification", f"{_('Notification')}：{what} — {status}", detail,
-                             "notification " + ("failed" if n.status in FAILED_DELIVERIES else "delivered")))
-    for m in milestones:
+    # The incident page's timeline (one renderer: views.timeline), oldest first, with the detection, every
+    # deadline as a marker, and the time between entries.
+    entries = views.timeline(session, events, notes, _, local, user)
+    entries.append(views.Entry(incident.detected_at, (-1, 0), _("Detected"), css="detected start",
+                               details=[(_("Incident"), incident.title, "")]))
+    for i, m in enumerate(milestones):
         label = _(labels.MILESTONES.get(m.key, m.key))
-        state = _(labels.MILESTONE_STATES.get(m.state, m.state))
         upcoming = m.due_at > now and m.state in (MilestoneState.pending, MilestoneState.overdue)
-        entries.append(Entry(m.due_at, "deadline", _("Deadline: %(label)s", label=label),
-                             state + (f" · {_('upcoming')}" if upcoming else ""), f"deadline state-{m.state}"))
-    entries.sort(key=lambda x: (x.at, {"detected": 0, "event": 1, "notification": 2, "deadline": 3}[x.kind]))
+        state = _(labels.MILESTONE_STATES.get(m.state, m.state))
+        entries.append(views.Entry(m.due_at, (3, i), _("Deadline: %(label)s", label=label),
+                                   css=f"deadline state-{m.state}",
+                                   details=[(_("State"), state + (" · " + _("not yet due") if upcoming else ""), "")]))
+    entries.sort(key=lambda x: (x.at, x.order))
     previous = None
     for entry in entries:
         if previous is not None and (entry.at - previous).total_seconds() >= 60:
@@ -173,17 +150,6 @@ def timeline_page(request: Request, human_id: str, user: User = Depends(page_rol
         "incident": incident, "party": party.name if party else incident.party_code, "entries": entries,
         "intervals": intervals, "level": _(labels.LEVELS.get(incident.level, incident.level)),
     })
-
-
-def _event_detail(payload: dict, _) -> str:
-    parts = []
-    for key in ("reason", "text", "note", "summary", "channel", "url", "party_name", "level", "error"):
-        value = payload.get(key)
-        if value:
-            parts.append(str(value))
-    if payload.get("milestone"):
-        parts.insert(0, _(labels.MILESTONES.get(payload["milestone"], payload["milestone"])))
-    return " · ".join(parts)[:500]
 
 
 # --- the assessment -------------------------------------------------------------------------------------
@@ -211,12 +177,15 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
     definitions = {d["key"]: d["text"] for d in report["definitions"]}
     query = f"from={period.start}&to={period.end}" + (f"&party={party}" if party else "")
     ranked = ranked_parties(report["parties"])
+    bins = report["release_distribution"]
+    release = [{"label": _release_bin(b["upper_hours"], lower, _), "count": b["count"]}
+               for b, lower in zip(bins, [None] + [b["upper_hours"] for b in bins][:-1], strict=True)]
     chart_data = {
         "parties": [{"name": p["name"], "on_time": p["figures"]["on_time_rate"],
                      "response": p["figures"]["response_rate"]} for p in ranked],
         "milestones": [{"name": m["label"], **{b: m[b] for b in stats.BUCKETS}} for m in report["milestones"]],
         "monthly": report["monthly"],
-        "release": report["release_distribution"],
+        "release": release,
         "words": {"on_time": _("On-time rate"), "response": _("Response rate"),
                   "incidents": _("Number of incidents"),
                   **{b: _(w) for b, w in ((MilestoneState.met, "Met on time"), (MilestoneState.met_late, "Met late"),
@@ -228,8 +197,17 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
         "definitions": definitions, "query": query, "chart_data": _script_json(chart_data),
         "milestone_labels": {k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED},
         "pct": _pct, "hours": lambda seconds: "—" if seconds is None else span(seconds, _, lang),
-        "ranked": ranked,
+        "ranked": ranked, "release": release,
     })
+
+
+def _release_bin(upper: int | None, lower: int | None, _) -> str:  # noqa: ANN001 (the page's gettext)
+    """A bin of hours from detection to the first release, in the page's words: ≤5 小时 / 5–24 小时 / >48 小时."""
+    if lower is None:
+        return _("up to %(h)s h", h=upper)
+    if upper is None:
+        return _("over %(h)s h", h=lower)
+    return _("%(a)s–%(b)s h", a=lower, b=upper)
 
 
 def ranked_parties(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:

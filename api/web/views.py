@@ -17,7 +17,7 @@ from api.web import labels
 from desk import actions
 from desk import clocks as clk
 from desk.errors import DeskError
-from desk.models import Incident, Milestone, NotificationAttempt, TimelineEvent, User
+from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
 from desk.service import Desk
 from desk.timefmt import duration_parts
@@ -207,6 +207,23 @@ class Entry:
     actor: str = ""
     css: str = ""
     details: list[tuple[str, str, str]] = field(default_factory=list)  # (label, text, href)
+    gap: str = ""  # the supervisor's view: time since the entry before, in words
+
+
+def tag_names(tags: str | list[str], names: dict[str, str], _: Translate) -> str:
+    """Notification tags as people know them: a party's name, its leadership, the city supervisor."""
+    out = []
+    for tag in (tags.split(",") if isinstance(tags, str) else tags):
+        tag = tag.strip()
+        if tag in names:
+            out.append(names[tag])
+        elif tag.endswith("-leaders") and tag.removesuffix("-leaders") in names:
+            out.append(_("%(party)s leadership", party=names[tag.removesuffix("-leaders")]))
+        elif tag == "supervisor":
+            out.append(_("City supervisor"))
+        elif tag:
+            out.append(tag)
+    return _(", ").join(out)
 
 
 def _http(url: str) -> str:
@@ -221,7 +238,7 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime | None], str],
-                  payload: dict | None = None) -> list[tuple[str, str, str]]:
+                  payload: dict | None = None, parties: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
     p = (event.payload or {}) if payload is None else payload
     rows: list[tuple[str, str, str]] = []
 
@@ -230,7 +247,7 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
             rows.append((label, str(text), href))
 
     def milestone(key: Any) -> str:
-        return _(labels.MILESTONES.get(str(key), str(key)))
+        return _(labels.MILESTONES.get(str(key), str(key))) if key else ""
 
     kind = event.kind
     if kind in (EventKind.opened, EventKind.level_changed) and isinstance(p.get("deadlines"), dict):
@@ -257,7 +274,7 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
     if kind in (EventKind.reminder_sent, EventKind.escalated, EventKind.escalation_repeated,
                 EventKind.notification_failed):
         add(_("Milestone"), milestone(p.get("milestone")))
-        add(_("Sent to"), ", ".join(p.get("tags") or []))
+        add(_("Sent to"), tag_names(p.get("tags") or [], parties or {}, _))
         if "matched" in p:
             add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
                                   matched=p.get("matched", 0)))
@@ -272,7 +289,7 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
         add(_("Detail"), p.get("error") or p.get("detail") or p.get("channel"))
     if kind in (EventKind.delivery_recovered, EventKind.notification_cancelled):
         add(_("Milestone"), milestone(p.get("milestone")))
-        add(_("Sent to"), ", ".join(p.get("tags") or []))
+        add(_("Sent to"), tag_names(p.get("tags") or [], parties or {}, _))
     if kind == EventKind.delivery_recovered:
         add(_("Channels"), _("%(count)s channel(s) took it after %(tries)s tries",
                              count=len(p.get("delivered_now") or []), tries=p.get("tries", "")))
@@ -292,15 +309,16 @@ def timeline(session: Session, events: list[TimelineEvent], notes: list[Notifica
     hidden = _("Some channels failed; their details are shown to duty officers and supervisors.")
     names = {u.username: u.display_name or u.username for u in session.exec(
         select(User).where(col(User.username).in_({e.actor for e in events}))).all()}
+    parties = {p.code: p.name for p in session.exec(select(Party)).all()}
     entries = []
     for e in events:
         actor = _("System") if e.actor == SYSTEM else names.get(e.actor, e.actor)
         entries.append(Entry(at=e.at, order=(1, e.seq), title=_(labels.EVENTS.get(e.kind, e.kind)), actor=actor,
                              css=f"event {e.kind}",
-                             details=event_details(e, _, local, event_payload_for(viewer, e, hidden))))
+                             details=event_details(e, _, local, event_payload_for(viewer, e, hidden), parties)))
     for n in notes:
         status = _(labels.DELIVERY.get(n.status, n.status))
-        details = [(_("Delivery"), status, ""), (_("Sent to"), n.tags, ""),
+        details = [(_("Delivery"), status, ""), (_("Sent to"), tag_names(n.tags, parties, _), ""),
                    (_("Channel"), (n.service or n.channel) if channels else n.service, "")]
         if n.attempt > 1:
             details.append((_("Attempt"), str(n.attempt), ""))
