@@ -28,6 +28,8 @@ from sqlalchemy import and_, bindparam, case, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from desk import clocks as clk
+from desk import glossary
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, UTCDateTime
 from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS
 from desk.timefmt import SHANGHAI, naive_utc
@@ -35,8 +37,8 @@ from desk.vocab import ESCALATION_EVENTS, FAILURE_EVENTS, REMINDER_EVENTS, Incid
 
 OVERDUE, AT_RISK, ON_TRACK = "overdue", "at_risk", "on_track"
 STATUSES = (OVERDUE, AT_RISK, ON_TRACK)
-STATUS_LABELS = {OVERDUE: "已超期", AT_RISK: "临近时限", ON_TRACK: "正常"}
-AT_RISK_QUARTERS = 4  # at risk in the last quarter of a window: after the 75% reminder
+STATUS_LABELS = {OVERDUE: glossary.OVERDUE, AT_RISK: glossary.AT_RISK, ON_TRACK: glossary.ON_TRACK}
+AT_RISK_QUARTERS = round(1 / (1 - clk.AT_RISK_SHARE))  # at risk in the last quarter of a window (desk.clocks)
 OPEN_STATES = (MilestoneState.pending, MilestoneState.overdue)
 REMINDER_KINDS, ESCALATION_KINDS, FAILURE_KINDS = REMINDER_EVENTS, ESCALATION_EVENTS, FAILURE_EVENTS
 DEFAULT_LIMIT = 500
@@ -50,7 +52,7 @@ BOARD_DEFINITIONS = (
     {"key": "open", "label": "处置中", "text": "尚未结案的事件数（按当前筛选）。"},
     {"key": "at_risk", "label": "临近时限",
      "text": "未超期，但距最近时限的剩余时间不足“发现至该时限”总时长的 25%（已过 75% 提醒点）。"},
-    {"key": "overdue", "label": "已超期", "text": "至少一个时限已过截止时间仍未完成、也未豁免的事件数。"},
+    {"key": "overdue", "label": glossary.OVERDUE, "text": "至少一个时限已过截止时间仍未完成、也未豁免的事件数。"},
     {"key": "met_today", "label": "今日完成", "text": "今天（北京时间）完成的时限数，含超时完成；演练按筛选计入。"},
 )
 BOARD_DEFINITIONS_EN = (

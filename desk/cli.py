@@ -102,7 +102,7 @@ def _warn_unreached(settings: Settings) -> None:
     if not tags:
         return
     if settings.notify_config is None:
-        typer.secho("  注意：未配置通知渠道（DESK_NOTIFY_CONFIG 未设置），提醒和升级只记入时间线，不会送达任何人 / "
+        typer.secho("  注意：未配置通知渠道（DESK_NOTIFY_CONFIG 未设置），提醒和督办只记入时间线，不会送达任何人 / "
                     "warning: no notification channel (DESK_NOTIFY_CONFIG is not set): reminders and escalations "
                     "reach no one", fg=typer.colors.YELLOW)
     else:

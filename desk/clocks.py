@@ -21,6 +21,15 @@ PENDING, MET, MET_LATE, OVERDUE, WAIVED = (MilestoneState.pending, MilestoneStat
 DONE_STATES = (MET, MET_LATE, WAIVED)
 
 
+# The one status rule (board, lists, incident page, countdowns): a deadline is at risk (amber) once three
+# quarters of its window (from detection, or from the last release for a follow-up) have passed, and
+# overdue (red) once it has passed.
+AT_RISK_SHARE = 0.75
+
+
+def at_risk_from(window_start: datetime, due_at: datetime) -> datetime:
+    return window_start + (due_at - window_start) * AT_RISK_SHARE
+
 @dataclass
 class MilestoneClock:
     key: str

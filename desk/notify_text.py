@@ -5,19 +5,14 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+from desk import glossary
 from desk.messages import Deliver, Notify
 from desk.timefmt import SHANGHAI, duration_zh
 from desk.vocab import Level, NotificationKind
 
 # The messages go out in Chinese whoever reads them, written here (the domain cannot use the pages' catalog).
 LEVEL_NAMES: dict[str, str] = {Level.I: "特别重大(I级)", Level.II: "重大(II级)", Level.III: "较大(III级)", Level.IV: "一般(IV级)"}
-KIND_TITLES: dict[str, str] = {
-    NotificationKind.reminder: "【时限提醒】",
-    NotificationKind.breach: "【超时督办】",
-    NotificationKind.repeat: "【再次督办】",
-    NotificationKind.channel_failure: "【通知渠道故障】",
-    NotificationKind.assigned: "【新交办】",
-}
+KIND_TITLES: dict[str, str] = {str(k): v for k, v in glossary.NOTIFICATION_TITLES.items()}
 
 
 def human_span(delta: timedelta) -> str:

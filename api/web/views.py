@@ -148,16 +148,14 @@ def policy_of(desk: Desk, incident: Incident) -> Policy:
     return preferred
 
 
-def first_reminder_at(policy: Policy, incident: Incident, m: Milestone) -> datetime | None:
-    """When the milestone's first reminder rung falls: from then on its countdown turns amber."""
+def at_risk_at(policy: Policy, incident: Incident, m: Milestone) -> datetime | None:
+    """When the milestone's countdown turns amber: the one status rule (desk.clocks.at_risk_from), as the board."""
     if m.state not in (clk.PENDING, clk.OVERDUE):
         return None
     start = incident.detected_at
     if m.key == FOLLOW_UP:
         start = m.due_at - timedelta(seconds=policy.follow_up_every_seconds or 0)
-    clock = clk.MilestoneClock(key=m.key, label=m.label, window_start=start, due_at=m.due_at, planned_from=start)
-    rungs = [r for r in clk.ladder(clock, policy, incident.party_code, m.due_at) if r.kind == NotificationKind.reminder]
-    return rungs[0].at if rungs else None
+    return clk.at_risk_from(start, m.due_at)
 
 
 @dataclass
@@ -186,7 +184,7 @@ def milestone_views(desk: Desk, incident: Incident, milestones: list[Milestone],
                              open=m.state in (clk.PENDING, clk.OVERDUE), met_at=m.met_at,
                              waived_reason=m.waived_reason)
         if view.open and incident.status == IncidentStatus.open:
-            view.amber_at = first_reminder_at(policy, incident, m)
+            view.amber_at = at_risk_at(policy, incident, m)
             left = (m.due_at - now).total_seconds()
             view.tone = "red" if left <= 0 else ("amber" if view.amber_at and now >= view.amber_at else "green")
             words = _("%(t)s left") if left > 0 else _("overdue by %(t)s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from desk import glossary
 from desk.vocab import Category, Level, MilestoneKey, MilestoneState
 
 # The assessment's own words, keyed by the codes of desk.vocab: the CSV export and the JSON report are written
@@ -21,8 +22,7 @@ LEVEL_LABELS = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大"
 CATEGORY_LABELS = {Category.natural_disaster: "自然灾害", Category.accident: "事故灾难",
                    Category.public_health: "公共卫生事件", Category.social_security: "社会安全事件",
                    Category.public_opinion: "政务舆情/媒体关切"}
-STATE_LABELS = {MilestoneState.pending: "未到期", MilestoneState.met: "按时完成", MilestoneState.met_late: "超时完成",
-                MilestoneState.overdue: "超期未完成", MilestoneState.waived: "已豁免"}
+STATE_LABELS = glossary.MILESTONE_STATES
 BUCKETS = (MilestoneState.met, MilestoneState.met_late, MilestoneState.overdue, MilestoneState.waived,
            MilestoneState.pending)
 # Time-to-first-release distribution: upper bounds in hours (the 5 h / 24 h / 48 h of the rules).
@@ -49,16 +49,16 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition("met", "按时完成", "Met on time", "在截止时间前（含）完成的时限数。完成时间以实际发生时间为准。",
                "Milestones met at or before the deadline (the time it happened, not when it was recorded)."),
     Definition("met_late", "超时完成", "Met late", "截止时间之后才完成的时限数。", "Milestones met after the deadline."),
-    Definition("overdue", "超期未完成", "Overdue", "截止时间已过仍未完成、也未豁免的时限数。",
+    Definition("overdue", glossary.OVERDUE, "Overdue", "截止时间已过仍未完成、也未豁免的时限数。",
                "Milestones past their deadline, neither met nor waived."),
     Definition("waived", "已豁免", "Waived", "督办人员注明理由后豁免的时限数，不计入及时率和回应率的分母。",
                "Milestones waived by a supervisor with a reason; left out of both rates."),
     Definition("pending", "未到期", "Not yet due", "尚未到截止时间、也未完成的时限数，不计入分母。",
                "Milestones not yet due and not met; left out of both rates."),
-    Definition("on_time_rate", "及时率", "On-time rate", "按时完成 ÷（按时完成 + 超时完成 + 超期未完成）。",
+    Definition("on_time_rate", "及时率", "On-time rate", "按时完成 ÷（按时完成 + 超时完成 + 已超时）。",
                "Met on time ÷ (met on time + met late + overdue)."),
     Definition("response_rate", "回应率", "Response rate",
-               "（按时完成 + 超时完成）÷（按时完成 + 超时完成 + 超期未完成），即应回应的时限中已回应的比例。",
+               "（按时完成 + 超时完成）÷（按时完成 + 超时完成 + 已超时），即应回应的时限中已回应的比例。",
                "(Met on time + met late) ÷ (met on time + met late + overdue)."),
     Definition("median_hours", "用时中位数（小时）", "Median time (hours)",
                "从发现到完成该时限的用时（仅已完成者）的中位数，同 Excel MEDIAN。",

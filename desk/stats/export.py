@@ -21,7 +21,7 @@ from desk.vocab import MilestoneState
 PENDING, OVERDUE, MET_STATES = MilestoneState.pending, MilestoneState.overdue, (MilestoneState.met,
                                                                            MilestoneState.met_late)
 BOM = "\ufeff"
-SUMMARY_HEADER = ["责任单位", "单位代码", "时限", "事件数", "按时完成", "超时完成", "超期未完成", "已豁免", "未到期",
+SUMMARY_HEADER = ["责任单位", "单位代码", "时限", "事件数", "按时完成", "超时完成", "已超时", "已豁免", "未到期",
                   "及时率(%)", "回应率(%)", "用时中位数(小时)", "用时P90(小时)"]
 DETAIL_HEADER = ["事件编号", "标题", "责任单位", "单位代码", "级别", "类别", "发现时间(北京时间)", "时限", "截止时间(北京时间)",
                  "结果", "完成时间(北京时间)", "用时(小时)", "豁免理由"]

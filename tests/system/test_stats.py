@@ -167,7 +167,7 @@ def test_detail_csv_rows(known):
     assert first[10:12] == ["2026-01-01 00:06:00", "0.10"]
     assert rows[2][7:12] == ["发布权威信息", "2026-01-03 00:00:00", "按时完成", "2026-01-01 01:00:00", "1.00"]
     overdue_release = [r for r in rows if r[6] == "2026-03-01 08:00:00" and r[7] == "发布权威信息"]
-    assert overdue_release[0][9] == "超期未完成"
+    assert overdue_release[0][9] == "已超时"
     assert [r[12] for r in rows if r[9] == "已豁免"] == ["事件已由上级统一发布"]
 
 

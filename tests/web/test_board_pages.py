@@ -30,7 +30,7 @@ async def test_board_shows_a_new_incident_without_reload_and_overdue_first(web_d
     await page.wait_for_url("**/board")
     rows = page.locator("#board-rows tr")
     assert await rows.first.get_attribute("data-id") == overdue_id
-    assert "已升级 1 次" in await rows.first.inner_text()
+    assert "已督办 1 次" in await rows.first.inner_text()
     await page.evaluate("window.__notReloaded = true")
 
     new_id = await open_over_http(web_desk, title="看板应自动出现的新事件", level="III")
@@ -136,7 +136,7 @@ async def test_assessment_page_tables_definitions_and_csv_links(web_desk):
         html = (await http.get("/assessment", params={"from": "2026-02-01", "to": "2026-02-28"})).text
     assert 'id="chart-parties"' in html and 'id="table-parties"' in html and "/static/vendor/echarts.min.js" in html
     assert "/api/stats.csv?from=2026-02-01&amp;to=2026-02-28" in html
-    assert "按时完成 ÷（按时完成 + 超时完成 + 超期未完成）" in html  # the definition, on the page
+    assert "按时完成 ÷（按时完成 + 超时完成 + 已超时）" in html  # the definition, on the page
     assert "66.7%" in html  # 2 of 3 milestones on time
 
 
