@@ -54,6 +54,7 @@ NOTIFY_TYPES: dict[str, apprise.NotifyType] = {
     NotificationKind.repeat: apprise.NotifyType.FAILURE,
     NotificationKind.channel_failure: apprise.NotifyType.FAILURE,
     NotificationKind.assigned: apprise.NotifyType.INFO,
+    NotificationKind.urge: apprise.NotifyType.WARNING,
 }
 
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from desk import clocks as clk
-from desk.inputs import AcknowledgeIn, CloseIn, LevelIn, NoteIn, ReassignIn, ReleaseIn, ReopenIn, WaiveIn
-from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Waive
+from desk.inputs import AcknowledgeIn, CloseIn, LevelIn, NoteIn, ReassignIn, ReleaseIn, ReopenIn, UrgeIn, WaiveIn
+from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Urge, Waive
 from desk.models import Incident, User
 from desk.service import active_party, check_release_time
 from desk.users import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
@@ -118,6 +118,12 @@ _ACTIONS = [
            N_("Add a note"),
            N_("Add this note to the timeline of %(id)s? Timeline entries cannot be edited or deleted."),
            _always),
+    Action("urge", "urges", "Urge the responsible party (督办)", UrgeIn, SUPERVISORS, IncidentWorkflow.urge,
+           lambda u, b, _s: Urge(actor=u.username, text=b.text),
+           N_("Urge the party"),
+           N_("Send this urge to %(party)s for %(id)s? It goes through the party's notification channels and "
+              "stays in the timeline."),
+           _is_open),
     Action("reassign", "reassign", "Reassign to another party (改派)", ReassignIn, SUPERVISORS,
            IncidentWorkflow.reassign, _reassign,
            N_("Reassign to another party"),

@@ -24,6 +24,7 @@ NOTIFICATION_TITLES = {
     NotificationKind.repeat: f"【再次{ESCALATE}】",
     NotificationKind.channel_failure: "【通知渠道故障】",
     NotificationKind.assigned: "【新交办】",
+    NotificationKind.urge: f"【{ESCALATE}】",
 }
 # Said for the same thing by earlier versions; the catalog and these tables must not use them any more.
 REPLACED = ("已超期", "超期未完成", "升级")

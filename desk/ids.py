@@ -95,6 +95,11 @@ def assignment_key(party_code: str, n: int) -> str:
     return f"{ASSIGNED}{n}/{party_code}"
 
 
+def urge_key(n: int) -> str:
+    """The n-th 督办 of an incident."""
+    return f"urge/{n}"
+
+
 def dedupe_key(workflow_id: str, rung_key: str) -> str:
     return f"{workflow_id}/{rung_key}"
 

@@ -94,6 +94,15 @@ class ReleaseIn(_Action):
         return not_in_future(value, "发布时间不能晚于当前时间")
 
 
+class UrgeIn(_Action):
+    text: str = Field(min_length=1, max_length=1000, description="督办意见：写明要求和期限")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return required_text(value, "请填写督办意见")
+
+
 class NoteIn(_Action):
     text: str = Field(min_length=1, max_length=5000)
 

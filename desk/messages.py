@@ -87,6 +87,16 @@ class Owed:
 
 
 @dataclass
+class Notice:
+    """A message a person's action or an assignment makes due at once (not a rung of a deadline's ladder)."""
+
+    key: str  # desk.ids: assigned/<n>/<party> or urge/<n>
+    kind: str  # NotificationKind: assigned | urge
+    detail: str = ""  # the deadlines (assigned), the supervisor's words (urge)
+    actor: str = ""
+
+
+@dataclass
 class IncidentState:
     facts: IncidentFacts
     status: str = OPEN
@@ -100,8 +110,9 @@ class IncidentState:
     attempts: list[AttemptLog] = field(default_factory=list)
     written_seq: int = 0  # every event up to this seq is in SQL
     owed: list[Owed] = field(default_factory=list)
-    assignments_due: list[str] = field(default_factory=list)  # 【新交办】 messages still to send (desk.ids keys)
+    notices_due: list[Notice] = field(default_factory=list)  # 【新交办】 and 【督办】 messages still to send
     assignments_made: int = 0  # how many times the incident was given to a party (opening counts as one)
+    urges_made: int = 0
 
 
 @dataclass
@@ -135,6 +146,15 @@ class RecordRelease:
     channel: str = ""
     url: str = ""
     summary: str = ""
+    received_at: datetime | None = None
+
+
+@dataclass
+class Urge:
+    """督办/催办: a supervisor's written urge to the responsible party, sent through its channels and recorded."""
+
+    actor: str
+    text: str
     received_at: datetime | None = None
 
 

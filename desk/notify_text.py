@@ -48,6 +48,8 @@ def compose(n: Notify | Deliver, now: datetime) -> tuple[str, str]:
         lines.append("请立即签收，并在时限内发布权威信息。")
         if n.detail:
             lines.append(f"时限：{n.detail}"[:400])
+    if n.kind == NotificationKind.urge:
+        lines.append(f"督办意见：{n.detail}"[:1200])
     if n.kind == NotificationKind.channel_failure:
         lines.append(f"原因：通知多次发送失败，请检查该单位的通知渠道。{n.detail}"[:400])
     if n.link:

@@ -71,6 +71,8 @@ class EventKind(StrEnum):
     delivery_recovered = "delivery_recovered"
     notification_cancelled = "notification_cancelled"
     assignment_notified = "assignment_notified"
+    urged = "urged"  # the supervisor's 督办, as written
+    urge_sent = "urge_sent"  # whom the 【督办】 message reached
 
 
 class NotificationKind(StrEnum):
@@ -81,6 +83,7 @@ class NotificationKind(StrEnum):
     repeat = "repeat"
     channel_failure = "channel_failure"
     assigned = "assigned"  # 【新交办】: the party (opened, or reassigned to it) hears of the incident at once
+    urge = "urge"  # 【督办】: a supervisor's written urge to the party
 
 
 # Why an owed message is no longer due (a "notification_cancelled" event's reason), besides the milestone's

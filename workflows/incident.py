@@ -46,12 +46,14 @@ with workflow.unsafe.imports_passed_through():
         Delivered,
         IncidentInput,
         IncidentState,
+        Notice,
         Owed,
         Reassign,
         RecordBatch,
         RecordRelease,
         Reopen,
         TimelineEntry,
+        Urge,
         Waive,
     )
     from desk.policy import FOLLOW_UP, LEVELS
@@ -157,7 +159,7 @@ class IncidentWorkflow(LegacyBranch):
                 if not await self._wait_for_reopen():
                     break
                 continue
-            await self._send_assignments()
+            await self._send_notices()
             await self._send_due_rungs()
             await self._retry_owed()
             info = workflow.info()
@@ -264,25 +266,39 @@ class IncidentWorkflow(LegacyBranch):
         """The incident is given to this party (opened, or reassigned): a 【新交办】 message is due to it."""
         self.state.assignments_made += 1
         if self.policy.escalation.on_assign:
-            self.state.assignments_due.append(ids.assignment_key(party_code, self.state.assignments_made))
+            key = ids.assignment_key(party_code, self.state.assignments_made)
+            self.state.notices_due.append(Notice(key=key, kind=NotificationKind.assigned))
 
-    async def _send_assignments(self) -> None:
-        while self.state.assignments_due:
-            key = self.state.assignments_due[0]
+    def _notice_tags(self, notice: Notice) -> list[str]:
+        esc, party = self.policy.escalation, self.state.facts.party_code
+        if notice.kind == NotificationKind.assigned:
+            return list(clk.resolve_tags(esc.on_assign, party))
+        # 督办 goes where a missed deadline's escalation goes, but to the party's side: the supervisor writes it
+        return [t for t in clk.resolve_tags(esc.on_breach, party) if t != "supervisor"] or [party]
+
+    async def _send_notices(self) -> None:
+        """【新交办】 and 【督办】: messages due at once, sent in the order they were made, each recorded."""
+        while self.state.notices_due:
+            notice = self.state.notices_due[0]
             facts = self.state.facts
-            tags = list(clk.resolve_tags(self.policy.escalation.on_assign, facts.party_code))
-            open_clocks = sorted((c for c in self.state.clocks if c.open), key=lambda c: c.due_at)
-            deadlines = "；".join(f"{c.label} {c.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for c in open_clocks)
-            delivered, error = await self._deliver(NotificationKind.assigned, tags, key, None, None, 1,
-                                                   detail=deadlines)
+            tags = self._notice_tags(notice)
+            detail = notice.detail
+            if notice.kind == NotificationKind.assigned:
+                open_clocks = sorted((c for c in self.state.clocks if c.open), key=lambda c: c.due_at)
+                detail = "；".join(f"{c.label} {c.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for c in open_clocks)
+            delivered, error = await self._deliver(notice.kind, tags, notice.key, None, None, 1, detail=detail)
             async with self.lock:
-                self.state.assignments_due.remove(key)
-                payload: dict = {"rung": key, "party": {"code": facts.party_code, "name": facts.party_name},
+                self.state.notices_due.remove(notice)
+                payload: dict = {"rung": notice.key, "party": {"code": facts.party_code, "name": facts.party_name},
                                  "tags": tags}
-                payload.update(self._settle(key, "", NotificationKind.assigned, tags, delivered, error, tries=1,
-                                            owed=None, detail=deadlines))
-                self._append(EventKind.assignment_notified, SYSTEM, payload,
-                             key=ids.rung_event_key(self._workflow_id(), key))
+                payload.update(self._settle(notice.key, "", notice.kind, tags, delivered, error, tries=1,
+                                            owed=None, detail=detail))
+                if notice.kind == NotificationKind.assigned:
+                    self._append(EventKind.assignment_notified, SYSTEM, payload,
+                                 key=ids.rung_event_key(self._workflow_id(), notice.key))
+                else:  # the urge's own event (the person's action) is in already; this says who it reached
+                    self._append(EventKind.urge_sent, SYSTEM, payload,
+                                 key=ids.rung_event_key(self._workflow_id(), notice.key))
 
     async def _retry_owed(self) -> None:
         """Try again what channels are owed, tell the supervisor about channels failing for a while."""
@@ -427,10 +443,12 @@ class IncidentWorkflow(LegacyBranch):
             if owed.kind == NotificationKind.assigned and self.state.status == OPEN \
                     and owed.rung_key.endswith(f"/{self.state.facts.party_code}"):
                 continue  # a 【新交办】 is owed while the incident is open and with that party
+            if owed.kind == NotificationKind.urge and self.state.status == OPEN:
+                continue  # a 督办 is owed while the incident is open
             reason: str
             if self.state.status != OPEN:
                 reason = IncidentStatus.closed
-            elif owed.kind == NotificationKind.assigned:
+            elif owed.kind in (NotificationKind.assigned, NotificationKind.urge):
                 reason = EventKind.reassigned
             elif clock is None or clock.open:  # dropped by a level change, or its deadline moved since
                 reason = RESCHEDULED
@@ -605,6 +623,29 @@ class IncidentWorkflow(LegacyBranch):
     def _validate_note(self, cmd: AddNote) -> None:
         if not cmd.text.strip():
             raise _reject("备注内容不能为空。", why.NOTE_EMPTY, INVALID)
+        self._check_text(cmd.text, "text")
+
+    @workflow.update
+    async def urge(self, cmd: Urge) -> IncidentState:
+        """督办: the supervisor's words go to the party through its channels (as a 【督办】 message) and stay in
+        the timeline. A new handler: runs started before it never receive one, so it needs no patch."""
+        async with self.lock:
+            self._recheck(self._validate_urge, cmd)
+            self.state.urges_made += 1
+            key = ids.urge_key(self.state.urges_made)
+            seq = await self._event(EventKind.urged, cmd.actor, {"text": cmd.text, "rung": key}, self._action_time(cmd))
+            self.state.notices_due.append(Notice(key=key, kind=NotificationKind.urge, detail=cmd.text,
+                                                 actor=cmd.actor))
+        await self._recorded(seq)
+        return self._changed()
+
+    @urge.validator
+    def _validate_urge(self, cmd: Urge) -> None:
+        self._require_open()
+        if not self.durable:
+            raise _reject("该事件的处理流程版本较旧，不支持督办；请改用备注。", why.URGE_UNSUPPORTED, CONFLICT)
+        if not cmd.text.strip():
+            raise _reject("请填写督办意见。", why.URGE_EMPTY, INVALID)
         self._check_text(cmd.text, "text")
 
     @workflow.update

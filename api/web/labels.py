@@ -81,6 +81,8 @@ EVENTS = {
     EventKind.delivery_recovered: N_("Owed notification delivered"),
     EventKind.notification_cancelled: N_("Owed notification no longer due"),
     EventKind.assignment_notified: N_("New assignment: the party notified"),
+    EventKind.urged: N_("Urged"),
+    EventKind.urge_sent: N_("Urge delivered to the party"),
 }
 # Why an owed message is no longer due (the "notification_cancelled" event's reason).
 OWED_ENDED = {
@@ -97,6 +99,7 @@ NOTIFICATION_KINDS = {
     NotificationKind.repeat: N_("Repeated escalation"),
     NotificationKind.channel_failure: N_("Channel failure alert"),
     NotificationKind.assigned: N_("New assignment"),
+    NotificationKind.urge: N_("Urge"),
 }
 DELIVERY = {
     DeliveryStatus.delivered: N_("Delivered"),
@@ -150,6 +153,8 @@ ERROR_MESSAGES = {
     "release.in_future": N_("The release time cannot be later than now."),
     "release.first_missing": N_("No authoritative release has been recorded yet: record the first release first."),
     "note.empty": N_("Enter the note."),
+    "urge.empty": N_("Write what the party must do."),
+    "urge.unsupported": N_("This incident runs on an older version of the desk that cannot send an urge; add a note instead."),
     "reassign.same_party": N_("This party is already responsible for the incident."),
     "level.unknown": N_("Unknown level: %(level)s."),
     "level.unchanged": N_("The incident already has this level."),

@@ -277,7 +277,9 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
             add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
                                   matched=p.get("matched", 0)))
         add(_("Error"), p.get("error"))
-    if kind == EventKind.assignment_notified:
+    if kind == EventKind.urged:
+        add(_("Urge"), p.get("text"))
+    if kind in (EventKind.assignment_notified, EventKind.urge_sent):
         add(_("Party"), (p.get("party") or {}).get("name", ""))
         if "matched" in p:
             add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),

@@ -43,6 +43,7 @@ MATRIX = [
     ("post", I + "/releases", {"channel": "政府网站"}, RESPONDS),
     ("post", I + "/press-conferences", {}, RESPONDS),
     ("post", I + "/updates", {"summary": "进展"}, RESPONDS),
+    ("post", I + "/urges", {"text": "请按时发布"}, SUPERVISES),
     ("post", I + "/reassign", {"party": "bazhou", "reason": "同一单位"}, SUPERVISES),
     ("post", I + "/level", {"level": "III", "reason": "同一级别"}, SUPERVISES),
     ("post", I + "/waive", {"milestone": "first_release", "reason": "矩阵"}, SUPERVISES),

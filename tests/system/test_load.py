@@ -115,5 +115,5 @@ async def test_a_thousand_incidents_with_actions_at_once(temporal_env, tmp_path,
           f"elapsed={elapsed:.1f}s throughput={INCIDENTS / elapsed:.1f} incidents/s, {requests / elapsed:.1f} requests/s")
     assert errors == [], "\n".join(errors[:10])
     assert rows == INCIDENTS and workflows == INCIDENTS
-    assert kinds == {"opened": INCIDENTS, "acknowledged": INCIDENTS, "note": INCIDENTS}
-    assert len(per_incident) == INCIDENTS and all(n == 3 and lo == 1 and hi == 3 for _, n, lo, hi in per_incident)
+    assert kinds == {"opened": INCIDENTS, "assignment_notified": INCIDENTS, "acknowledged": INCIDENTS, "note": INCIDENTS}
+    assert len(per_incident) == INCIDENTS and all(n == 4 and lo == 1 and hi == 4 for _, n, lo, hi in per_incident)

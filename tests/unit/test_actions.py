@@ -19,9 +19,9 @@ ALL_DONE = {"acknowledge": "met", "first_release": "waived"}
     (RESPONDER, "open", FRESH, ["acknowledge", "release", "press_conference", "note"]),
     (RESPONDER, "open", RELEASED, ["release", "press_conference", "update", "note"]),
     (RESPONDER, "closed", RELEASED, ["note"]),
-    (SUPERVISOR, "open", FRESH, ["acknowledge", "release", "press_conference", "note", "reassign", "level", "waive",
-                                 "close"]),
-    (ADMIN, "open", ALL_DONE, ["release", "press_conference", "update", "note", "reassign", "level", "close"]),
+    (SUPERVISOR, "open", FRESH, ["acknowledge", "release", "press_conference", "note", "urge", "reassign", "level",
+                                 "waive", "close"]),
+    (ADMIN, "open", ALL_DONE, ["release", "press_conference", "update", "note", "urge", "reassign", "level", "close"]),
     (SUPERVISOR, "closed", ALL_DONE, ["note", "reopen"]),
 ])
 def test_each_role_is_offered_the_actions_the_incident_allows_now(role, status, states, expected):

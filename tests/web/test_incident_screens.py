@@ -48,3 +48,23 @@ async def test_a_supervisor_finds_rare_actions_under_more(web_desk, browser):
     await more.locator("summary").first.click()
     assert await more.locator("#action-reassign summary").is_visible()
     await ctx.close()
+
+
+async def test_a_supervisor_urges_the_party_from_the_incident_page(web_desk, receiver):
+    from tests.helpers import eventually, open_over_http
+
+    human_id = await open_over_http(web_desk, title="督办测试事件")
+    async with web_desk.client() as http:
+        token = await web_desk.login(http, "super")
+        r = await http.post(f"/incidents/{human_id}/urge", data={"csrf_token": token, "text": "请于今日18时前发布权威信息"})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=urge"), r.text
+
+        async def timeline() -> str:
+            return (await http.get(f"/incidents/{human_id}")).text
+
+        page = await timeline()
+        assert "督办" in page and "请于今日18时前发布权威信息" in page
+        r = await http.post(f"/incidents/{human_id}/urge", data={"csrf_token": token, "text": "   "})
+        assert r.status_code == 422 and "请填写督办意见" in r.text  # next to the field, nothing sent
+    # the party's channel got it, titled as an urge
+    await eventually(lambda: [m for m in receiver.tagged("bazhou") if m.title.startswith("【督办】")], timeout=20)

@@ -7,7 +7,9 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.worker import Worker
 
 from desk.messages import ChannelResult, Deliver, Delivered, IncidentFacts, IncidentInput, Reassign
@@ -99,4 +101,25 @@ async def test_a_policy_without_on_assign_sends_nothing_at_opening(time_skipping
         handle = await _start(env, policy, task_queue)
         await env.sleep(timedelta(minutes=10))
         assert assigned() == []
+        await handle.terminate("test over")
+
+
+async def test_a_supervisors_urge_reaches_the_party_and_its_leadership_not_the_supervisor(time_skipping_env):
+    from desk.messages import Urge
+
+    SENT.clear()
+    env, task_queue = time_skipping_env, f"assign-{uuid.uuid4().hex[:8]}"
+    async with Worker(env.client, task_queue=task_queue, workflows=[IncidentWorkflow],
+                      activities=[deliver_and_note, record_nothing]):
+        handle = await _start(env, load_policy("bazhong"), task_queue)
+        await handle.execute_update(IncidentWorkflow.urge, Urge(actor="super", text="请于今日18时前发布权威信息"))
+        await eventually(lambda: [d for d in SENT if d.kind == "urge"], timeout=10)
+        urge = next(d for d in SENT if d.kind == "urge")
+        assert urge.tags == ["bazhou", "bazhou-leaders"] and urge.detail == "请于今日18时前发布权威信息"
+        await handle.execute_update(IncidentWorkflow.urge, Urge(actor="super", text="再次督办"))
+        await eventually(lambda: len([d for d in SENT if d.kind == "urge"]) == 2, timeout=10)
+        keys = [d.dedupe_key for d in SENT if d.kind == "urge"]
+        assert len(set(keys)) == 2  # each urge a message of its own
+        with pytest.raises(WorkflowUpdateFailedError):  # nothing to say: refused, nothing sent
+            await handle.execute_update(IncidentWorkflow.urge, Urge(actor="super", text="  "))
         await handle.terminate("test over")
