@@ -10,6 +10,7 @@ import pytest
 from desk.db import session_scope
 from tests.helpers import add_incident, browser_page, login
 from tests.web.test_board_pages import seed_many_on_track
+from tests.web.test_web_pages import SCREENSHOTS
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -61,6 +62,7 @@ async def test_on_a_phone_board_rows_are_cards_with_labelled_cells(web_desk, bro
     label = await row.locator("td").nth(2).evaluate("td => getComputedStyle(td, '::before').content")
     assert "责任单位" in label
     assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+    await page.screenshot(path=str(SCREENSHOTS / "board.zh-CN.390px.png"), full_page=True)
     await ctx.close()
 
 
@@ -79,6 +81,7 @@ async def test_the_wall_screen_shows_no_navigation_and_pages_through_rows_that_d
     visible = await page.locator("#board-rows tr:not([hidden])").count()
     assert 5 < visible < 41
     assert await page.locator(f'#board-rows tr[data-id="{human_id}"]').is_visible()  # overdue first, on page 1
+    await page.screenshot(path=str(SCREENSHOTS / "board-kiosk.zh-CN.1920px.png"))
     await page.wait_for_function("() => /第 2\\/\\d+ 页/.test(document.getElementById('board-page').textContent)",
                                  timeout=15_000)
     assert not await page.locator(f'#board-rows tr[data-id="{human_id}"]').is_visible()
