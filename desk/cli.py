@@ -257,6 +257,7 @@ def user_add(
     party: str | None = typer.Option(None, help="party code; required for a responder"),
     name: str = typer.Option("", help="display name"),
     language: str = typer.Option("zh", help="zh or en"),
+    phone: str = typer.Option("", help="phone number, shown with a responder on its party's incident pages"),
 ) -> None:
     """Add a user with a hashed (argon2) password."""
     from desk.db import init_db, session_scope
@@ -268,7 +269,7 @@ def user_add(
     with session_scope() as session:
         try:
             user = create_user(session, username=username, password=password, role=role, party_code=party,
-                               display_name=name, language=language)
+                               display_name=name, language=language, phone=phone)
         except ValueError as exc:
             _fail(str(exc))
     typer.echo(f"added {user.username} ({user.role}{', ' + user.party_code if user.party_code else ''})")

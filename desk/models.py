@@ -71,6 +71,7 @@ class User(SQLModel, table=True):
     created_at: datetime = utc_column(default_factory=utcnow)
     # In every token and session cookie; bumped by logout, a new password and disabling, which revokes them all.
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    phone: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": text("''")})
 
 
 class Incident(SQLModel, table=True):

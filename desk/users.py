@@ -38,7 +38,7 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 def create_user(session: Session, *, username: str, password: str, role: str, party_code: str | None = None,
-                display_name: str = "", language: str = "zh") -> User:
+                display_name: str = "", language: str = "zh", phone: str = "") -> User:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if role == RESPONDER and not party_code:
@@ -51,7 +51,7 @@ def create_user(session: Session, *, username: str, password: str, role: str, pa
         raise ValueError(f"user '{username}' already exists")
     user = User(username=username, password_hash=hash_password(password), role=role,
                 party_code=party_code if role == RESPONDER else party_code, display_name=display_name or username,
-                language=language)
+                language=language, phone=phone.strip()[:32])
     session.add(user)
     session.commit()
     session.refresh(user)

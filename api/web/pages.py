@@ -33,7 +33,7 @@ from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import Desk, act, get_incident, open_incident, timeline_rows
 from desk.timefmt import SHANGHAI
-from desk.vocab import IncidentStatus, MilestoneState
+from desk.vocab import IncidentStatus, MilestoneState, Role
 
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(csrf.verify)]
@@ -318,6 +318,10 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
     return render(request, "incident.html", {
         "incident": out,
         "reporter": _display_name(session, out.reporter),
+        # the party's liaisons (its responders), with their phones: whom to call, not only which group to post to
+        "liaisons": [(u.display_name or u.username, u.phone) for u in session.exec(
+            select(User).where(User.party_code == incident.party_code, User.role == Role.responder,
+                               User.active == True).order_by(User.display_name)).all()],  # noqa: E712
         "level_label": _(labels.LEVELS.get(out.level, out.level)),
         "category_label": _(labels.CATEGORIES.get(out.category, out.category)),
         "source_label": _(labels.SOURCES.get(out.source, out.source)),

@@ -68,3 +68,21 @@ async def test_a_supervisor_urges_the_party_from_the_incident_page(web_desk, rec
         assert r.status_code == 422 and "请填写督办意见" in r.text  # next to the field, nothing sent
     # the party's channel got it, titled as an urge
     await eventually(lambda: [m for m in receiver.tagged("bazhou") if m.title.startswith("【督办】")], timeout=20)
+
+
+async def test_the_incident_page_names_the_partys_liaison_with_a_phone_to_call(web_desk):
+    from sqlmodel import select
+
+    from desk.models import User
+
+    human_id = seed(web_desk.database_url)
+    with session_scope(web_desk.database_url) as s:
+        liaison = s.exec(select(User).where(User.username == "bazhou")).one()
+        liaison.phone = "0827-5267001"
+        s.commit()
+    async with web_desk.client() as http:
+        await web_desk.login(http, "duty")
+        page = (await http.get(f"/incidents/{human_id}")).text
+    facts = page.split('class="liaisons"')[1].split("</dd>")[0]
+    assert "巴州区联络员" in facts and '<a href="tel:0827-5267001">0827-5267001</a>' in facts
+    assert "恩阳区联络员" not in facts  # another party's liaison is not this incident's
