@@ -59,10 +59,16 @@ MATRIX = [
 ]
 
 
+# Messages the workflow sends on its own time (【新交办】, an urge's delivery) write their events whenever they
+# are done; what a request did or did not do is the rest of the timeline.
+OWN_TIME = ("assignment_notified", "urge_sent")
+
+
 def timeline_len(database_url: str, human_id: str) -> int:
     with session_scope(database_url) as s:
         incident = s.exec(select(Incident).where(Incident.human_id == human_id)).one()
-        return len(s.exec(select(TimelineEvent.id).where(TimelineEvent.incident_id == incident.id)).all())
+        return len(s.exec(select(TimelineEvent.id).where(TimelineEvent.incident_id == incident.id,
+                                                         TimelineEvent.kind.not_in(OWN_TIME))).all())
 
 
 async def test_every_role_on_every_route(desk):
