@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -484,3 +485,11 @@ async def browser_page(browser, width: int, height: int):  # noqa: ANN001 (a Pla
     ctx = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": width, "height": height})
     ctx.set_default_timeout(30_000)
     return ctx, await ctx.new_page()
+
+
+async def signed_in_page(browser, base_url: str, who: str, path: str, width: int = 1366, height: int = 900):  # noqa: ANN001
+    """A fresh browser profile at this size, signed in as ``who``, on ``path``: (context, page)."""
+    ctx, page = await browser_page(browser, width, height)
+    await login(page, base_url, who, f"/login?next={quote(path, safe='')}")
+    await page.wait_for_url(f"**{path}")
+    return ctx, page

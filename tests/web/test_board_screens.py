@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident, browser_page, login
+from tests.helpers import add_incident, browser_page, login, signed_in_page
 from tests.web.test_board_pages import seed_many_on_track
 from tests.web.test_web_pages import SCREENSHOTS
 
@@ -26,9 +26,7 @@ def seed_two_missed(database_url: str) -> str:
 @pytest.mark.browser
 async def test_a_missed_release_is_named_first_beside_an_earlier_missed_acknowledgement(web_desk, browser):
     human_id = seed_two_missed(web_desk.database_url)
-    ctx, page = await browser_page(browser, 1366, 800)
-    await login(page, web_desk.base_url, "super", "/login?next=/board")
-    await page.wait_for_url("**/board")
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "super", "/board", 1366, 800)
     row = page.locator(f'#board-rows tr[data-id="{human_id}"]')
     first_paint = await row.inner_text()
     assert "2 项超时" in first_paint and first_paint.index("发布权威信息") < first_paint.index("责任单位签收"), first_paint
@@ -50,9 +48,7 @@ async def test_a_missed_release_is_named_first_beside_an_earlier_missed_acknowle
 @pytest.mark.browser
 async def test_on_a_phone_board_rows_are_cards_with_labelled_cells(web_desk, browser):
     human_id = seed_two_missed(web_desk.database_url)
-    ctx, page = await browser_page(browser, 390, 844)
-    await login(page, web_desk.base_url, "super", "/login?next=/board")
-    await page.wait_for_url("**/board")
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "super", "/board", 390, 844)
     row = page.locator(f'#board-rows tr[data-id="{human_id}"]')
     assert not await page.locator("#board-table thead").is_visible()
     box = await row.bounding_box()
@@ -70,9 +66,7 @@ async def test_on_a_phone_board_rows_are_cards_with_labelled_cells(web_desk, bro
 async def test_the_wall_screen_shows_no_navigation_and_pages_through_rows_that_do_not_fit(web_desk, browser):
     seed_many_on_track(web_desk.database_url, 40, "bazhou")
     human_id = seed_two_missed(web_desk.database_url)
-    ctx, page = await browser_page(browser, 1920, 1080)
-    await login(page, web_desk.base_url, "super", "/login?next=/board%3Fkiosk%3D1")
-    await page.wait_for_url("**/board?kiosk=1")
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "super", "/board?kiosk=1", 1920, 1080)
     assert await page.locator("header.topbar").count() == 0 and not await page.locator("#board-filters").is_visible()
     main = await page.locator("main").bounding_box()
     assert main["width"] > 1800  # the whole width, not the 1,088 px column of the other pages

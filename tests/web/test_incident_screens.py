@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident, browser_page, login
+from tests.helpers import add_incident, signed_in_page
 
 
 def seed(database_url: str) -> str:
@@ -23,9 +23,7 @@ def seed(database_url: str) -> str:
 @pytest.mark.browser
 async def test_on_a_phone_the_responder_finds_acknowledge_on_the_first_screen(web_desk, browser):
     human_id = seed(web_desk.database_url)
-    ctx, page = await browser_page(browser, 390, 844)
-    await login(page, web_desk.base_url, "bazhou", f"/login?next=/incidents/{human_id}")
-    await page.wait_for_url(f"**/incidents/{human_id}")
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "bazhou", f"/incidents/{human_id}", 390, 844)
     button = page.locator(".next-step").get_by_role("button", name="签收")
     assert await button.is_visible()
     box = await button.bounding_box()
@@ -37,9 +35,7 @@ async def test_on_a_phone_the_responder_finds_acknowledge_on_the_first_screen(we
 @pytest.mark.browser
 async def test_a_supervisor_finds_rare_actions_under_more(web_desk, browser):
     human_id = seed(web_desk.database_url)
-    ctx, page = await browser_page(browser, 1366, 900)
-    await login(page, web_desk.base_url, "super", f"/login?next=/incidents/{human_id}")
-    await page.wait_for_url(f"**/incidents/{human_id}")
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "super", f"/incidents/{human_id}", 1366, 900)
     more = page.locator("details.more-actions")
     assert await more.get_attribute("open") is None
     for rare in ("reassign", "level", "waive"):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from desk.db import session_scope
-from tests.helpers import add_incident, browser_page, login, shanghai
+from tests.helpers import add_incident, shanghai, signed_in_page
 
 
 @pytest.mark.browser
@@ -18,9 +18,7 @@ async def test_the_incident_prints_as_a_handling_sheet_without_navigation_or_for
         human_id = add_incident(s, party="bazhou", level="II", status="open", title="打印处置单",
                                 detected_at=now - timedelta(minutes=5), next_due_at=now + timedelta(minutes=55),
                                 milestones={"acknowledge": "pending", "first_release": "pending"}).human_id
-    ctx, page = await browser_page(browser, 1366, 900)
-    await login(page, web_desk.base_url, "super", f"/login?next=/incidents/{human_id}")
-    await page.wait_for_url(f"**/incidents/{human_id}")
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "super", f"/incidents/{human_id}", 1366, 900)
     assert not await page.locator(".print-title").is_visible()  # on screen: not shown
     await page.emulate_media(media="print")
     assert await page.locator(".print-title").inner_text() == "舆情事件处置单"
@@ -55,9 +53,7 @@ async def test_the_assessment_ranks_parties_by_on_time_rate_and_says_hours_in_wo
 
 @pytest.mark.browser
 async def test_assessment_headings_stay_on_one_line(web_desk, browser):
-    ctx, page = await browser_page(browser, 1366, 900)
-    await login(page, web_desk.base_url, "super", "/login?next=/assessment")
-    await page.wait_for_url("**/assessment")
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "super", "/assessment", 1366, 900)
     heights = await page.locator("#table-parties thead th").evaluate_all(
         "ths => ths.map(th => th.getBoundingClientRect().height)")
     line = await page.locator("#table-parties thead th").first.evaluate("th => parseFloat(getComputedStyle(th).lineHeight) || 24")
