@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import Session
 
-from api.deps import get_session, require
+from api.deps import SessionDep, require
 from api.schemas import Category, Level
 from desk.board import DEFAULT_LIMIT, BoardFilters, board
 from desk.vocab import BOARD_VIEWERS
@@ -30,5 +29,5 @@ def board_filters(
 @router.get("/board",
             summary="Open incidents: overdue, then at risk, then on track, each by the nearest deadline (督办看板)",
             dependencies=[Depends(require(*BOARD_VIEWERS))])
-def read_board(filters: BoardFilters = Depends(board_filters), session: Session = Depends(get_session)) -> dict:
+def read_board(filters: Annotated[BoardFilters, Depends(board_filters)], session: SessionDep) -> dict:
     return board(session, filters)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlmodel import Session
 
-from api.deps import get_session
+from api.deps import SessionDep
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger("desk.api")
@@ -21,7 +20,7 @@ def healthz() -> dict:
 
 
 @router.get("/readyz", summary="Readiness: database and Temporal reachable")
-async def readyz(request: Request, session: Session = Depends(get_session)) -> JSONResponse:
+async def readyz(request: Request, session: SessionDep) -> JSONResponse:
     # Anyone may probe: the answer says which part is down, never why (addresses, drivers and error texts
     # go to the log, for the operator).
     checks = {}

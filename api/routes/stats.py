@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlmodel import Session
 
-from api.deps import get_session, require
+from api.deps import SessionDep, require
 from desk import stats
 from desk.db import session_scope
 from desk.models import Party, User
@@ -34,17 +34,21 @@ def period_query(
     return stats.Period(start, end)
 
 
-def party_query(party: str | None = Query(default=None, max_length=64, description="责任单位代码"),
-                session: Session = Depends(get_session)) -> str | None:
+def party_query(session: SessionDep,
+                party: str | None = Query(default=None, max_length=64, description="责任单位代码")) -> str | None:
     if party and session.get(Party, party) is None:
         raise HTTPException(422, [{"loc": ["query", "party"], "field": "party", "msg": f"未知的责任单位代码：{party}",
                                    "type": "value_error"}])
     return party or None
 
 
+PeriodDep = Annotated[stats.Period, Depends(period_query)]
+PartyDep = Annotated[str | None, Depends(party_query)]
+Assessor = Annotated[User, Depends(require(*SUPERVISORS))]
+
+
 @router.get("/stats", summary="Assessment figures for a period (考核统计)")
-def read_stats(period: stats.Period = Depends(period_query), party: str | None = Depends(party_query),
-               user: User = Depends(require(*SUPERVISORS)), session: Session = Depends(get_session)) -> dict:
+def read_stats(period: PeriodDep, party: PartyDep, user: Assessor, session: SessionDep) -> dict:
     return stats.assessment(session, period, party=party, language=user.language)
 
 
@@ -53,11 +57,8 @@ def read_stats(period: stats.Period = Depends(period_query), party: str | None =
             responses={200: {"content": {"text/csv": {}}, "description": "CSV, UTF-8 with BOM"}})
 def read_stats_csv(
     request: Request,
-    period: stats.Period = Depends(period_query),
-    party: str | None = Depends(party_query),
+    period: PeriodDep, party: PartyDep, user: Assessor, session: SessionDep,
     detail: bool = Query(default=False, description="true: one row per incident and milestone (明细)"),
-    user: User = Depends(require(*SUPERVISORS)),
-    session: Session = Depends(get_session),
 ) -> StreamingResponse:
     name = f"{'detail' if detail else 'assessment'}_{period.start}_{period.end}{'_' + party if party else ''}.csv"
     if detail:
