@@ -118,8 +118,10 @@ def policy_offsets(policy: Policy, _: Translate) -> dict[str, Any]:
     levels = {}
     for level in LEVELS:
         due = clk.deadlines(policy, level, _EPOCH)
+        # in the order they fall due (the policy file's order is not the clock's)
         levels[level] = [{"key": key, "label": _(labels.MILESTONES.get(key, key)),
-                          "seconds": int((at - _EPOCH).total_seconds())} for key, at in due.items()]
+                          "seconds": int((at - _EPOCH).total_seconds())}
+                         for key, at in sorted(due.items(), key=lambda kv: kv[1])]
     return {"name": policy.name, "levels": levels, "follow_up": policy.follow_up_every_seconds}
 
 
