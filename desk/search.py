@@ -82,10 +82,10 @@ def filtered(query: Any, filters: SearchFilters, dialect: str) -> Any:
         query = query.where(col(Incident.detected_at) >= _day_start(filters.detected_from))
     if filters.detected_to:
         query = query.where(col(Incident.detected_at) < _day_start(filters.detected_to + timedelta(days=1)))
-    for column, value in ((Incident.party_code, filters.party), (Incident.level, filters.level),
-                          (Incident.status, filters.status), (Incident.source, filters.source)):
+    for field, value in ((Incident.party_code, filters.party), (Incident.level, filters.level),
+                         (Incident.status, filters.status), (Incident.source, filters.source)):
         if value:
-            query = query.where(col(column) == value)
+            query = query.where(col(field) == value)
     return query
 
 
