@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from desk import clocks as clk
+from desk import search
 from desk.db import session_scope
 from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
 from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent, utcnow
@@ -36,12 +37,16 @@ class Recorder:
             exists = session.exec(select(TimelineEvent.id).where(TimelineEvent.event_key == r.entry.event_key)).first()
             if exists is not None:
                 return
+            rebuilt = session.get(Incident, r.state.facts.incident_id) is None
             incident = upsert_incident(session, r)
             assert incident.id is not None  # read or flushed by upsert_incident
             session.add(TimelineEvent(
                 incident_id=incident.id, event_key=r.entry.event_key, seq=r.entry.seq, kind=r.entry.kind,
                 actor=r.entry.actor, at=r.entry.at, payload=r.entry.payload,
             ))
+            if rebuilt or search.touches_document([r.entry.kind]):
+                session.flush()
+                search.write_document(session, incident)
             session.commit()
         stats_cache.invalidate()
         log.info("recorded %s #%d by %s", r.entry.kind, r.entry.seq, r.entry.actor or SYSTEM,
@@ -54,6 +59,7 @@ class Recorder:
             keys = [e.event_key for e in b.entries]
             existing = {e.event_key: e for e in session.exec(
                 select(TimelineEvent).where(col(TimelineEvent.event_key).in_(keys))).all()} if keys else {}
+            rebuilt = session.get(Incident, b.state.facts.incident_id) is None
             incident = upsert_incident(session, b)
             assert incident.id is not None  # read or flushed by upsert_incident
             for entry in b.entries:
@@ -66,6 +72,10 @@ class Recorder:
                     actor=entry.actor, at=entry.at, payload=entry.payload,
                 ))
             _log_attempts(session, incident.id, b.attempts)
+            # The search document holds the notes and release summaries: rewritten with them, in this transaction.
+            if rebuilt or search.touches_document([e.kind for e in b.entries if e.event_key not in existing]):
+                session.flush()
+                search.write_document(session, incident)
             session.commit()
         stats_cache.invalidate()
         for entry in b.entries:

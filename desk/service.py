@@ -25,7 +25,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from desk import clocks as clk
-from desk import ids, refusals
+from desk import ids, refusals, search
 from desk.errors import Conflict, EngineUnavailable, InvalidInput, incident_not_found, unknown_party
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
@@ -137,6 +137,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
                                               "deadlines": {c.key: c.due_at.isoformat() for c in clocks}},
     ))
     incident.version = 1
+    search.write_document(session, incident)
     session.commit()
     invalidate_assessments()
     try:
@@ -190,6 +191,8 @@ async def start_incident_workflow(*, client: Client, incident: Incident, party: 
 
 
 def _remove_unstarted(session: Session, incident: Incident) -> None:
+    assert incident.id is not None  # flushed by open_incident
+    search.remove_document(session, incident.id)
     session.exec(delete(TimelineEvent).where(col(TimelineEvent.incident_id) == incident.id))
     session.exec(delete(Milestone).where(col(Milestone.incident_id) == incident.id))
     session.exec(delete(Incident).where(col(Incident.id) == incident.id))

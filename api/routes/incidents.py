@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -11,7 +12,8 @@ from sqlmodel import col, select
 
 from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
 from api.presenters import incident_out, incidents_out, timeline_out
-from api.schemas import IncidentCreate, IncidentOut, Level, TimelineOut
+from api.schemas import IncidentCreate, IncidentOut, Level, Source, TimelineOut
+from desk import search
 from desk.actions import ACTIONS, Action
 from desk.models import Incident, utcnow
 from desk.service import act, get_incident, open_incident, timeline_rows
@@ -38,27 +40,30 @@ async def create_incident(data: IncidentCreate, response: Response, user: Curren
     return incident_out(session, incident)
 
 
-@router.get("", response_model=list[IncidentOut], summary="List incidents")
+@router.get("", response_model=list[IncidentOut], summary="List and search incidents")
 def list_incidents(
     user: CurrentUser,
     session: SessionDep,
+    q: str = Query(default="", max_length=2000, description="Words in the title, summary, notes or release "
+                   "summaries (a substring: Chinese needs no spaces); at most 100 characters"),
+    detected_from: date | None = Query(default=None, description="Detected on or after this day (Beijing)"),
+    detected_to: date | None = Query(default=None, description="Detected on or before this day (Beijing)"),
     status: str | None = Query(default=None, pattern="^(open|closed)$"),
     party: str | None = Query(default=None, max_length=64),
     level: Level | None = None,
+    source: Source | None = None,
     overdue: bool | None = None,
     drill: bool | None = None,
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=10_000_000),  # bounded: a huge offset overflowed the database
 ) -> list[IncidentOut]:
+    filters = search.check(search.SearchFilters(
+        q=q, detected_from=detected_from, detected_to=detected_to, party=party, status=status,
+        level=level.value if level else None, source=source.value if source else None))
     query = select(Incident)
     if user.role == Role.responder:
         query = query.where(Incident.party_code == user.party_code)
-    if status:
-        query = query.where(Incident.status == status)
-    if party:
-        query = query.where(Incident.party_code == party)
-    if level:
-        query = query.where(Incident.level == level.value)
+    query = search.filtered(query, filters, session.get_bind().dialect.name)
     if drill is not None:
         query = query.where(Incident.drill == drill)
     if overdue is not None:

@@ -138,6 +138,9 @@ KNOWN_MESSAGES = {
 # The incident service's refusals (desk.errors) and the workflow's (desk.refusals), by their code; params fill
 # the %(name)s (milestones and levels by their names in the catalog: api.web.views.desk_error_text).
 ERROR_MESSAGES = {
+    "search.too_long": N_("The search words are too long: at most %(n)s characters."),
+    "search.nul": N_("Remove the invalid (NUL) character from the search words."),
+    "search.dates_reversed": N_("The end date is before the start date; swap them or choose again."),
     "incident.not_found": N_("There is no incident numbered %(id)s."),
     "role.forbidden": N_("Your role cannot take this action."),
     "party.unknown": N_("Choose the responsible party from the list."),

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
@@ -26,6 +27,7 @@ from api.schemas import IncidentCreate
 from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
+from desk import search
 from desk.actions import ACTIONS, next_step
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
@@ -175,24 +177,56 @@ def my_incidents(request: Request, user: User = Depends(page_user), session: Ses
         heading = _("Open incidents I reported")
     rows = list(session.exec(_urgent_first(query).limit(200)).all())
     return render(request, "incidents.html", {"heading": heading, "items": _list_context(request, session, desk, rows),
-                                              "filters": None})
+                                              "filters": None, "search": None})
+
+
+SEARCH_FIELDS = ("q", "detected_from", "detected_to", "party", "level", "source")
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 @router.get("/incidents")
 def list_incidents(request: Request, status: str = "open", user: User = Depends(page_user),
                    session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    """All incidents (a responder: its party's), by status, searched and filtered; the filters stay in the URL."""
     _ = translator(request)
     status = status if status in (*IncidentStatus, "all") else IncidentStatus.open
-    query = select(Incident)
-    if user.role == RESPONDER:
-        query = query.where(Incident.party_code == user.party_code)
-    if status != "all":
-        query = query.where(Incident.status == status)
-    rows = list(session.exec(_urgent_first(query).limit(200)).all())
-    filters = [(code, label, code == status) for code, label in
-               [*((s, _(labels.STATUSES[s])) for s in IncidentStatus), ("all", _("All"))]]
-    return render(request, "incidents.html", {"heading": _("Incidents"), "filters": filters,
-                                              "items": _list_context(request, session, desk, rows)})
+    values = {name: str(request.query_params.get(name) or "").strip()[:200] for name in SEARCH_FIELDS}
+    values["q"] = str(request.query_params.get("q") or "")[:search.MAX_QUERY + 1].strip()
+    errors: dict[str, str] = {}
+    for name in ("detected_from", "detected_to"):
+        if values[name] and _day(values[name]) is None:
+            errors[name] = _("Enter a date, for example 2026-11-27.")
+    rows: list[Incident] = []
+    if not errors:
+        try:
+            filters = search.check(search.SearchFilters(
+                q=values["q"], detected_from=_day(values["detected_from"]), detected_to=_day(values["detected_to"]),
+                party=values["party"], level=values["level"] if values["level"] in labels.LEVELS else None,
+                source=values["source"] if values["source"] in labels.SOURCES else None,
+                status=None if status == "all" else status))
+        except DeskError as exc:
+            errors = views.desk_error_messages(exc, _)
+        else:
+            query = select(Incident)
+            if user.role == RESPONDER:
+                query = query.where(Incident.party_code == user.party_code)
+            query = search.filtered(query, filters, session.get_bind().dialect.name)
+            rows = list(session.exec(_urgent_first(query).limit(200)).all())
+    kept = {name: value for name, value in values.items() if value}
+    filters_nav = [(urlencode({**kept, "status": code}), label, code == status) for code, label in
+                   [*((s, _(labels.STATUSES[s])) for s in IncidentStatus), ("all", _("All"))]]
+    return render(request, "incidents.html", {
+        "heading": _("Incidents"), "filters": filters_nav, "items": _list_context(request, session, desk, rows),
+        "search": {"fields": values, "status": status, "errors": errors, "active": bool(kept),
+                   "parties": _parties(session) if user.role != RESPONDER else [],
+                   "levels": _choices(labels.LEVELS, _), "sources": _choices(labels.SOURCES, _)},
+    }, status_code=422 if errors else 200)
 
 
 # --- the new-incident form --------------------------------------------------------------------------

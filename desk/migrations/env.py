@@ -10,6 +10,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from desk import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from desk.search import is_search_table
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -24,6 +25,11 @@ def _url() -> str:
     return get_settings().resolved_database_url
 
 
+def include_name(name, type_, _parents) -> bool:
+    """The search tables are made by hand (0007: FTS5 / pg_trgm), not from the models."""
+    return not (type_ == "table" and is_search_table(name))
+
+
 def _configure(**kwargs) -> None:
     url = kwargs.get("url") or str(kwargs["connection"].engine.url)
     context.configure(
@@ -32,6 +38,7 @@ def _configure(**kwargs) -> None:
         render_as_batch=url.startswith("sqlite"),
         compare_type=True,
         compare_server_default=True,
+        include_name=include_name,
         **kwargs,
     )
 

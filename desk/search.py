@@ -1,0 +1,148 @@
+"""Full-text search over an incident's title, summary, notes and release summaries, for Chinese as written.
+
+Each incident has one search document, in a table the database indexes for substrings (migration 0007):
+SQLite's FTS5 with the trigram tokenizer (``incident_search``: title, summary, notes, releases, keyed by
+the incident's rowid), PostgreSQL's pg_trgm (``incident_search``: one ``document`` column under a GIN
+trigram index). Chinese has no spaces between words, so a query is matched as a substring, not as words.
+
+Trigrams need three characters. A shorter query (a two-character word such as 燃气 is common) is a LIKE
+over the same documents: a scan, measured by `python -m bench search`.
+
+The document is rewritten by whoever writes what it holds, in the same transaction: opening (title and
+summary) and the recorder when a note or a release reaches the timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, column, text
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from desk.errors import InvalidInput
+from desk.models import Incident, TimelineEvent
+from desk.timefmt import SHANGHAI
+from desk.vocab import EventKind
+
+TABLE = "incident_search"
+MAX_QUERY = 100
+_ID = column("id", Integer)
+TRIGRAM = 3  # the shortest query the index can answer; shorter ones scan
+NOTE_KINDS = (EventKind.note,)
+RELEASE_KINDS = (EventKind.released, EventKind.press_conference, EventKind.update)
+QUERY_TOO_LONG = f"搜索词过长：最多 {MAX_QUERY} 个字。"
+QUERY_HAS_NUL = "搜索词不能包含空字符（NUL）。"
+DATES_REVERSED = "结束日期早于开始日期，请调换或重新选择。"
+
+
+def is_search_table(name: str | None) -> bool:
+    """The search tables (and FTS5's shadow tables) are not models: migrations and schema checks skip them."""
+    return bool(name) and str(name).startswith(TABLE)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What the list page and ``GET /api/incidents`` filter by; empty fields do not filter."""
+
+    q: str = ""
+    detected_from: date | None = None  # Beijing calendar days, both ends included
+    detected_to: date | None = None
+    party: str | None = None
+    level: str | None = None
+    status: str | None = None
+    source: str | None = None
+
+
+def check(filters: SearchFilters) -> SearchFilters:
+    """The filters as the query uses them (the query trimmed); InvalidInput on what cannot be searched."""
+    q = filters.q.strip()
+    if "\x00" in q:
+        raise InvalidInput(QUERY_HAS_NUL, code="search.nul", field="q")
+    if len(q) > MAX_QUERY:
+        raise InvalidInput(QUERY_TOO_LONG, code="search.too_long", field="q", params={"n": MAX_QUERY})
+    if filters.detected_from and filters.detected_to and filters.detected_to < filters.detected_from:
+        raise InvalidInput(DATES_REVERSED, code="search.dates_reversed", field="detected_to")
+    return SearchFilters(q=q, detected_from=filters.detected_from, detected_to=filters.detected_to,
+                         party=filters.party or None, level=filters.level or None, status=filters.status or None,
+                         source=filters.source or None)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), SHANGHAI)
+
+
+def filtered(query: Any, filters: SearchFilters, dialect: str) -> Any:
+    """``query`` (a select over Incident) narrowed by the checked filters."""
+    if filters.q:
+        query = query.where(matching(filters.q, dialect))
+    if filters.detected_from:
+        query = query.where(col(Incident.detected_at) >= _day_start(filters.detected_from))
+    if filters.detected_to:
+        query = query.where(col(Incident.detected_at) < _day_start(filters.detected_to + timedelta(days=1)))
+    for field, value in ((Incident.party_code, filters.party), (Incident.level, filters.level),
+                         (Incident.status, filters.status), (Incident.source, filters.source)):
+        if value:
+            query = query.where(col(field) == value)
+    return query
+
+
+def _like_pattern(q: str) -> str:
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def matching(q: str, dialect: str) -> ColumnElement[bool]:
+    """Incident.id among the documents that contain ``q`` (case-insensitive, as a substring)."""
+    return col(Incident.id).in_(matching_ids(q, dialect))
+
+
+def matching_ids(q: str, dialect: str) -> Any:
+    """The statement selecting the ids of the documents that contain ``q``."""
+    if dialect == "sqlite":
+        if len(q) >= TRIGRAM:  # the index: the query as one phrase (its quotes doubled)
+            return text(f"SELECT rowid AS id FROM {TABLE} WHERE {TABLE} MATCH :phrase").bindparams(
+                phrase='"' + q.replace('"', '""') + '"').columns(_ID)
+        return text(f"SELECT rowid AS id FROM {TABLE} WHERE (title || ' ' || summary || ' ' || notes || ' ' || releases)"
+                    " LIKE :pattern ESCAPE '\\'").bindparams(pattern=_like_pattern(q)).columns(_ID)
+    # PostgreSQL: ILIKE uses the trigram index from three characters on, and scans below that.
+    return text(f"SELECT incident_id AS id FROM {TABLE} WHERE document ILIKE :pattern").bindparams(
+        pattern=_like_pattern(q)).columns(_ID)
+
+
+# --- the documents --------------------------------------------------------------------------------------
+
+
+def document_parts(session: Session, incident: Incident) -> tuple[str, str, str, str]:
+    """(title, summary, notes, releases) of the incident as the timeline has them now."""
+    rows = session.exec(select(TimelineEvent.kind, TimelineEvent.payload).where(
+        TimelineEvent.incident_id == incident.id,
+        col(TimelineEvent.kind).in_([*NOTE_KINDS, *RELEASE_KINDS])).order_by(col(TimelineEvent.seq))).all()
+    notes = [str(p.get("text", "")) for k, p in rows if k in NOTE_KINDS]
+    releases = [str(p.get("summary", "")) for k, p in rows if k in RELEASE_KINDS]
+    return incident.title, incident.summary, "\n".join(n for n in notes if n), "\n".join(r for r in releases if r)
+
+
+def write_document(session: Session, incident: Incident) -> None:
+    """(Re)write the incident's search document in the session's transaction."""
+    title, summary, notes, releases = document_parts(session, incident)
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), {"id": incident.id})
+        session.execute(text(f"INSERT INTO {TABLE} (rowid, title, summary, notes, releases) "
+                             "VALUES (:id, :title, :summary, :notes, :releases)"),
+                        {"id": incident.id, "title": title, "summary": summary, "notes": notes, "releases": releases})
+        return
+    session.execute(text(f"INSERT INTO {TABLE} (incident_id, document) VALUES (:id, :document) "
+                         "ON CONFLICT (incident_id) DO UPDATE SET document = excluded.document"),
+                    {"id": incident.id, "document": "\n".join((title, summary, notes, releases))})
+
+
+def remove_document(session: Session, incident_id: int) -> None:
+    key = "rowid" if session.get_bind().dialect.name == "sqlite" else "incident_id"
+    session.execute(text(f"DELETE FROM {TABLE} WHERE {key} = :id"), {"id": incident_id})
+
+
+def touches_document(kinds: list[str]) -> bool:
+    """Whether events of these kinds change what the document holds."""
+    return any(k in NOTE_KINDS or k in RELEASE_KINDS for k in kinds)
