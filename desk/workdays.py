@@ -28,7 +28,7 @@ class UnknownYear(ValueError):
     def __init__(self, year: int) -> None:
         self.year = year
         super().__init__(
-            f"{year} 年的法定节假日和调休安排尚未知，无法按工作日计算时限：请升级 chinese-calendar，"
+            f"{year} 年的法定节假日和调休安排尚未知，无法按工作日计算时限：请更新 chinese-calendar，"
             f"或在 DESK_HOLIDAYS 指定的文件中写入 [{year}] 的 holidays 和 workdays / The official holiday "
             f"schedule for {year} is not known yet: upgrade chinese-calendar, or add a [{year}] table "
             f"(holidays = [...], workdays = [...]) to the file DESK_HOLIDAYS names.")
