@@ -20,7 +20,7 @@ from api.routes import auth, board, health, incidents, parties, stats
 from api.web import install as install_pages
 from desk.db import init_db
 from desk.errors import DeskError
-from desk.policy import load_policy
+from desk.holidays import configured_policy
 from desk.service import Desk
 from desk.settings import Settings, get_settings
 
@@ -121,8 +121,8 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.state.desk = Desk(
         client=client,
         task_queue=task_queue or settings.temporal_task_queue,
-        policy=load_policy(settings.policy),
-        drill_policy=load_policy(settings.drill_policy),
+        policy=configured_policy(settings.policy, settings.holidays),
+        drill_policy=configured_policy(settings.drill_policy, settings.holidays),
         public_url=settings.resolved_public_url,
     )
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -15,7 +15,8 @@ from typing import NoReturn
 
 import typer
 
-from desk.policy import LEVELS, PolicyError, load_policy
+from desk.holidays import configured_policy
+from desk.policy import LEVELS, PolicyError
 from desk.settings import InsecureSetting, Settings, get_settings, write_private
 
 app = typer.Typer(help="舆情回应台 Opinion Response Desk", no_args_is_help=True, add_completion=False)
@@ -94,11 +95,9 @@ def _warn_unreached(settings: Settings) -> None:
     from desk.coverage import uncovered_tags
     from desk.db import session_scope
     from desk.models import Party
-    from desk.policy import load_policy
-
     with session_scope() as session:
         codes = [p.code for p in session.query(Party).filter(col(Party.active) == True)]  # noqa: E712
-    tags = uncovered_tags([load_policy(settings.policy)], codes, settings.notify_config)
+    tags = uncovered_tags([configured_policy(settings.policy, settings.holidays)], codes, settings.notify_config)
     if not tags:
         return
     if settings.notify_config is None:
@@ -336,16 +335,21 @@ def party_import(file: Path = typer.Argument(..., exists=True, readable=True)) -
 def policy_check(file: str = typer.Argument(..., help="a TOML file or a preset name")) -> None:
     """Validate a policy and print the deadlines and ladder it gives each level."""
     from desk import clocks as clk
+    from desk.workdays import UnknownYear
 
     try:
-        policy = load_policy(file)
+        policy = configured_policy(file, get_settings().holidays)
     except PolicyError as exc:
         _fail(str(exc))
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)  # a holiday (元旦): working days ('3wd') count from Sunday 4 January
     typer.echo(f"policy: {policy.name}")
     for level in LEVELS:
         typer.echo(f"level {level}:")
-        for clock in clk.open_clocks(policy, level, t0, t0):
+        try:
+            clocks = clk.open_clocks(policy, level, t0, t0)
+        except UnknownYear as exc:
+            _fail(str(exc))
+        for clock in clocks:
             rungs = clk.ladder(clock, policy, "party", clock.due_at)
             steps = ", ".join(f"{r.kind}@+{_span(r.at - t0)}" for r in rungs)
             typer.echo(f"  {clock.key:<17} due +{_span(clock.due_at - t0):<8} {steps}")
@@ -405,7 +409,8 @@ def doctor(
         client = await connect(settings)
         report = await reconcile(
             client, database_url=settings.resolved_database_url, task_queue=settings.temporal_task_queue,
-            policy=load_policy(settings.policy), drill_policy=load_policy(settings.drill_policy),
+            policy=configured_policy(settings.policy, settings.holidays),
+            drill_policy=configured_policy(settings.drill_policy, settings.holidays),
             public_url=settings.resolved_public_url, repair=repair, grace=timedelta(seconds=grace))
         return report, await patch_report(client, task_queue=settings.temporal_task_queue)
 

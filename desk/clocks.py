@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from desk import ids
-from desk.policy import FOLLOW_UP, Policy
+from desk.policy import FOLLOW_UP, MilestoneRule, Policy
 from desk.vocab import MilestoneState, NotificationKind
+from desk.workdays import UnknownYear, add_working_days
 
 PENDING, MET, MET_LATE, OVERDUE, WAIVED = (MilestoneState.pending, MilestoneState.met, MilestoneState.met_late,
                                            MilestoneState.overdue, MilestoneState.waived)
@@ -71,13 +72,24 @@ def resolve_tags(templates: list[str], party_code: str) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def due_at(policy: Policy, rule: MilestoneRule, level: str, detected_at: datetime) -> datetime:
+    """When the rule's milestone falls due for this level: a duration, or working days (desk.workdays)
+    counted with the policy's holiday calendar. Raises UnknownYear past the years the calendar knows."""
+    working_days = rule.due_working_days.get(level)
+    if working_days:
+        if policy.calendar is None:  # policy_from_dict refuses this; a hand-built policy might not
+            raise UnknownYear(detected_at.year)
+        return add_working_days(detected_at, working_days, policy.calendar)
+    return detected_at + timedelta(seconds=rule.due_seconds[level])
+
+
 def open_clocks(policy: Policy, level: str, detected_at: datetime, now: datetime) -> list[MilestoneClock]:
     """The milestones an incident of this level gets, with deadlines counted from detected_at."""
     clocks = []
     for rule in policy.milestones:
         if level not in rule.levels:
             continue
-        due = detected_at + timedelta(seconds=rule.due_seconds[level])
+        due = due_at(policy, rule, level, detected_at)
         clocks.append(
             MilestoneClock(key=rule.key, label=rule.label, window_start=detected_at, due_at=due, planned_from=now)
         )
@@ -85,6 +97,7 @@ def open_clocks(policy: Policy, level: str, detected_at: datetime, now: datetime
 
 
 def deadlines(policy: Policy, level: str, detected_at: datetime) -> dict[str, datetime]:
+    """Each milestone's due time for this level; raises UnknownYear as due_at does."""
     return {c.key: c.due_at for c in open_clocks(policy, level, detected_at, detected_at)}
 
 
@@ -107,7 +120,7 @@ def change_level(
         if rule is None or level not in rule.levels:
             dropped.append(clock.key)
             continue
-        due = detected_at + timedelta(seconds=rule.due_seconds[level])
+        due = due_at(policy, rule, level, detected_at)
         if due == clock.due_at:
             result.append(clock)
         else:

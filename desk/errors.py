@@ -68,5 +68,10 @@ def incident_not_found(human_id: str) -> NotFound:
     return NotFound(f"没有编号为 {human_id[:40]} 的舆情事件。", params={"id": human_id[:40]})
 
 
+def unknown_holiday_year(year: int, sentence: str) -> InvalidInput:
+    """A working-day deadline would fall in a year whose official holidays the desk does not know yet."""
+    return InvalidInput(sentence, code="holidays.unknown_year", field="detected_at", params={"year": year})
+
+
 def unknown_party(code: str) -> InvalidInput:
     return InvalidInput(f"未知的责任单位代码：{code}", code="party.unknown", field="party", params={"party": code})

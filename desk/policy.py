@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from desk.vocab import Level, MilestoneKey
+from desk.workdays import WorkCalendar
 
 # Plain strings (the codes of desk.vocab): they go into the policy's dataclasses, the workflow's input.
 LEVELS = tuple(level.value for level in Level)
@@ -24,6 +25,7 @@ PRESETS = ("bazhong", "national-2016", "drill")
 
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_WORKING_DAYS = re.compile(r"^(\d+)\s*wd$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -34,6 +36,9 @@ class PolicyError(ValueError):
 def parse_duration(text: str, *, key: str = "duration") -> int:
     """'48h' -> 172800; '1h30m' -> 5400. Units: s, m, h, d."""
     cleaned = str(text).strip().lower()
+    if "wd" in cleaned:
+        raise PolicyError(f"{key}: '{text}': working days ('3wd') are allowed only as a milestone's due, "
+                          f"on their own; write this one in s, m, h or d")
     parts = _DURATION.findall(cleaned)
     if not parts or _DURATION.sub("", cleaned).strip():
         raise PolicyError(f"{key}: '{text}' is not a duration; write e.g. '48h', '30m', '90s', '1d'")
@@ -41,6 +46,21 @@ def parse_duration(text: str, *, key: str = "duration") -> int:
     if seconds <= 0:
         raise PolicyError(f"{key}: '{text}' must be longer than zero")
     return seconds
+
+
+def parse_due(text: str, *, key: str) -> tuple[int | None, int | None]:
+    """A milestone's due: (seconds, None) for '48h', (None, working days) for '3wd'."""
+    cleaned = str(text).strip().lower()
+    found = _WORKING_DAYS.match(cleaned)
+    if found:
+        days = int(found.group(1))
+        if days <= 0:
+            raise PolicyError(f"{key}: '{text}' must be at least one working day")
+        return None, days
+    if "wd" in cleaned:
+        raise PolicyError(f"{key}: '{text}' mixes working days with other units; write working days on their own "
+                          f"('3wd') or a duration ('72h')")
+    return parse_duration(text, key=key), None
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,9 @@ class MilestoneRule:
     label: str
     due_seconds: dict[str, int]  # level -> seconds from detected_at
     levels: list[str]
+    # level -> working days from detected_at (desk.workdays), for the levels whose due is written '3wd';
+    # those levels have no entry in due_seconds.
+    due_working_days: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +112,12 @@ class Policy:
     follow_up_every_seconds: int | None = None
     reopen_within_seconds: int = 30 * 86400
     delivery: Delivery = field(default_factory=Delivery)
+    # The official holidays and make-up working days, for working-day deadlines (None: the policy has none).
+    calendar: WorkCalendar | None = None
+
+    @property
+    def uses_working_days(self) -> bool:
+        return any(m.due_working_days for m in self.milestones)
 
     def rule(self, key: str) -> MilestoneRule | None:
         return next((m for m in self.milestones if m.key == key), None)
@@ -127,8 +156,11 @@ def _known_keys(table: dict, known: set[str], where: str) -> None:
             raise PolicyError(f"{where}.{k}: unknown key; expected one of {', '.join(sorted(known))}")
 
 
-def policy_from_dict(data: dict) -> Policy:
-    """Validate a parsed TOML document and build the policy. Errors name the offending key."""
+def policy_from_dict(data: dict, *, calendar: WorkCalendar | None = None) -> Policy:
+    """Validate a parsed TOML document and build the policy. Errors name the offending key.
+
+    ``calendar``: the holiday schedule (desk.holidays.official_calendar); kept in the policy only if one of its
+    deadlines is in working days, and required then."""
     if not isinstance(data, dict):
         raise PolicyError("the policy must be a TOML table")
     known = {"name", "milestones", "follow_up", "escalation", "reopen_within", "delivery"}
@@ -157,7 +189,7 @@ def policy_from_dict(data: dict) -> Policy:
             raise PolicyError(f"{where}.levels: must be a list of levels from {', '.join(LEVELS)}")
         due = raw.get("due")
         if isinstance(due, str):
-            due_seconds = {lv: parse_duration(due, key=f"{where}.due") for lv in levels}
+            parsed = {lv: parse_due(due, key=f"{where}.due") for lv in levels}
         elif isinstance(due, dict):
             missing = [lv for lv in levels if lv not in due]
             if missing:
@@ -165,11 +197,17 @@ def policy_from_dict(data: dict) -> Policy:
             unknown = [lv for lv in due if lv not in LEVELS]
             if unknown:
                 raise PolicyError(f"{where}.due: unknown level {', '.join(unknown)}")
-            due_seconds = {lv: parse_duration(due[lv], key=f"{where}.due.{lv}") for lv in levels}
+            parsed = {lv: parse_due(due[lv], key=f"{where}.due.{lv}") for lv in levels}
         else:
-            raise PolicyError(f"{where}.due: write a duration ('48h') or one per level ({{ I = \"5h\", ... }})")
+            raise PolicyError(f"{where}.due: write a duration ('48h'), working days ('3wd') or one per level "
+                              f"({{ I = \"5h\", ... }})")
+        due_seconds = {lv: seconds for lv, (seconds, _) in parsed.items() if seconds is not None}
+        due_working_days = {lv: days for lv, (_, days) in parsed.items() if days is not None}
+        if due_working_days and calendar is None:
+            raise PolicyError(f"{where}.due: working days need the official holiday calendar, and none was loaded")
         label = str(raw.get("label") or key)
-        milestones.append(MilestoneRule(key=key, label=label, due_seconds=due_seconds, levels=list(levels)))
+        milestones.append(MilestoneRule(key=key, label=label, due_seconds=due_seconds, levels=list(levels),
+                                        due_working_days=due_working_days))
 
     follow_up = data.get("follow_up") or {}
     if not isinstance(follow_up, dict):
@@ -202,6 +240,7 @@ def policy_from_dict(data: dict) -> Policy:
     )
     if delivery.retry_max_seconds < delivery.retry_first_seconds:
         raise PolicyError("delivery.retry_max: must not be shorter than delivery.retry_first")
+    uses_working_days = any(m.due_working_days for m in milestones)
     return Policy(
         name=name,
         milestones=milestones,
@@ -210,11 +249,13 @@ def policy_from_dict(data: dict) -> Policy:
         follow_up_every_seconds=follow_up_every,
         reopen_within_seconds=reopen,
         delivery=delivery,
+        calendar=calendar if uses_working_days else None,
     )
 
 
-def load_policy(name_or_path: str | Path) -> Policy:
-    """Load a preset by name (bazhong, national-2016, drill) or a TOML file by path."""
+def load_policy(name_or_path: str | Path, *, calendar: WorkCalendar | None = None) -> Policy:
+    """Load a preset by name (bazhong, national-2016, drill) or a TOML file by path. ``calendar``: the holiday
+    schedule a policy with working-day deadlines needs (desk.holidays.official_calendar)."""
     text_name = str(name_or_path)
     if text_name in PRESETS:
         text = resources.files("desk.presets").joinpath(f"{text_name}.toml").read_text(encoding="utf-8")
@@ -230,7 +271,7 @@ def load_policy(name_or_path: str | Path) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from None
     try:
-        return policy_from_dict(data)
+        return policy_from_dict(data, calendar=calendar)
     except PolicyError as exc:
         line = _line_of(text, str(exc))
         raise PolicyError(f"{source}: {exc}{f' (line {line})' if line else ''}") from None

@@ -26,13 +26,21 @@ from temporalio.service import RPCError
 
 from desk import clocks as clk
 from desk import ids, refusals, search
-from desk.errors import Conflict, EngineUnavailable, InvalidInput, incident_not_found, unknown_party
+from desk.errors import (
+    Conflict,
+    EngineUnavailable,
+    InvalidInput,
+    incident_not_found,
+    unknown_holiday_year,
+    unknown_party,
+)
 from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
-from desk.policy import Policy
+from desk.policy import LEVELS, Policy
 from desk.stats import invalidate as invalidate_assessments
 from desk.timefmt import SHANGHAI
 from desk.vocab import EventKind, Level
+from desk.workdays import UnknownYear
 from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("desk.api")
@@ -85,6 +93,22 @@ def active_party(*, session: Session, code: str) -> Party:
     return party
 
 
+def incident_policy(policy: Policy, detected_at: datetime) -> Policy:
+    """The policy snapshot an incident detected at ``detected_at`` runs under: its holiday calendar cut to the
+    years from the detection on (the deadlines never fall earlier), and every level's deadlines checked to lie
+    in years the calendar knows, so that a level change inside the workflow can always count them.
+    Raises InvalidInput (field detected_at) naming the unknown year."""
+    if policy.calendar is None:
+        return policy
+    policy = replace(policy, calendar=policy.calendar.since(detected_at.astimezone(SHANGHAI).year))
+    try:
+        for level in LEVELS:
+            clk.deadlines(policy, level, detected_at)
+    except UnknownYear as exc:
+        raise unknown_holiday_year(exc.year, str(exc)) from None
+    return policy
+
+
 def check_release_time(*, incident: Incident, released_at: datetime | None) -> None:
     """A release cannot predate the incident's detection (the workflow says the same; this answers first)."""
     if released_at is not None and released_at < incident.detected_at:
@@ -103,7 +127,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
     party = active_party(session=session, code=data.party)
     now = datetime.now(UTC)
     detected_at = data.detected_at or now
-    policy = desk.drill_policy if data.drill else desk.policy
+    policy = incident_policy(desk.drill_policy if data.drill else desk.policy, detected_at)
     level = data.level.value if data.level else Level.IV.value
     placeholder = uuid.uuid4().hex[:30]
     incident = Incident(

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = None
     policy: str = "bazhong"  # preset name or TOML path
     drill_policy: str = "drill"
+    # TOML of official holidays for years chinese-calendar does not know yet ([2027] holidays/workdays), or to
+    # correct one; working-day deadlines (due = "3wd") count with it. Unset: the package's years only.
+    holidays: Path | None = None
     notify_config: Path | None = None  # apprise YAML/text config
     parties: Path | None = None  # parties TOML; unset: the Bazhong units shipped with the desk
     api_host: str = "127.0.0.1"

@@ -116,7 +116,15 @@
       var start = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]) - BEIJING : window.deskClock.now();
       (policy.levels[level] || []).forEach(function (row) {
         var li = document.createElement("li");
-        li.textContent = fill(data.words.row, { label: row.label, due: show(start + row.seconds * 1000), span: span(row.seconds * 1000) });
+        if (row.working_days) {
+          // Working days are counted on the server (holidays, make-up working days), for the detection time the
+          // page was rendered with; another typed time gets its due time when the incident is opened.
+          li.textContent = row.due !== null && typed.slice(0, 16) === data.start
+            ? fill(data.words.working_row, { label: row.label, due: show(row.due), n: row.working_days })
+            : fill(data.words.working_row_open, { label: row.label, n: row.working_days });
+        } else {
+          li.textContent = fill(data.words.row, { label: row.label, due: show(start + row.seconds * 1000), span: span(row.seconds * 1000) });
+        }
         list.appendChild(li);
       });
       if (policy.follow_up) {

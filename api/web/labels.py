@@ -145,6 +145,9 @@ ERROR_MESSAGES = {
     "role.forbidden": N_("Your role cannot take this action."),
     "party.unknown": N_("Choose the responsible party from the list."),
     "release.before_detected": N_("The release time is earlier than the detected time; check it and enter it again."),
+    "holidays.unknown_year": N_("A working-day deadline would fall in %(year)s, whose official holidays the desk does "
+                                "not know yet: ask the administrator to upgrade chinese-calendar or to add the year "
+                                "to the DESK_HOLIDAYS file."),
     "workflow.ended": N_("The handling of this incident has ended (closed for longer than it can be reopened); "
                          "it cannot be changed any more."),
     "engine.unavailable": N_("The workflow engine cannot be reached right now; nothing was changed. Try again shortly."),

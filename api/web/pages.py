@@ -235,27 +235,34 @@ def list_incidents(request: Request, status: str = "open", user: User = Depends(
 def _form_page(request: Request, session: Session, desk: Desk, values: dict[str, Any], errors: dict[str, str],
                key: str, status_code: int = 200):
     _ = translator(request)
-    data = views.deadline_data(desk, _)
+    try:
+        start = datetime.fromisoformat(values.get("detected_at") or "").replace(tzinfo=SHANGHAI)
+    except ValueError:
+        start = datetime.now(SHANGHAI)
+    data = views.deadline_data(desk, _, start)
     return render(request, "incident_new.html", {
         "values": values, "errors": errors, "key": key, "parties": _parties(session),
         "levels": _choices(labels.LEVELS, _), "categories": _choices(labels.CATEGORIES, _),
         "sources": _choices(labels.SOURCES, _), "deadline_data": data,
-        "preview": _preview(values, data, _, language(request)),
+        "preview": _preview(data, start, values, _, language(request)),
     }, status_code=status_code)
 
 
-def _preview(values: dict[str, Any], data: dict[str, Any], _, lang: str) -> dict[str, Any]:
+def _preview(data: dict[str, Any], start: datetime, values: dict[str, Any], _, lang: str) -> dict[str, Any]:
     """The same deadline list desk.js writes, rendered on the server for the first paint (and without JS)."""
     policy = data["drill"] if values.get("drill") else data["normal"]
     level = values.get("level") or ("IV" if values.get("category") in data["ungraded"] else "")
     if not level or level not in LEVELS:
         return {"lead": data["words"]["choose"], "rows": []}
-    try:
-        start = datetime.fromisoformat(values.get("detected_at") or "").replace(tzinfo=SHANGHAI)
-    except ValueError:
-        start = datetime.now(SHANGHAI)
     rows = []
     for row in policy["levels"][level]:
+        if "working_days" in row:  # counted on the server from `start` (views.policy_offsets)
+            if row["due"] is None:
+                rows.append(data["words"]["working_row_open"] % {"label": row["label"], "n": row["working_days"]})
+                continue
+            due_text = datetime.fromtimestamp(row["due"] / 1000, SHANGHAI).strftime("%Y-%m-%d %H:%M")
+            rows.append(data["words"]["working_row"] % {"label": row["label"], "n": row["working_days"], "due": due_text})
+            continue
         due = start.timestamp() + row["seconds"]
         rows.append(data["words"]["row"] % {"label": row["label"], "span": views.span(row["seconds"], _, lang),
                                             "due": datetime.fromtimestamp(due, SHANGHAI).strftime("%Y-%m-%d %H:%M")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,7 +20,7 @@ from desk.errors import DeskError
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
 from desk.service import Desk
-from desk.timefmt import duration_parts
+from desk.timefmt import SHANGHAI, duration_parts
 from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups from here)
     EVERYONE,
     OPENERS,
@@ -32,9 +32,9 @@ from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups 
     IncidentStatus,
     NotificationKind,
 )
+from desk.workdays import UnknownYear
 
 Translate = Callable[..., str]
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 # --- words -----------------------------------------------------------------------------------------
@@ -113,27 +113,54 @@ def field_errors(exc: ValidationError, _: Translate) -> dict[str, str]:
 # --- the policy's deadlines, for the new-incident form ---------------------------------------------------
 
 
-def policy_offsets(policy: Policy, _: Translate) -> dict[str, Any]:
-    """Per level: each milestone and how long after detection it falls due (desk.clocks.deadlines)."""
+def policy_offsets(policy: Policy, _: Translate, start: datetime) -> dict[str, Any]:
+    """Per level: each milestone and how long after detection it falls due (desk.clocks.due_at).
+
+    A duration is an offset (``seconds``) the form adds to whatever detection time is typed. Working days
+    are not (holidays, make-up working days): those rows carry ``working_days`` and the ``due`` time (epoch
+    ms) counted on the server from ``start``, the detection time the form was rendered with; None when a
+    year the count passes is not known (opening will say so)."""
     levels = {}
     for level in LEVELS:
-        due = clk.deadlines(policy, level, _EPOCH)
+        rows = []
+        for rule in policy.milestones:
+            if level not in rule.levels:
+                continue
+            row: dict[str, Any] = {"key": rule.key, "label": _(labels.MILESTONES.get(rule.key, rule.key))}
+            working_days = rule.due_working_days.get(level)
+            if working_days:
+                try:
+                    due = clk.due_at(policy, rule, level, start)
+                except UnknownYear:
+                    due = start + timedelta(days=working_days * 7 / 5)  # only to sort it among the rest
+                    row["due"] = None
+                else:
+                    row["due"] = int(due.timestamp() * 1000)
+                row["working_days"] = working_days
+            else:
+                row["seconds"] = rule.due_seconds[level]
+                due = start + timedelta(seconds=rule.due_seconds[level])
+            rows.append((due, row))
         # in the order they fall due (the policy file's order is not the clock's)
-        levels[level] = [{"key": key, "label": _(labels.MILESTONES.get(key, key)),
-                          "seconds": int((at - _EPOCH).total_seconds())}
-                         for key, at in sorted(due.items(), key=lambda kv: kv[1])]
+        levels[level] = [row for _due, row in sorted(rows, key=lambda pair: pair[0])]
     return {"name": policy.name, "levels": levels, "follow_up": policy.follow_up_every_seconds}
 
 
-def deadline_data(desk: Desk, _: Translate) -> dict[str, Any]:
+def deadline_data(desk: Desk, _: Translate, start: datetime) -> dict[str, Any]:
+    """The new-incident form's preview data; ``start``: the detection time the form is rendered with."""
     return {
-        "normal": policy_offsets(desk.policy, _),
-        "drill": policy_offsets(desk.drill_policy, _),
+        "normal": policy_offsets(desk.policy, _, start),
+        "drill": policy_offsets(desk.drill_policy, _, start),
         "ungraded": [c.value for c in UNGRADED_CATEGORIES],
+        "start": start.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M"),
         "words": {
             "policy": _("Under the policy “%(name)s” this incident gets these deadlines (Beijing time):"),
             "choose": _("Choose a level (or an ungraded category) to see the deadlines."),
             "row": _("%(label)s: by %(due)s (%(span)s after detection)"),
+            "working_row": _("%(label)s: by %(due)s (%(n)s working days after detection, official holidays and "
+                             "make-up working days counted)"),
+            "working_row_open": _("%(label)s: %(n)s working days after detection (the time is counted with the "
+                                  "official holidays and make-up working days when the incident is opened)"),
             "follow_up": _("Follow-up releases: every %(span)s after the last release, while the incident is open"),
         },
     }

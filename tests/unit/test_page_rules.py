@@ -29,6 +29,6 @@ def test_at_risk_is_the_last_quarter_of_the_window_everywhere():
 
 
 def test_the_deadline_preview_lists_deadlines_in_the_order_they_fall_due():
-    levels = policy_offsets(load_policy("bazhong"), lambda m, **v: m)["levels"]
+    levels = policy_offsets(load_policy("bazhong"), lambda m, **v: m, datetime(2026, 11, 30, tzinfo=UTC))["levels"]
     assert [row["key"] for row in levels["I"]] == ["acknowledge", "press_conference", "first_release"]
     assert all([r["seconds"] for r in rows] == sorted(r["seconds"] for r in rows) for rows in levels.values())
