@@ -26,19 +26,16 @@ import json
 import os
 import platform
 import random
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from bench.common import on_each_database, sql_bench_arguments
 from desk import stats
 from desk.board import BoardFilters, board, board_statements
-from desk.db import dispose_engine, get_engine, init_db, session_scope
+from desk.db import get_engine, init_db, session_scope
 
 UTC = UTC
 YEARS = 5
@@ -316,49 +313,15 @@ def _fmt(seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench board", description=__doc__.split("\n\n")[0])
-    p.add_argument("--incidents", type=int, default=100_000)
-    p.add_argument("--events-per-incident", type=int, default=10)
-    p.add_argument("--backends", default="sqlite,postgresql")
-    p.add_argument("--pg-url", default=os.environ.get("DESK_BENCH_PG_URL",
-                                                      "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    p.add_argument("--runs", type=int, default=40, help="timed runs of the board and the assessment (default 40)")
+    sql_bench_arguments(p, runs_help="timed runs of the board and the assessment (default 40)")
     p.add_argument("--csv-runs", type=int, default=5)
-    p.add_argument("--quick", action="store_true", help="2,000 incidents, a smoke run")
     args = p.parse_args(argv)
     if args.quick:
         args.incidents, args.runs, args.csv_runs = 2_000, 5, 2
     now = datetime.now(UTC).replace(microsecond=0)
     print(f"bench board: {args.incidents:,} incidents × {args.events_per_incident} timeline events, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}")
-    all_ok = True
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        print(f"\n[{backend}]", flush=True)
-        if backend == "sqlite":
-            tmp = Path(tempfile.mkdtemp(prefix="bench-board-"))
-            url = f"sqlite:///{tmp / 'desk.db'}"
-            try:
-                all_ok &= print_results(backend, bench_backend(url, args, now))
-            finally:
-                dispose_engine(url)
-                shutil.rmtree(tmp, ignore_errors=True)
-        elif backend == "postgresql":
-            name = f"bench_board_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            url = args.pg_url.rsplit("/", 1)[0] + f"/{name}"
-            try:
-                all_ok &= print_results(backend, bench_backend(url, args, now))
-            finally:
-                dispose_engine(url)
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
-        else:
-            print(f"unknown backend {backend!r}: use sqlite and/or postgresql", file=sys.stderr)
-            return 2
-    print("\nall targets met" if all_ok else "\nsome targets missed")
-    return 0 if all_ok else 1
+    return on_each_database("board", args, lambda backend, url: print_results(backend, bench_backend(url, args, now)))
 
 
 if __name__ == "__main__":

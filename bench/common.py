@@ -513,3 +513,56 @@ async def warm_up(stack: Stack, n: int = 20) -> None:
 def dump_json(path: Path | None, data: dict) -> None:
     if path:
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def sql_bench_arguments(p, runs_help: str = "timed runs (default 40)") -> None:  # noqa: ANN001 (an ArgumentParser)
+    """The arguments every SQL benchmark takes: how many incidents, which databases, how many runs."""
+    p.add_argument("--incidents", type=int, default=100_000)
+    p.add_argument("--events-per-incident", type=int, default=10)
+    p.add_argument("--backends", default="sqlite,postgresql")
+    p.add_argument("--pg-url", default=os.environ.get("DESK_BENCH_PG_URL",
+                                                      "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    p.add_argument("--runs", type=int, default=40, help=runs_help)
+    p.add_argument("--quick", action="store_true", help="2,000 incidents, a smoke run")
+
+
+def on_each_database(name: str, args, run) -> int:  # noqa: ANN001 (parsed arguments; run(url) -> targets met)
+    """Run ``run(url)`` on a fresh SQLite file and a fresh PostgreSQL database, each removed afterwards; print
+    whether every target was met. Returns the process exit code (0: all met, 1: some missed, 2: bad argument)."""
+    import shutil
+    import tempfile
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from desk.db import dispose_engine
+
+    all_ok = True
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        print(f"\n[{backend}]", flush=True)
+        if backend == "sqlite":
+            tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+            url = f"sqlite:///{tmp / 'desk.db'}"
+            try:
+                all_ok &= run(backend, url)
+            finally:
+                dispose_engine(url)
+                shutil.rmtree(tmp, ignore_errors=True)
+        elif backend == "postgresql":
+            db = f"bench_{name}_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{db}"'))
+            url = args.pg_url.rsplit("/", 1)[0] + f"/{db}"
+            try:
+                all_ok &= run(backend, url)
+            finally:
+                dispose_engine(url)
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+                admin.dispose()
+        else:
+            print(f"unknown backend {backend!r}: use sqlite and/or postgresql", file=sys.stderr)
+            return 2
+    print("\nall targets met" if all_ok else "\nsome targets missed")
+    return 0 if all_ok else 1

@@ -21,21 +21,18 @@ import json
 import os
 import platform
 import random
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from bench.board import bare_statement, generate, load, measure, print_results, run_bare
+from bench.common import on_each_database, sql_bench_arguments
 from desk import search
-from desk.db import alembic_config, dispose_engine, get_engine, seed_parties, session_scope
+from desk.db import alembic_config, get_engine, seed_parties, session_scope
 from desk.models import Incident
 
 PLACES = ("巴州区", "恩阳区", "通江县", "南江县", "平昌县", "经开区")
@@ -115,48 +112,14 @@ def bench_backend(url: str, args, now: datetime) -> list[tuple]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench search", description=__doc__.split("\n\n")[0])
-    p.add_argument("--incidents", type=int, default=100_000)
-    p.add_argument("--events-per-incident", type=int, default=10)
-    p.add_argument("--backends", default="sqlite,postgresql")
-    p.add_argument("--pg-url", default=os.environ.get("DESK_BENCH_PG_URL",
-                                                      "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    p.add_argument("--runs", type=int, default=40)
-    p.add_argument("--quick", action="store_true", help="2,000 incidents, a smoke run")
+    sql_bench_arguments(p)
     args = p.parse_args(argv)
     if args.quick:
         args.incidents, args.runs = 2_000, 5
     now = datetime.now(UTC).replace(microsecond=0)
     print(f"bench search: {args.incidents:,} incidents × {args.events_per_incident} timeline events, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}")
-    all_ok = True
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        print(f"\n[{backend}]", flush=True)
-        if backend == "sqlite":
-            tmp = Path(tempfile.mkdtemp(prefix="bench-search-"))
-            url = f"sqlite:///{tmp / 'desk.db'}"
-            try:
-                all_ok &= _report(bench_backend(url, args, now))
-            finally:
-                dispose_engine(url)
-                shutil.rmtree(tmp, ignore_errors=True)
-        elif backend == "postgresql":
-            name = f"bench_search_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            url = args.pg_url.rsplit("/", 1)[0] + f"/{name}"
-            try:
-                all_ok &= _report(bench_backend(url, args, now))
-            finally:
-                dispose_engine(url)
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
-        else:
-            print(f"unknown backend {backend!r}: use sqlite and/or postgresql", file=sys.stderr)
-            return 2
-    print("\nall targets met" if all_ok else "\nsome targets missed")
-    return 0 if all_ok else 1
+    return on_each_database("search", args, lambda backend, url: _report(bench_backend(url, args, now)))
 
 
 def _report(results: list[tuple]) -> bool:
