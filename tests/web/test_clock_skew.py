@@ -9,6 +9,9 @@ import pytest
 from desk.db import session_scope
 from tests.helpers import add_incident, login
 
+# What these pages show does not depend on the database: the PostgreSQL pass of `make test` skips them.
+pytestmark = pytest.mark.sqlite_only
+
 FAST = timedelta(hours=2)
 
 

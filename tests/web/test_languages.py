@@ -14,6 +14,9 @@ from desk.db import session_scope
 from desk.models import NotificationAttempt, Party, User
 from tests.helpers import add_incident, browser_page, login
 
+# What these pages show does not depend on the database: the PostgreSQL pass of `make test` skips them.
+pytestmark = pytest.mark.sqlite_only
+
 CJK = re.compile(r"[\u4e00-\u9fff]+")
 RAW_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case: a code, not a word
 ENGLISH_WORD = re.compile(r"\b[A-Za-z]{4,}\b")

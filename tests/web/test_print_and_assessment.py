@@ -10,6 +10,9 @@ import pytest
 from desk.db import session_scope
 from tests.helpers import add_incident, shanghai, signed_in_page
 
+# What these pages show does not depend on the database: the PostgreSQL pass of `make test` skips them.
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.mark.browser
 async def test_the_incident_prints_as_a_handling_sheet_without_navigation_or_forms(web_desk, browser):
