@@ -351,6 +351,9 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
                                  "arrived.", party=party_name)
     elif done in ACTIONS:
         done_text = _("Done: %(action)s.", action=_(ACTIONS[done].label))
+        if done == "reassign" and views.policy_of(desk, incident).escalation.on_assign:
+            done_text += " " + _("A new-assignment message is on its way to %(party)s; the timeline shows when it "
+                                 "arrived.", party=party_name)
     shown_milestones = views.milestone_views(desk, incident, milestones, now, _, lang)
     step = next_step(actions, [(m.key, m.due_at) for m in shown_milestones if m.open]) \
         if incident.status == "open" else None

@@ -85,3 +85,17 @@ async def test_the_incident_page_names_the_partys_liaison_with_a_phone_to_call(w
     facts = page.split('class="liaisons"')[1].split("</dd>")[0]
     assert "巴州区联络员" in facts and '<a href="tel:0827-5267001">0827-5267001</a>' in facts
     assert "恩阳区联络员" not in facts  # another party's liaison is not this incident's
+
+
+async def test_after_a_reassignment_the_supervisor_is_told_the_new_party_is_being_notified(web_desk, receiver):
+    from tests.helpers import eventually, open_over_http
+
+    human_id = await open_over_http(web_desk, title="改派后通知新单位")
+    async with web_desk.client() as http:
+        token = await web_desk.login(http, "super")
+        r = await http.post(f"/incidents/{human_id}/reassign", data={"csrf_token": token, "party": "enyang",
+                                                                     "reason": "属地核实为恩阳区"})
+        assert r.status_code == 303, r.text
+        page = (await http.get(r.headers["location"])).text
+    assert "【新交办】通知正在发送给恩阳区人民政府" in page
+    await eventually(lambda: [m for m in receiver.tagged("enyang") if m.title.startswith("【新交办】")], timeout=20)
