@@ -87,7 +87,6 @@ def _wait_for_temporal(address: str, namespace: str, deadline_seconds: float = 6
     asyncio.run(probe())
 
 
-@app.command()
 def _warn_unreached(settings: Settings) -> None:
     """Say it when the policy's messages would reach no one (no channel for some of its tags)."""
     from sqlmodel import col
@@ -110,6 +109,7 @@ def _warn_unreached(settings: Settings) -> None:
                     f"messages to them reach no one: {shown}", fg=typer.colors.YELLOW)
 
 
+@app.command()
 def up() -> None:
     """Everything on the embedded default: Temporal dev server (SQLite file), worker and web app."""
     settings = get_settings()
