@@ -25,6 +25,9 @@ DONE_STATES = (MET, MET_LATE, WAIVED)
 # The one status rule (board, lists, incident page, countdowns): a deadline is at risk (amber) once three
 # quarters of its window (from detection, or from the last release for a follow-up) have passed, and
 # overdue (red) once it has passed.
+# A time "now" from a phone or PC whose clock runs a little fast is still now: the one tolerance, used by the forms'
+# "not in the future" check and by the workflow's refusal of future times.
+CLOCK_SKEW = timedelta(minutes=2)
 AT_RISK_SHARE = 0.75
 
 

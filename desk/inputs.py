@@ -4,14 +4,13 @@ reaches the workflow: the levels and milestones by code, texts without NUL, time
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from desk.clocks import CLOCK_SKEW
 from desk.timefmt import SHANGHAI
 from desk.vocab import Level, MilestoneKey
-
-CLOCK_SKEW = timedelta(minutes=2)
 
 
 def as_utc(value: datetime) -> datetime:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import DateTime, func, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
-from desk.vocab import SHANGHAI  # noqa: E402 (the one time zone, with the rest of the vocabulary)
+from desk.vocab import SHANGHAI  # the one time zone, defined with the rest of the vocabulary
 
 DAYS_FROM = 72 * 3600  # durations say days only from three days on: under that the policy speaks in hours
 UNITS = ("d", "h", "min", "s")

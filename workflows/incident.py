@@ -93,7 +93,7 @@ DELIVER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_inter
 # database is up), then an activity retried until the database is back.
 RECORD_LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-CLOCK_SKEW = timedelta(minutes=2)  # a release "now" on a phone whose clock runs a little fast is fine
+CLOCK_SKEW = clk.CLOCK_SKEW  # a release "now" on a phone whose clock runs a little fast is fine
 MAX_TEXT = 5000
 HISTORY_LIMIT = 500  # events per run before continuing as new (cheap wake-ups and replays); changing it changes
 # when live runs continue as new: behind a patch, like any other change to the commands

@@ -93,9 +93,10 @@ def _nav(request: Request, user: Any, gettext) -> list[dict[str, Any]]:
 COVERAGE_TTL = 60.0  # seconds a reading of which tags have no channel is reused (parties change rarely)
 
 
-def unreached(request: Request, gettext) -> dict[str, Any] | None:  # noqa: ANN001 (a gettext)
+def unreached(request: Request) -> dict[str, Any] | None:
     """For supervisors and admins: the tags the policy sends to that no channel answers to, by name
     (a party, its leadership, the city supervisor), or None when every one has a channel."""
+    from api.web.views import tag_names
     from desk.coverage import configured_tags, uncovered_tags
     from desk.db import session_scope
     from desk.models import Party
@@ -111,16 +112,9 @@ def unreached(request: Request, gettext) -> dict[str, Any] | None:  # noqa: ANN0
     _at, tags, names, configured = cached
     if not tags:
         return None
-
-    def name(tag: str) -> str:
-        if tag in names:
-            return names[tag]
-        if tag.endswith("-leaders") and tag.removesuffix("-leaders") in names:
-            return gettext("%(party)s leadership") % {"party": names[tag.removesuffix("-leaders")]}
-        return gettext("City supervisor") if tag == "supervisor" else tag
-
-    shown = [name(t) for t in tags[:6]]
-    return {"configured": configured, "names": gettext(", ").join(shown), "more": max(0, len(tags) - len(shown))}
+    shown = tags[:6]
+    return {"configured": configured, "names": tag_names(shown, names, translator(request)),
+            "more": max(0, len(tags) - len(shown))}
 
 
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:
@@ -149,7 +143,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "server_now_local": datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
     }
     if user is not None and user.role in ("supervisor", "admin"):
-        values["unreached"] = unreached(request, catalog.gettext)
+        values["unreached"] = unreached(request)
     values.update(context or {})
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     response.headers.setdefault("Cache-Control", "no-store")
