@@ -79,7 +79,8 @@ def _always(_incident: Incident, _states: States) -> bool:
 
 def _release(kind: str) -> Callable[[User, ReleaseIn, Session], RecordRelease]:
     return lambda user, body, _s: RecordRelease(actor=user.username, kind=kind, released_at=body.released_at,
-                                                channel=body.channel, url=body.url, summary=body.summary)
+                                                channel=body.channel, url=body.url, summary=body.summary,
+                                                facts=body.facts, measures=body.measures, progress=body.progress)
 
 
 def _release_time(incident: Incident, body: ReleaseIn) -> None:

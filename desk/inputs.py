@@ -74,8 +74,12 @@ class ReleaseIn(_Action):
     channel: str = Field(default="", max_length=200, description="发布渠道, e.g. 政府网站、政务微博")
     url: str = Field(default="", max_length=2000)
     summary: str = Field(default="", max_length=5000)
+    # What the release said, in the three parts the rules ask for (desk/release_content.py)
+    facts: str = Field(default="", max_length=5000, description="事实: what happened")
+    measures: str = Field(default="", max_length=5000, description="措施: what is being done")
+    progress: str = Field(default="", max_length=5000, description="结果/进展: the outcome so far")
 
-    @field_validator("channel", "url", "summary")
+    @field_validator("channel", "url", "summary", "facts", "measures", "progress")
     @classmethod
     def _text(cls, value: str) -> str:
         return clean_text(value)

@@ -147,6 +147,9 @@ class RecordRelease:
     url: str = ""
     summary: str = ""
     received_at: datetime | None = None
+    facts: str = ""  # 事实 · 措施 · 结果/进展 (desk/release_content.py); empty in histories from before them
+    measures: str = ""
+    progress: str = ""
 
 
 @dataclass

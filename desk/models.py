@@ -186,3 +186,16 @@ class NotificationDelivery(SQLModel, table=True):
     status: str = Field(max_length=24)
     claimed_at: datetime = utc_column(default_factory=utcnow)
     updated_at: datetime = utc_column(default_factory=utcnow)
+
+
+class ReleaseTemplate(SQLModel, table=True):
+    """A release template per incident category (事实 · 措施 · 结果/进展), edited by an admin; the release form
+    offers it. A category without a row uses the built-in one (desk/release_templates.py)."""
+
+    __tablename__ = "release_template"
+    category: str = Field(primary_key=True, max_length=32)
+    facts: str = Field(default="", max_length=2000)
+    measures: str = Field(default="", max_length=2000)
+    progress: str = Field(default="", max_length=2000)
+    updated_by: str = Field(default="", max_length=64)
+    updated_at: datetime = utc_column(default_factory=utcnow)

@@ -586,10 +586,12 @@ class IncidentWorkflow(LegacyBranch):
                 self._put_clock(clk.meet(follow_up, at))
                 met.append(FOLLOW_UP)
             self._roll_follow_up(at)
-            seq = await self._event(RELEASE_EVENT[cmd.kind], cmd.actor, {
-                "released_at": at.isoformat(), "channel": cmd.channel, "url": cmd.url, "summary": cmd.summary,
-                "met": met, "on_time": {k: self._on_time(k) for k in met},
-            }, recorded_at)
+            payload = {"released_at": at.isoformat(), "channel": cmd.channel, "url": cmd.url, "summary": cmd.summary,
+                       "met": met, "on_time": {k: self._on_time(k) for k in met}}
+            # the three parts only when given: a release recorded before they existed reads as before
+            payload.update({part: text for part, text in (("facts", cmd.facts), ("measures", cmd.measures),
+                                                          ("progress", cmd.progress)) if text})
+            seq = await self._event(RELEASE_EVENT[cmd.kind], cmd.actor, payload, recorded_at)
             self._drop_owed()
         await self._recorded(seq)
         return self._changed()
@@ -609,7 +611,8 @@ class IncidentWorkflow(LegacyBranch):
                 raise _reject("发布时间不能晚于当前时间。", why.RELEASE_IN_FUTURE, INVALID)
         if cmd.kind == "update" and not self._done("first_release"):
             raise _reject("尚未记录首次权威信息发布，请先记录“发布权威信息”。", why.FIRST_RELEASE_MISSING)
-        for text, name in ((cmd.summary, "summary"), (cmd.channel, "channel"), (cmd.url, "url")):
+        for text, name in ((cmd.summary, "summary"), (cmd.channel, "channel"), (cmd.url, "url"),
+                           (cmd.facts, "facts"), (cmd.measures, "measures"), (cmd.progress, "progress")):
             self._check_text(text, name)
 
     @workflow.update

@@ -140,3 +140,18 @@
     update();
   }
 })();
+
+// The release form offers its category's template (事实 · 措施 · 结果/进展): one button fills the parts still empty,
+// for the responder to edit; what is already typed is never overwritten.
+(function () {
+  document.querySelectorAll("button.use-template").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var box = button.closest("fieldset");
+      box.querySelectorAll("textarea[data-template]").forEach(function (area) {
+        if (!area.value.trim()) { area.value = area.getAttribute("data-template"); }
+      });
+      var first = box.querySelector("textarea");
+      if (first) { first.focus(); }
+    });
+  });
+})();

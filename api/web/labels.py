@@ -61,6 +61,15 @@ ROLES = {
     Role.supervisor: N_("Supervisor"),
     Role.admin: N_("Administrator"),
 }
+# The three parts of a release (desk/release_content.PARTS), as the form and the timeline name them.
+RELEASE_PARTS = {"facts": N_("Facts (what happened)"), "measures": N_("Measures (what is being done)"),
+                 "progress": N_("Outcome / progress so far")}
+
+# What each placeholder of a release template (desk/release_content.PLACEHOLDERS) is filled with.
+PLACEHOLDERS = {"title": N_("the incident's title"), "party": N_("the responsible party's name"),
+                "detected_at": N_("when it was detected (Beijing time)"), "category": N_("the category"),
+                "level": N_("the level"), "incident_id": N_("the incident number (YQ-…)")}
+
 EVENTS = {
     EventKind.opened: N_("Incident opened"),
     EventKind.acknowledged: N_("Acknowledged"),

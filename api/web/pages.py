@@ -27,7 +27,7 @@ from api.schemas import IncidentCreate
 from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
-from desk import search
+from desk import release_templates, search
 from desk.actions import ACTIONS, next_step
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
@@ -363,6 +363,10 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "incident": out,
         "reporter": _display_name(session, out.reporter),
         # the party's liaisons (its responders), with their phones: whom to call, not only which group to post to
+        # the release form's three parts and its category's template, filled with this incident's facts
+        "release_parts": [(part, _(label)) for part, label in labels.RELEASE_PARTS.items()],
+        "release_template": release_templates.offered(session, incident)
+        if any(a in ("release", "press_conference", "update") for a in actions) else None,
         "liaisons": [(u.display_name or u.username, u.phone) for u in session.exec(
             select(User).where(User.party_code == incident.party_code, User.role == Role.responder,
                                User.active == True).order_by(User.display_name)).all()],  # noqa: E712

@@ -65,6 +65,7 @@ NAV = (
     ("/incidents/new", i18n.N_("New incident"), OPENERS),
     ("/board", i18n.N_("Board"), BOARD_VIEWERS),
     ("/assessment", i18n.N_("Assessment"), SUPERVISORS),
+    ("/admin/release-templates", i18n.N_("Release templates"), (Role.admin,)),
 )
 
 

@@ -19,6 +19,7 @@ from desk import clocks as clk
 from desk.errors import DeskError
 from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.policy import FOLLOW_UP, LEVELS, Policy
+from desk.release_content import coverage
 from desk.service import Desk
 from desk.timefmt import SHANGHAI, duration_parts
 from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups from here)
@@ -288,6 +289,11 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
         add(_("Channel"), p.get("channel"))
         add(_("Link"), p.get("url"), _http(str(p.get("url") or "")))
         add(_("Summary"), p.get("summary"))
+        for part, label in labels.RELEASE_PARTS.items():
+            add(_(label), p.get(part))
+        if any(p.get(part) for part in labels.RELEASE_PARTS):  # recorded with the three parts: say if one is missing
+            missing = coverage(p).missing
+            add(_("Parts missing"), _(", ").join(_(labels.RELEASE_PARTS[m]) for m in missing) if missing else "")
         met = p.get("met") or []
         add(_("Milestones met"), "、".join(milestone(k) for k in met) if met else "")
     if kind == EventKind.acknowledged:

@@ -71,6 +71,12 @@ DEFINITIONS: tuple[Definition, ...] = (
                "Level I incidents whose press conference was held in time, over those due (waived left out)."),
     Definition("monthly", "月度趋势", "Monthly trend", "按发现时间所在月份（北京时间）汇总的事件数、及时率和回应率。",
                "Incidents, on-time and response rate by the month of detection (Asia/Shanghai)."),
+    Definition("release_completeness", "发布内容完整率", "Release completeness",
+               "统计范围内事件的发布记录（首次发布、新闻发布会、动态发布）中，“事实”“措施”“结果/进展”三项均已填写的比例："
+               "三项齐全的发布数 ÷ 发布总数。按牵头（责任）单位计；没有发布记录的单位显示“—”。",
+               "Of the releases recorded (first release, press conference, follow-ups) for incidents in scope, the "
+               "share that filled in all three of facts, measures and outcome/progress: complete ÷ all. Counted "
+               "for the lead (responsible) party; a party with no release shows \"—\"."),
     Definition("release_distribution", "首次发布用时分布", "Time to first release",
                "已发布权威信息的事件，从发现到首次发布的用时分组：≤5 小时、5–24 小时、24–48 小时、>48 小时。",
                "Incidents with a first release, grouped by hours from detection to that release."),

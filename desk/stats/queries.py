@@ -8,11 +8,14 @@ from sqlalchemy import Float, case, cast, false, func, literal_column, or_, sele
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
-from desk.models import Incident, Milestone
+from desk.models import Incident, Milestone, TimelineEvent
+from desk.release_content import PARTS
 from desk.stats.definitions import ASSESSED
 from desk.stats.periods import Period
 from desk.timefmt import naive_utc
-from desk.vocab import Level, MilestoneState
+from desk.vocab import EventKind, Level, MilestoneState
+
+RELEASE_KINDS = (EventKind.released, EventKind.press_conference, EventKind.update)
 
 
 def dialect_of(session: Session) -> str:
@@ -88,10 +91,25 @@ def incident_counts_sql(session: Session, period: Period, party: str | None):
     )
 
 
+def release_content_sql(session: Session, period: Period, party: str | None):
+    """Per party: the releases recorded (first release, press conference, follow-ups) and how many said all three
+    parts, 事实 · 措施 · 结果/进展 (desk/release_content.coverage, in SQL: each part present and not blank)."""
+    payload = col(TimelineEvent.payload)
+    said = [func.length(func.trim(func.coalesce(payload[part].as_string(), ""))) > 0 for part in PARTS]
+    complete = case((said[0] & said[1] & said[2], 1), else_=0)
+    return (
+        select(col(Incident.party_code).label("party"), func.count().label("n"),
+               func.coalesce(func.sum(complete), 0).label("complete"))
+        .select_from(TimelineEvent).join(Incident, col(Incident.id) == col(TimelineEvent.incident_id))
+        .where(*scope(period, party), col(TimelineEvent.kind).in_(RELEASE_KINDS))
+        .group_by(literal_column("party"))
+    )
+
+
 def assessment_statements(session: Session, period: Period, party: str | None, now: datetime) -> list:
     """The statements the assessment runs, in order (the benchmark times them bare, too)."""
     return [outcome_counts_sql(session, period, party, now), durations_sql(session, period, party),
-            incident_counts_sql(session, period, party)]
+            incident_counts_sql(session, period, party), release_content_sql(session, period, party)]
 
 
 def stamp_sql(period: Period, party: str | None, now: datetime) -> list:

@@ -38,7 +38,7 @@ def assessment(session: Session, period: Period, *, party: str | None = None, no
 def compute_assessment(session: Session, period: Period, *, party: str | None = None, now: datetime,
                        language: str = "zh", names: dict[str, str] | None = None) -> dict:
     """The assessment computed from SQL, without the memory in front of it."""
-    outcome_q, durations_q, incidents_q = assessment_statements(session, period, party, now)
+    outcome_q, durations_q, incidents_q, content_q = assessment_statements(session, period, party, now)
     if names is None:
         names = dict(session.execute(select(col(Party.code), col(Party.name))).all())
 
@@ -63,6 +63,9 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
         incidents_by_party[row.party] += row.n
         incidents_by_month[row.month] += row.n
 
+    content: dict[str, tuple[int, int]] = {row.party: (int(row.n), int(row.complete))
+                                           for row in session.execute(content_q)}
+
     parties = sorted(set(incidents_by_party) | {p for p, _ in cells}, key=lambda c: (names.get(c, c), c))
     by_milestone: dict[str, Figures] = {key: Figures() for key in ASSESSED}
     party_rows = []
@@ -85,6 +88,7 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
             "party": code, "name": names.get(code, code), "figures": figures, "milestones": milestones,
             "acknowledge": _timing(milestones.get("acknowledge")),
             "first_release": _timing(milestones.get("first_release")),
+            "releases": _completeness(*content.get(code, (0, 0))),
         })
     overall_dict = overall.as_dict(with_durations=False)
     overall_dict["incidents"] = sum(incidents_by_party.values())
@@ -93,6 +97,8 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
         figures = by_month.get(month, Figures()).as_dict(with_durations=False)
         figures["incidents"] = incidents_by_month.get(month, 0)
         monthly.append({"month": month, **figures})
+    overall_dict["releases"] = _completeness(sum(n for n, _c in content.values()),
+                                             sum(c for _n, c in content.values()))
     press_dict = press.as_dict(with_durations=False)
     press_dict["compliance_rate"] = press_dict["on_time_rate"]
     return {
@@ -114,3 +120,8 @@ def _timing(cell: dict | None) -> dict:
     if not cell:
         return {"median_seconds": None, "p90_seconds": None, "timed": 0}
     return {"median_seconds": cell["median_seconds"], "p90_seconds": cell["p90_seconds"], "timed": cell["timed"]}
+
+
+def _completeness(releases: int, complete: int) -> dict:
+    """Releases recorded and the share that said 事实, 措施 and 结果/进展 (None with no release)."""
+    return {"recorded": releases, "complete": complete, "complete_rate": complete / releases if releases else None}
