@@ -8,8 +8,8 @@ from sqlmodel import Session
 
 from api.deps import get_session
 from api.web import csrf, labels
-from api.web.templating import language, render, translator
 from api.web.security import page_role
+from api.web.templating import language, render, translator
 from desk import release_templates as store
 from desk.models import User
 from desk.release_content import PARTS, PLACEHOLDERS, TemplateError

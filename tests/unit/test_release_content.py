@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from desk.release_content import check_template, coverage, fill
-from desk.release_content import TemplateError
+from desk.release_content import TemplateError, check_template, coverage, fill
 
 
 def test_a_template_naming_a_placeholder_that_does_not_exist_is_refused_naming_it():
