@@ -94,8 +94,8 @@ def offered(session: Session, incident: Incident) -> dict[str, str]:
         "title": incident.title,
         "party": party.name if party else incident.party_code,
         "detected_at": incident.detected_at.astimezone(SHANGHAI).strftime("%Y年%-m月%-d日%H时%M分"),
-        "category": CATEGORY_LABELS.get(incident.category, incident.category),
-        "level": LEVEL_LABELS.get(incident.level, incident.level),
+        "category": {str(k): v for k, v in CATEGORY_LABELS.items()}.get(incident.category, incident.category),
+        "level": {str(k): v for k, v in LEVEL_LABELS.items()}.get(incident.level, incident.level),
         "incident_id": incident.human_id,
     }
     return {p: fill(template.part(p), values) for p in PARTS}
