@@ -23,6 +23,7 @@ rewrites its role, party and name from the directory.
 from __future__ import annotations
 
 import logging
+import math
 import ssl
 import tomllib
 from dataclasses import dataclass, field
@@ -191,7 +192,8 @@ class Directory:
 
     def _connect(self, dn: str, password: str) -> Connection | None:
         """A connection bound as ``dn``; None if the directory says the password is wrong (or no such DN)."""
-        conn = Connection(self._server(), user=dn, password=password, receive_timeout=self.timeout,
+        # SO_RCVTIMEO is packed as whole seconds: ldap3 needs an int here.
+        conn = Connection(self._server(), user=dn, password=password, receive_timeout=math.ceil(self.timeout),
                           read_only=True, raise_exceptions=False)
         conn.open()
         if self.start_tls:
