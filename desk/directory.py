@@ -195,11 +195,15 @@ class Directory:
         # SO_RCVTIMEO is packed as whole seconds: ldap3 needs an int here.
         conn = Connection(self._server(), user=dn, password=password, receive_timeout=math.ceil(self.timeout),
                           read_only=True, raise_exceptions=False)
-        conn.open()
-        if self.start_tls:
-            conn.start_tls()
-        if conn.bind():
-            return conn
+        try:
+            conn.open()
+            if self.start_tls and not conn.start_tls():
+                raise LDAPException(f"StartTLS refused: {conn.result}")
+            if conn.bind():
+                return conn
+        except LDAPException:
+            conn.unbind()
+            raise
         result = conn.result or {}
         conn.unbind()
         if result.get("result") == 49:  # invalidCredentials
