@@ -19,6 +19,7 @@ from api.metrics import install_metrics
 from api.routes import auth, board, health, incidents, parties, stats
 from api.web import install as install_pages
 from desk.db import init_db
+from desk.directory import Directory
 from desk.errors import DeskError
 from desk.holidays import configured_policy
 from desk.service import Desk
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.state.database_url = database_url or settings.resolved_database_url
     settings.resolved_metrics_token()  # refuse a guessable one before anything starts
     app.state.tokens = Tokens(settings.resolved_secret_key(), settings.token_ttl_minutes)
+    app.state.directory = Directory.from_settings(settings)  # None: local accounts only
     app.state.desk = Desk(
         client=client,
         task_queue=task_queue or settings.temporal_task_queue,

@@ -13,6 +13,11 @@ tries per replica per window.
 Checking a password costs argon2id 64 MiB and tens of milliseconds of CPU. It runs in a worker thread,
 never on the event loop (which would freeze every other request of the process), and at most
 ``HASHES_AT_ONCE`` at a time per process: further attempts wait their turn without holding a thread.
+
+A name without a local password goes to the directory when one is configured (desk.directory), in its own
+``DIRECTORY_AT_ONCE`` slots: a slow or hanging directory holds neither a hashing slot nor more threads than
+that, so local accounts keep logging in. A directory that cannot be reached answers 503 and does not count
+as a failed login; a right password in no mapped group answers 403.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from collections import deque
 from fastapi import HTTPException, Request
 
 from api.auth import authenticate
+from desk import directory
 from desk.db import session_scope
 from desk.models import User
+from desk.users import has_local_password
 
 MAX_FAILURES = 5  # per username and address
 MAX_FAILURES_PER_ADDRESS = 50  # any usernames, one address
 WINDOW_SECONDS = 300
 HASHES_AT_ONCE = 2  # argon2id at 64 MiB each: memory and CPU stay bounded whatever arrives
+DIRECTORY_AT_ONCE = 2  # directory logins waiting on the network: with the hashing slots, within asyncio's threads
 
 
 class LoginLimiter:
@@ -90,6 +98,14 @@ class LoginLimiter:
             self._add(username, address, now)
         return 0, now
 
+    def withdrawn(self, username: str, address: str, mark: float) -> None:
+        """This attempt decided nothing about the password (the directory was down): it is not a failure."""
+        with self._lock:
+            for key in ((username.lower(), address), ("", address)):
+                times = self._failures.get(key)
+                if times is not None and mark in times:
+                    times.remove(mark)
+
     def succeeded(self, username: str, address: str, mark: float | None = None) -> None:
         with self._lock:
             self._failures.pop((username.lower(), address), None)
@@ -112,11 +128,11 @@ def limiter(request: Request) -> LoginLimiter:
     return state.login_limiter
 
 
-def _hash_slots(request: Request) -> asyncio.Semaphore:
+def _slots(request: Request, name: str, size: int) -> asyncio.Semaphore:
     state = request.app.state
-    if getattr(state, "hash_slots", None) is None:
-        state.hash_slots = asyncio.Semaphore(HASHES_AT_ONCE)
-    return state.hash_slots
+    if getattr(state, name, None) is None:
+        setattr(state, name, asyncio.Semaphore(size))
+    return getattr(state, name)
 
 
 def too_many_attempts(seconds: int) -> HTTPException:
@@ -127,22 +143,52 @@ def too_many_attempts(seconds: int) -> HTTPException:
 WRONG_PASSWORD = "用户名或密码错误。"
 
 
-def _check_password(database_url: str, username: str, password: str) -> User | None:
+class LoginRefused(HTTPException):
+    """A directory login's refusal with its catalog ``code``: the page says it in the viewer's language."""
+
+    def __init__(self, status_code: int, refusal: directory.LoginRefused, headers: dict[str, str] | None = None):
+        super().__init__(status_code, refusal.message, headers=headers)
+        self.code = refusal.code
+
+
+def _check_password(database_url: str, username: str, password: str, ask_directory: bool) -> User | None | bool:
+    """The user if the local password is right, None if not; True: not a local account, ask the directory."""
     with session_scope(database_url) as session:
+        if ask_directory and not has_local_password(session, username):
+            return True
         return authenticate(session, username, password)
+
+
+def _check_directory(database_url: str, where: directory.Directory, username: str, password: str) -> User:
+    with session_scope(database_url) as session:
+        return directory.log_in(session, where, username, password)
 
 
 async def log_in(request: Request, username: str, password: str) -> User:
     """The user, if the password is right. Raises 429 (with Retry-After) while this username or address is
-    locked out, 401 for a wrong name or password. The one login path of the JSON API and the pages."""
+    locked out, 401 for a wrong name or password, 403 for a directory user in no mapped group, 503 while the
+    directory cannot be reached. The one login path of the JSON API and the pages."""
     address = client_address(request)
     limits = limiter(request)
     wait, mark = limits.begin(username, address)
     if wait:
         raise too_many_attempts(wait)
-    async with _hash_slots(request):
-        user = await asyncio.to_thread(_check_password, request.app.state.database_url, username, password)
-    if user is None:
+    database_url, where = request.app.state.database_url, getattr(request.app.state, "directory", None)
+    async with _slots(request, "hash_slots", HASHES_AT_ONCE):
+        user = await asyncio.to_thread(_check_password, database_url, username, password, where is not None)
+    if user is True:
+        try:
+            async with _slots(request, "directory_slots", DIRECTORY_AT_ONCE):
+                user = await asyncio.to_thread(_check_directory, database_url, where, username, password)
+        except directory.WrongCredentials:
+            user = None
+        except directory.NotAdmitted as exc:
+            limits.withdrawn(username, address, mark)  # the password was right
+            raise LoginRefused(403, exc) from None
+        except directory.DirectoryUnavailable as exc:
+            limits.withdrawn(username, address, mark)
+            raise LoginRefused(503, exc, headers={"Retry-After": "30"}) from None
+    if not isinstance(user, User):
         raise HTTPException(401, WRONG_PASSWORD, headers={"WWW-Authenticate": "Bearer"})
     limits.succeeded(username, address, mark)
     return user

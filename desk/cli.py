@@ -36,12 +36,16 @@ def _fail(message: str) -> NoReturn:
 
 
 def _refuse_insecure(settings: Settings) -> None:
-    """Stop before anything starts when a setting would leave the desk open (one sentence, no traceback)."""
+    """Stop before anything starts when a setting would leave the desk open or cannot work (one sentence, no
+    traceback)."""
+    from desk.directory import Directory, DirectoryConfigError
+
     try:
         settings.resolved_secret_key()
         settings.resolved_trusted_proxies()
         settings.resolved_metrics_token()
-    except InsecureSetting as exc:
+        Directory.from_settings(settings)
+    except (InsecureSetting, DirectoryConfigError) as exc:
         _fail(str(exc))
 
 

@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     # Unset: nobody's; the client address is the connection's (the login limiter counts per address).
     trusted_proxies: str | None = None
     cookie_secure: bool | None = None  # unset: on when public_url is https
+    # Directory login (desk/directory.py). Unset URL: local accounts only. Local accounts with a password
+    # keep working beside the directory, and while it is down (the break-glass admin).
+    ldap_url: str | None = None  # ldap://host:389 or ldaps://host:636
+    ldap_start_tls: bool = False
+    ldap_ca_file: Path | None = None  # CA bundle for ldaps:// / StartTLS; unset: the system's
+    ldap_bind_dn: str | None = None  # a service account that searches for users and reads groups, or …
+    ldap_bind_password: str | None = None
+    ldap_user_base: str | None = None  # … where it searches, with ldap_user_filter
+    ldap_user_filter: str = "(uid={username})"
+    ldap_user_dn: str | None = None  # … no service account: bind as this DN, e.g. uid={username},ou=people,dc=x
+    ldap_group_base: str | None = None
+    ldap_group_filter: str = "(|(member={dn})(uniqueMember={dn})(memberUid={username}))"
+    ldap_groups: Path | None = None  # TOML: [roles] group = "role", [parties] group = "party code"
+    ldap_username_attribute: str = "uid"  # sAMAccountName on Active Directory
+    ldap_display_name_attribute: str = "cn"  # displayName on Active Directory
+    ldap_timeout_seconds: float = Field(default=5.0, gt=0)
     metrics_token: str | None = None  # unset: /metrics answers 404
     api_docs: bool = False  # /docs and /openapi.json
     log_json: bool = True

@@ -17,6 +17,10 @@ ROLES = tuple(Role)
 
 _hasher = PasswordHasher()
 
+# The password hash of a user the directory vouches for (desk.directory): not an argon2 hash, so no password
+# opens the row locally, and a local account (any real hash) is never mistaken for one.
+DIRECTORY_PASSWORD = "!directory"
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
@@ -27,6 +31,16 @@ def verify_password(user: User, password: str) -> bool:
         return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def from_directory(user: User) -> bool:
+    return user.password_hash == DIRECTORY_PASSWORD
+
+
+def has_local_password(session: Session, username: str) -> bool:
+    """Whether this name is a local account (checked here, never by the directory), enabled or not."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    return user is not None and not from_directory(user)
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

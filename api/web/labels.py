@@ -180,4 +180,11 @@ ERROR_MESSAGES = {
     "reason.missing": N_("Enter the reason."),
     "reason.too_long": N_("The reason is too long: at most %(max)s characters."),
     "text.too_long": N_("Too long (%(field)s): at most %(max)s characters."),
+    # Directory login (desk.directory): the password was right, or nothing could be checked.
+    "login.no_group": N_("Your directory account is in none of the groups this desk admits, so you cannot log in "
+                         "yet: ask the administrator to give you access."),
+    "login.no_party": N_("Your directory account is in a responders' group but in no responsible party's group, "
+                         "so you cannot log in yet: ask the administrator."),
+    "login.directory_unavailable": N_("The directory (LDAP) cannot be reached right now: try again later or ask "
+                                      "the administrator."),
 }

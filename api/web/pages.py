@@ -86,6 +86,8 @@ async def login(request: Request, tokens: Tokens = Depends(get_tokens)):
         if exc.status_code == 429:
             seconds = int((exc.headers or {}).get("Retry-After", "60"))
             error = _("Too many failed logins. Try again in %(minutes)s minutes.", minutes=max(1, -(-seconds // 60)))
+        elif (code := str(getattr(exc, "code", ""))) in labels.ERROR_MESSAGES:  # a directory login's refusal
+            error = _(labels.ERROR_MESSAGES[code])
         else:
             error = _("Wrong user name or password.")
         response = render(request, "login.html", {"next": next_url, "username": username, "error": error},
