@@ -6,11 +6,22 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from desk.errors import Conflict, DeskError, EngineUnavailable, Forbidden, InvalidInput, NotFound
+from desk.errors import (
+    Conflict,
+    DeskError,
+    EngineUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    UnsupportedType,
+)
 
 STATUS: dict[type[DeskError], int] = {
     NotFound: 404,
     Forbidden: 403,
+    TooLarge: 413,  # before InvalidInput: the first kind that matches decides
+    UnsupportedType: 415,
     InvalidInput: 422,
     Conflict: 409,
     EngineUnavailable: 503,
