@@ -34,7 +34,7 @@ def status_of(exc: DeskError) -> int:
 
 def body_of(exc: DeskError) -> dict:
     """{"detail": sentence, "code": ...}; a refused field in the 422 shape of request validation."""
-    if isinstance(exc, InvalidInput) and exc.field:
+    if exc.field:  # invalid input, or a file already kept (a conflict on the field)
         detail: object = [{"loc": ["body", exc.field], "field": exc.field, "msg": exc.message, "type": "value_error"}]
     else:
         detail = exc.message
