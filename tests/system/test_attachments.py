@@ -10,15 +10,9 @@ import io
 from PIL import Image
 
 from desk.models import Attachment, TimelineEvent
-from tests.helpers import rows
+from tests.helpers import png, rows
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def png(width: int = 800, height: int = 600, color: str = "red") -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(out, "PNG")
-    return out.getvalue()
 
 
 def blobs(desk) -> set[str]:
