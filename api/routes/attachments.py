@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile as ReceivedFile
 
 from api.deps import BlobsDep, CurrentUser, DeskDep, SessionDep, ensure_can_see, require
 from api.routes.incidents import ACCEPTED, RECORDED_LATER, IdempotencyKey
@@ -29,7 +30,7 @@ def limits(settings: Settings) -> att.Limits:
     return att.Limits(max_bytes=settings.attachment_max_bytes, max_files=settings.attachment_max_files)
 
 
-def uploads_of(files: list[UploadFile]) -> list[att.Upload]:
+def uploads_of(files: list[ReceivedFile]) -> list[att.Upload]:
     """The files a form sent; a file input left empty sends a nameless empty part, which is no file."""
     return [att.Upload(name=f.filename or "", file=f.file) for f in files if f.filename or (f.size or 0) > 0]
 

@@ -13,10 +13,11 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
 
 from api.auth import RESPONDER, Tokens, revoke_tokens
 from api.deps import ensure_can_see, get_blobs, get_desk, get_session, get_tokens
