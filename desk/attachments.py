@@ -40,7 +40,7 @@ _REFUSED = {  # what a refused file is -> the sentence (the pages say it through
     filetypes.EXECUTABLE: "文件“{name}”是可执行程序，不能作为证据上传。",
     filetypes.MARKUP: "文件“{name}”是网页或 SVG 图形（可能含脚本），不能上传；请截图或另存为 PDF 后上传。",
     filetypes.ARCHIVE: "文件“{name}”是压缩包，不能上传；请解压后分别上传其中的图片或文档。",
-    filetypes.UNKNOWN: "文件“{name}”的类型无法识别，不能上传；可上传图片、PDF、Office/WPS 文档、文本、音频和视频。",
+    filetypes.UNKNOWN: "文件“{name}”的类型无法识别，不能上传；可上传图片、PDF、办公文档与表格、文本、音频和视频。",
 }
 
 
