@@ -20,9 +20,17 @@ from desk import clocks as clk
 from desk import search
 from desk.db import session_scope
 from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
-from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent, utcnow
+from desk.models import (
+    Attachment,
+    Incident,
+    Milestone,
+    NotificationAttempt,
+    NotificationDelivery,
+    TimelineEvent,
+    utcnow,
+)
 from desk.stats import cache as stats_cache
-from desk.vocab import DELIVERED_STATUSES, SYSTEM
+from desk.vocab import DELIVERED_STATUSES, SYSTEM, EventKind
 
 log = logging.getLogger("desk.records")
 
@@ -71,6 +79,7 @@ class Recorder:
                     incident_id=incident.id, event_key=entry.event_key, seq=entry.seq, kind=entry.kind,
                     actor=entry.actor, at=entry.at, payload=entry.payload,
                 ))
+                _attachment(session, incident.id, entry)
             _log_attempts(session, incident.id, b.attempts)
             # The search document holds the notes and release summaries: rewritten with them, in this transaction.
             if rebuilt or search.touches_document([e.kind for e in b.entries if e.event_key not in existing]):
@@ -93,6 +102,22 @@ def _same_event(found: TimelineEvent, entry: TimelineEntry) -> None:
                   found.kind, entry.kind)
         raise ApplicationError(f"timeline key {entry.event_key} already holds another event "
                                f"({found.kind} #{found.seq}, not {entry.kind} #{entry.seq})", type="TimelineKeyConflict")
+
+
+def _attachment(session: Session, incident_id: int, entry: TimelineEntry) -> None:
+    """An attachment's row goes in with its event (and its withdrawal with that one): never one without the other."""
+    p = entry.payload
+    if entry.kind == EventKind.attachment_added:
+        if session.exec(select(Attachment.id).where(Attachment.key == p["attachment"])).first() is None:
+            session.add(Attachment(
+                key=p["attachment"], incident_id=incident_id, sha256=p["sha256"], size=p["size"],
+                content_type=p["content_type"], name=p["name"], thumb_sha256=p.get("thumb_sha256") or None,
+                uploaded_by=entry.actor, created_at=entry.at))
+    elif entry.kind == EventKind.attachment_withdrawn:
+        row = session.exec(select(Attachment).where(Attachment.key == p["attachment"])).first()
+        if row is not None and row.withdrawn_at is None:
+            row.withdrawn_at, row.withdrawn_by, row.withdrawn_reason = entry.at, entry.actor, p.get("reason") or ""
+            session.add(row)
 
 
 def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]) -> None:

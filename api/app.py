@@ -14,10 +14,11 @@ from temporalio.client import Client
 from api.auth import Tokens
 from api.errors import desk_error
 from api.headers import SecurityHeaders
-from api.limits import RequestLimits
+from api.limits import MAX_BODY_BYTES, RequestLimits
 from api.metrics import install_metrics
-from api.routes import auth, board, health, incidents, parties, stats
+from api.routes import attachments, auth, board, health, incidents, parties, stats
 from api.web import install as install_pages
+from desk.blobs import blob_store
 from desk.db import init_db
 from desk.directory import Directory
 from desk.errors import DeskError
@@ -130,8 +131,11 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(DeskError, desk_error)
-    app.add_middleware(RequestLimits)
-    for module in (auth, incidents, parties, board, stats, health):
+    app.state.blobs = blob_store(settings.data_dir)
+    # An upload may carry its files in one body: the cap at the door is theirs, the size of each is checked after.
+    app.add_middleware(RequestLimits, upload_bytes=settings.attachment_max_bytes * settings.attachment_max_files
+                       + MAX_BODY_BYTES)
+    for module in (auth, incidents, attachments, parties, board, stats, health):
         app.include_router(module.router)
     install_metrics(app, app.state.database_url)
     install_pages(app)

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api.auth import RESPONDER, Tokens
 from api.web import csrf
+from desk.blobs import BlobStore
 from desk.db import get_engine
 from desk.errors import incident_not_found
 from desk.models import Incident, User
@@ -26,6 +27,10 @@ def get_session(request: Request) -> Iterator[Session]:
 
 def get_desk(request: Request) -> Desk:
     return request.app.state.desk
+
+
+def get_blobs(request: Request) -> BlobStore:
+    return request.app.state.blobs
 
 
 def get_tokens(request: Request) -> Tokens:
@@ -70,3 +75,4 @@ def ensure_can_see(user: User, incident: Incident) -> None:
 SessionDep = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
 DeskDep = Annotated[Desk, Depends(get_desk)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]

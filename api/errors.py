@@ -6,11 +6,22 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from desk.errors import Conflict, DeskError, EngineUnavailable, Forbidden, InvalidInput, NotFound
+from desk.errors import (
+    Conflict,
+    DeskError,
+    EngineUnavailable,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    UnsupportedType,
+)
 
 STATUS: dict[type[DeskError], int] = {
     NotFound: 404,
     Forbidden: 403,
+    TooLarge: 413,  # before InvalidInput: the first kind that matches decides
+    UnsupportedType: 415,
     InvalidInput: 422,
     Conflict: 409,
     EngineUnavailable: 503,
@@ -23,7 +34,7 @@ def status_of(exc: DeskError) -> int:
 
 def body_of(exc: DeskError) -> dict:
     """{"detail": sentence, "code": ...}; a refused field in the 422 shape of request validation."""
-    if isinstance(exc, InvalidInput) and exc.field:
+    if exc.field:  # invalid input, or a file already kept (a conflict on the field)
         detail: object = [{"loc": ["body", exc.field], "field": exc.field, "msg": exc.message, "type": "value_error"}]
     else:
         detail = exc.message

@@ -42,7 +42,8 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = csp
+                if "content-security-policy" not in headers:  # a served attachment brings a stricter one
+                    headers["Content-Security-Policy"] = csp
                 for name, value in HEADERS.items():
                     headers[name] = value
             await send(message)

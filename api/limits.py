@@ -11,11 +11,13 @@ field, path and query parameter, with a 422 that says what to fix.
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qsl, unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 1024 * 1024
+UPLOAD_PATH = re.compile(r"^/(api/)?incidents/[^/]+/attachments/?$")  # files as evidence: multipart, binary
 BAD_TEXT = "内容中含有无法保存的字符（空字符 NUL 或不成对的代理字符），请删除后重试。"
 
 
@@ -40,9 +42,10 @@ def _any_unstorable(value: object) -> bool:
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES, upload_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
 
     async def _refuse(self, send: Send, status: int, message: str) -> None:
         body = json.dumps({"detail": message}, ensure_ascii=False).encode()
@@ -56,6 +59,10 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        if scope.get("method") == "POST" and UPLOAD_PATH.match(scope.get("path", "")) \
+                and headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"):
+            await self._upload(scope, receive, send, headers)
+            return
         too_large = f"请求内容过大（上限 {self.max_bytes // 1024} KB），请精简后重试。"
         length = headers.get(b"content-length")
         if length is not None:
@@ -117,3 +124,39 @@ class RequestLimits:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, headers: dict) -> None:
+        """Files are binary (NUL is no fault there) and large: streamed to the app, never held here, counted on
+        the way; past the cap the app's answer is replaced by the 413 (it was still reading the body)."""
+        too_large = f"上传内容过大（一次最多 {self.upload_bytes // (1024 * 1024)} MB），请分批上传。"
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.upload_bytes):
+            await self._refuse(send, 413 if length.isdigit() else 400,
+                               too_large if length.isdigit() else "请求头 Content-Length 无效。")
+            return
+        size, over, refused = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal size, over
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > self.upload_bytes:
+                over = True
+                raise ValueError("upload over the cap")
+            return message
+
+        async def answer(message: Message) -> None:
+            nonlocal refused
+            if not over:
+                await send(message)
+            elif message["type"] == "http.response.start" and not refused:
+                refused = True
+                await self._refuse(send, 413, too_large)
+
+        try:
+            await self.app(scope, counted, answer)
+        except ValueError:
+            if not over:
+                raise
+            if not refused:
+                await self._refuse(send, 413, too_large)

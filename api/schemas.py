@@ -145,3 +145,18 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+
+
+class AttachmentOut(BaseModel):
+    key: str
+    name: str
+    sha256: str
+    size: int
+    content_type: str
+    uploaded_by: str
+    uploaded_at: datetime
+    url: str  # the bytes: images inline, every other type as a download
+    thumbnail_url: str | None
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawn_reason: str | None = None

@@ -49,6 +49,18 @@ class InvalidInput(DeskError):
     code = "input.invalid"
 
 
+class TooLarge(InvalidInput):
+    """A file over the configured size (413)."""
+
+    code = "attachment.too_large"
+
+
+class UnsupportedType(InvalidInput):
+    """A file whose bytes are not of a type the desk keeps (415)."""
+
+    code = "attachment.type_refused"
+
+
 class Conflict(DeskError):
     """The incident's state does not allow this now."""
 

@@ -57,6 +57,12 @@ def update_id(name: str, *, workflow_id: str, user_id: object, idempotency_key: 
     return f"{name}-{hashlib.sha256(scope.encode()).hexdigest()[:32]}"
 
 
+def attachment_key(seed: str, index: int) -> str:
+    """The key (in its URL) of the ``index``-th file of one upload. ``seed``: the request's scoped
+    ``Idempotency-Key`` (a retried upload names the same files) or a random one."""
+    return hashlib.sha256(f"attachment|{seed}|{index}".encode()).hexdigest()[:16]
+
+
 # --- rungs and messages -------------------------------------------------------------------------------
 
 RUNG_KEY = re.compile(r"^(?P<milestone>[a-z_]+)/g(?P<generation>\d+)/(?P<rung>[^/]+)$")

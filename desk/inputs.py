@@ -142,3 +142,7 @@ class CloseIn(_Action):
 
 class ReopenIn(_Reasoned):
     pass
+
+
+class WithdrawIn(_Reasoned):
+    """Withdrawing an attachment: why (kept in the timeline; the file stays listed)."""

@@ -113,6 +113,7 @@ class IncidentState:
     notices_due: list[Notice] = field(default_factory=list)  # 【新交办】 and 【督办】 messages still to send
     assignments_made: int = 0  # how many times the incident was given to a party (opening counts as one)
     urges_made: int = 0
+    withdrawn_attachments: list[str] = field(default_factory=list)  # keys: an attachment is withdrawn once
 
 
 @dataclass
@@ -158,6 +159,39 @@ class Urge:
 
     actor: str
     text: str
+    received_at: datetime | None = None
+
+
+@dataclass
+class AttachmentFile:
+    """One file kept as evidence: its bytes are in the blob store already, under ``sha256``."""
+
+    key: str  # desk.ids.attachment_key
+    sha256: str
+    size: int
+    content_type: str  # sniffed from the bytes
+    name: str
+    thumb_sha256: str = ""
+
+
+@dataclass
+class AddAttachments:
+    """Files uploaded together: one ``attachment_added`` event each, all or none."""
+
+    actor: str
+    files: list[AttachmentFile] = field(default_factory=list)
+    received_at: datetime | None = None
+
+
+@dataclass
+class WithdrawAttachment:
+    """Evidence is never deleted: it is withdrawn with a reason, and still listed."""
+
+    actor: str
+    key: str
+    name: str
+    sha256: str
+    reason: str
     received_at: datetime | None = None
 
 

@@ -199,3 +199,27 @@ class ReleaseTemplate(SQLModel, table=True):
     progress: str = Field(default="", max_length=2000)
     updated_by: str = Field(default="", max_length=64)
     updated_at: datetime = utc_column(default_factory=utcnow)
+
+
+class Attachment(SQLModel, table=True):
+    """A file kept as evidence (证据/附件): its bytes in the blob store under ``sha256``, never edited or deleted,
+    only withdrawn with a reason (and still listed).
+
+    Written by the workflow's record path in the transaction of its ``attachment_added`` event (and the
+    withdrawal with its ``attachment_withdrawn``), so there is never a row without its timeline event."""
+
+    __table_args__ = (Index("ix_attachment_incident_created", "incident_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=32)  # in its URL: /api/incidents/{id}/attachments/{key}
+    incident_id: int = Field(foreign_key="incident.id")
+    sha256: str = Field(max_length=64, index=True)
+    size: int
+    content_type: str = Field(max_length=100)  # sniffed from the bytes (desk.filetypes)
+    name: str = Field(max_length=255)  # as uploaded, shown and offered as the download's name
+    thumb_sha256: str | None = Field(default=None, max_length=64)  # a JPEG thumbnail, for images
+    uploaded_by: str = Field(max_length=64)
+    created_at: datetime = utc_column()
+    withdrawn_at: datetime | None = utc_column(default=None)
+    withdrawn_by: str | None = Field(default=None, max_length=64)
+    withdrawn_reason: str | None = Field(default=None, max_length=5000)

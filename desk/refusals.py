@@ -31,6 +31,9 @@ CLOSE_BLOCKED = "close.blocked"  # params: milestones ({key: the policy's name},
 REASON_MISSING = "reason.missing"
 REASON_TOO_LONG = "reason.too_long"  # params: max
 TEXT_TOO_LONG = "text.too_long"  # params: field, max
+ATTACHMENT_UNSUPPORTED = "attachment.unsupported"  # a run from before the durable design
+ATTACHMENT_NONE = "attachment.none"  # an upload without a file
+ATTACHMENT_WITHDRAWN = "attachment.already_withdrawn"  # params: name
 
 
 def details(code: str, **params: Any) -> dict[str, Any]:

@@ -248,7 +248,9 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
     try:
         state = await handle.execute_update(update, command, id=update_id)
         log.info("%s by %s", name, getattr(command, "actor", ""), extra={"incident": incident.human_id})
-        return not any(e.event_key == ids.update_event_key(incident.workflow_id, update_id) for e in state.outbox)
+        key = ids.update_event_key(incident.workflow_id, update_id)
+        # an upload's events are <key>/1, <key>/2 …
+        return not any(e.event_key == key or e.event_key.startswith(key + "/") for e in state.outbox)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # Incidents a worker keeps in memory between their workflow tasks (the sticky cache; ~200 KB each).
     # One not in memory is rebuilt by replaying its history when its next rung or action comes.
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # Attachments (evidence): the largest file taken, and how many files one upload may carry. The blobs live
+    # under data_dir/blobs (a named volume in compose).
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    attachment_max_files: int = Field(default=10, ge=1)
 
     @property
     def resolved_database_url(self) -> str:

@@ -73,6 +73,8 @@ class EventKind(StrEnum):
     assignment_notified = "assignment_notified"
     urged = "urged"  # the supervisor's 督办, as written
     urge_sent = "urge_sent"  # whom the 【督办】 message reached
+    attachment_added = "attachment_added"  # a file kept as evidence (desk.models.Attachment)
+    attachment_withdrawn = "attachment_withdrawn"  # withdrawn with a reason; still listed
 
 
 class NotificationKind(StrEnum):

@@ -7,6 +7,7 @@ from another test module.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -493,3 +494,12 @@ async def signed_in_page(browser, base_url: str, who: str, path: str, width: int
     await login(page, base_url, who, f"/login?next={quote(path, safe='')}")
     await page.wait_for_url(f"**{path}")
     return ctx, page
+
+
+def png(width: int = 800, height: int = 600, color: str = "red") -> bytes:
+    """A picture, as a phone's screenshot would be (attachments)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, "PNG")
+    return out.getvalue()

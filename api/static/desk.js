@@ -139,6 +139,36 @@
     });
     update();
   }
+
+  // Attachments: files dropped on the field are the field's files; the names chosen are shown.
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-upload]"), function (form) {
+    var zone = form.querySelector(".dropzone");
+    var input = form.querySelector("input[type=file][multiple]");
+    var chosen = form.querySelector(".chosen");
+    if (!zone || !input) return;
+    function show() {
+      var names = [];
+      Array.prototype.forEach.call(form.querySelectorAll("input[type=file]"), function (el) {
+        Array.prototype.forEach.call(el.files || [], function (f) { names.push(f.name); });
+      });
+      if (chosen) chosen.textContent = names.join("、");
+    }
+    ["dragenter", "dragover"].forEach(function (type) {
+      zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.add("dragging"); });
+    });
+    ["dragleave", "drop"].forEach(function (type) {
+      zone.addEventListener(type, function (e) { e.preventDefault(); zone.classList.remove("dragging"); });
+    });
+    zone.addEventListener("drop", function (e) {
+      if (e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files.length) {
+        input.files = e.dataTransfer.files;
+        show();
+      }
+    });
+    Array.prototype.forEach.call(form.querySelectorAll("input[type=file]"), function (el) {
+      el.addEventListener("change", show);
+    });
+  });
 })();
 
 // The release form offers its category's template (事实 · 措施 · 结果/进展): one button fills the parts still empty,

@@ -92,6 +92,8 @@ EVENTS = {
     EventKind.assignment_notified: N_("New assignment: the party notified"),
     EventKind.urged: N_("Urged"),
     EventKind.urge_sent: N_("Urge delivered to the party"),
+    EventKind.attachment_added: N_("File added as evidence"),
+    EventKind.attachment_withdrawn: N_("File withdrawn"),
 }
 # Why an owed message is no longer due (the "notification_cancelled" event's reason).
 OWED_ENDED = {
@@ -187,4 +189,24 @@ ERROR_MESSAGES = {
                          "so you cannot log in yet: ask the administrator."),
     "login.directory_unavailable": N_("The directory (LDAP) cannot be reached right now: try again later or ask "
                                       "the administrator."),
+    "attachment.none": N_("Choose the files to upload."),
+    "attachment.too_many": N_("At most %(max)s files at a time; upload the rest in another go."),
+    "attachment.empty": N_("“%(name)s” is empty (0 bytes); choose the file again."),
+    "attachment.too_large": N_("“%(name)s” is %(size)s MB, over the limit of %(max)s MB; compress or split it, "
+                               "then upload it."),
+    "attachment.executable": N_("“%(name)s” is a program; programs cannot be kept as evidence."),
+    "attachment.markup": N_("“%(name)s” is a web page or SVG drawing (it may carry script) and cannot be uploaded; "
+                            "take a screenshot or save it as PDF, then upload that."),
+    "attachment.archive": N_("“%(name)s” is an archive and cannot be uploaded; unpack it and upload its pictures or "
+                             "documents."),
+    "attachment.unknown": N_("The type of “%(name)s” is not recognised; upload pictures, PDF, Office/WPS documents, "
+                             "text, audio or video."),
+    "attachment.damaged_image": N_("The picture “%(name)s” is damaged or cannot be opened; take the screenshot or "
+                                   "photo again and upload it."),
+    "attachment.duplicate": N_("“%(name)s” is already kept as evidence (as “%(kept)s”)."),
+    "attachment.not_found": N_("This incident has no such file."),
+    "attachment.already_withdrawn": N_("“%(name)s” is already withdrawn."),
+    "attachment.withdraw_forbidden": N_("Only the person who uploaded the file, or a supervisor, can withdraw it."),
+    "attachment.unsupported": N_("This incident runs on an older version of the desk that cannot keep files; add a "
+                                 "note instead."),
 }

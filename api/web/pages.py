@@ -17,20 +17,25 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
 
 from api.auth import RESPONDER, Tokens, revoke_tokens
-from api.deps import ensure_can_see, get_desk, get_session, get_tokens
+from api.deps import ensure_can_see, get_blobs, get_desk, get_session, get_tokens
 from api.errors import status_of
 from api.presenters import incident_out
 from api.ratelimit import log_in
+from api.routes.attachments import attachment_out, limits, uploads_of
 from api.schemas import IncidentCreate
 from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
+from desk import attachments as att
 from desk import release_templates, search
 from desk.actions import ACTIONS, next_step
+from desk.blobs import BlobStore
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
+from desk.filetypes import INLINE
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import Desk, act, get_incident, open_incident, timeline_rows
@@ -356,6 +361,10 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         if done == "reassign" and views.policy_of(desk, incident).escalation.on_assign:
             done_text += " " + _("A new-assignment message is on its way to %(party)s; the timeline shows when it "
                                  "arrived.", party=party_name)
+    elif done == "attachments":
+        done_text = _("The files are kept as evidence and recorded in the timeline.")
+    elif done == "withdrawn":
+        done_text = _("The file is withdrawn; it stays listed with the reason.")
     shown_milestones = views.milestone_views(desk, incident, milestones, now, _, lang)
     step = next_step(actions, [(m.key, m.due_at) for m in shown_milestones if m.open]) \
         if incident.status == "open" else None
@@ -392,7 +401,19 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "open_milestones": [(m.key, _(labels.MILESTONES.get(m.key, m.label))) for m in milestones
                             if m.state in (MilestoneState.pending, MilestoneState.overdue)],
         "channels": [_(c) for c in labels.RELEASE_CHANNELS],
+        "attachments": _attachment_views(request, session, user, incident),
+        "upload_key": f"web-{uuid.uuid4()}",
+        "upload_limits": {"n": request.app.state.settings.attachment_max_files,
+                          "mb": views.file_size(request.app.state.settings.attachment_max_bytes).removesuffix(" MB")},
     }, status_code=status_code)
+
+
+def _attachment_views(request: Request, session: Session, user: User, incident: Incident) -> list[dict[str, Any]]:
+    rows = att.attachments_of(session=session, incident=incident)
+    return [{**attachment_out(incident, row).model_dump(), "inline": row.content_type in INLINE,
+             "uploader": _display_name(session, row.uploaded_by),
+             "withdrawer": _display_name(session, row.withdrawn_by) if row.withdrawn_by else "",
+             "size_text": views.file_size(row.size), "may_withdraw": att.may_withdraw(user, row)} for row in rows]
 
 
 @router.get("/incidents/{human_id}")
@@ -400,6 +421,44 @@ def incident_page(request: Request, human_id: str, done: str = "", user: User = 
                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
     incident = _visible(request, session, user, human_id)
     return _incident_page(request, session, desk, user, incident, done=done[:32])
+
+
+@router.post("/incidents/{human_id}/attachments", dependencies=CSRF)
+async def upload_attachments(request: Request, human_id: str, user: User = Depends(page_user),
+                             session: Session = Depends(get_session), desk: Desk = Depends(get_desk),
+                             blobs: BlobStore = Depends(get_blobs)):
+    """Several files at once (chosen, dropped, or the phone's camera); a bad one is named next to the field."""
+    _ = translator(request)
+    incident = _visible(request, session, user, human_id)
+    form = await request.form()
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    key = str(form.get("idempotency_key") or "")
+    try:
+        await att.add_attachments(session=session, desk=desk, store=blobs, incident=incident, user=user,
+                                  uploads=uploads_of(files), limits=limits(request.app.state.settings),
+                                  idempotency_key=key if _KEY.match(key) else None)
+    except DeskError as exc:
+        session.refresh(incident)
+        return _incident_page(request, session, desk, user, incident,
+                              errors={"attachments": views.desk_error_messages(exc, _)}, status_code=status_of(exc))
+    return RedirectResponse(f"/incidents/{incident.human_id}?done=attachments#attachments", 303)
+
+
+@router.post("/incidents/{human_id}/attachments/{key}/withdraw", dependencies=CSRF)
+async def withdraw_attachment(request: Request, human_id: str, key: str, user: User = Depends(page_user),
+                              session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
+    _ = translator(request)
+    incident = _visible(request, session, user, human_id)
+    form = await request.form()
+    reason = str(form.get("reason") or "")[:5000]
+    try:
+        await att.withdraw_attachment(session=session, desk=desk, incident=incident, user=user, key=key, reason=reason)
+    except DeskError as exc:
+        session.refresh(incident)
+        return _incident_page(request, session, desk, user, incident,
+                              errors={f"withdraw-{key[:32]}": views.desk_error_messages(exc, _)},
+                              values={f"withdraw-{key[:32]}": {"reason": reason}}, status_code=status_of(exc))
+    return RedirectResponse(f"/incidents/{incident.human_id}?done=withdrawn#attachments", 303)
 
 
 @router.post("/incidents/{human_id}/{action}", dependencies=CSRF)

@@ -254,6 +254,14 @@ def tag_names(tags: str | list[str], names: dict[str, str], _: Translate) -> str
     return _(", ").join(out)
 
 
+def file_size(n: int) -> str:
+    """Bytes as a person reads them (units are the same in Chinese and English)."""
+    for unit, size in (("MB", 1024 * 1024), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} B"
+
+
 def _http(url: str) -> str:
     return url if url.lower().startswith(("http://", "https://")) else ""
 
@@ -312,6 +320,12 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
             add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
                                   matched=p.get("matched", 0)))
         add(_("Error"), p.get("error"))
+    if kind in (EventKind.attachment_added, EventKind.attachment_withdrawn):
+        add(_("File"), p.get("name"))
+    if kind == EventKind.attachment_added:
+        add(_("Type"), p.get("content_type"))
+        add(_("Size"), file_size(int(p.get("size") or 0)))
+        add("SHA-256", p.get("sha256"))
     if kind == EventKind.urged:
         add(_("Urge"), p.get("text"))
     if kind in (EventKind.assignment_notified, EventKind.urge_sent):

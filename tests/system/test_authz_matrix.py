@@ -19,7 +19,7 @@ from api.auth import Tokens
 from api.ratelimit import MAX_FAILURES, WINDOW_SECONDS, LoginLimiter
 from desk.db import session_scope
 from desk.models import Incident, TimelineEvent, User
-from tests.helpers import PASSWORD, TEST_SECRET_KEY, eventually
+from tests.helpers import PASSWORD, TEST_SECRET_KEY, eventually, png
 
 ANON, DUTY, OWN, OTHER, SUPER, ADMIN = "anonymous", "duty", "bazhou", "enyang", "super", "admin"
 ROLES = (ANON, DUTY, OWN, OTHER, SUPER, ADMIN)
@@ -30,6 +30,7 @@ RESPONDS = {OWN, SUPER, ADMIN}
 SUPERVISES = {SUPER, ADMIN}
 
 I = "/api/incidents/{human_id}"  # noqa: E741 (reads like the path it stands for)
+A = I + "/attachments/{key}"
 # (method, OpenAPI path, JSON body or form, roles allowed)
 MATRIX = [
     ("post", "/api/auth/token", {"form": True}, PUBLIC),
@@ -49,6 +50,13 @@ MATRIX = [
     ("post", I + "/waive", {"milestone": "first_release", "reason": "矩阵"}, SUPERVISES),
     ("post", I + "/close", {"reason": "矩阵"}, SUPERVISES),
     ("post", I + "/reopen", {"reason": "矩阵"}, SUPERVISES),
+    # Files follow the incident's visibility; a file is withdrawn by its uploader (the party's responder here) or a
+    # supervisor.
+    ("get", I + "/attachments", None, SEES_INCIDENT),
+    ("post", I + "/attachments", {"files": True}, SEES_INCIDENT),
+    ("get", A, None, SEES_INCIDENT),
+    ("get", A + "/thumbnail", None, SEES_INCIDENT),
+    ("post", A + "/withdraw", {"reason": "矩阵"}, {OWN, SUPER, ADMIN}),
     ("get", "/api/parties", None, SIGNED_IN),
     ("get", "/api/board", None, {DUTY, SUPER, ADMIN}),
     ("get", "/api/stats", None, SUPERVISES),
@@ -75,15 +83,21 @@ async def test_every_role_on_every_route(desk):
     documented = {(m, p) for p, ops in desk.http._transport.app.openapi()["paths"].items() for m in ops}
     assert documented == {(m, p) for m, p, _, _ in MATRIX}, "a route without a line in the authorization matrix"
     iid = (await desk.open(title="授权矩阵中的事件", party="bazhou")).json()["id"]
+    r = await desk.http.post(f"/api/incidents/{iid}/attachments", headers=desk.auth(OWN),
+                             files={"files": ("截图.png", png(), "image/png")})
+    key = r.json()[0]["key"]
 
     cases, failures = 0, []
     for method, path, body, allowed in MATRIX:
         for role in ROLES:
             headers = desk.auth(role) if role != ANON else {}
-            url = path.replace("{human_id}", iid)
+            url = path.replace("{human_id}", iid).replace("{key}", key)
             before = timeline_len(desk.database_url, iid)
             if body and body.get("form"):
                 r = await desk.http.post(url, data={"username": "duty", "password": PASSWORD})
+            elif body and body.get("files"):  # a new picture each time: a repeat would be refused as one (409)
+                r = await desk.http.post(url, headers=headers,
+                                         files={"files": (f"{role}.png", png(color=f"#{cases:06x}"), "image/png")})
             elif method == "post":
                 r = await desk.http.post(url, json=body, headers=headers)
             else:

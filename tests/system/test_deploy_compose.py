@@ -147,6 +147,13 @@ def test_worker_scales_by_count(compose: dict) -> None:
     assert "ports" not in worker
 
 
+def test_attachments_are_kept_on_a_named_volume_at_the_data_dir(compose: dict) -> None:
+    web = compose["services"]["web"]
+    assert "desk-files:/var/lib/opinion-desk" in web["volumes"]  # DESK_DATA_DIR in the image (Dockerfile)
+    assert "desk-files" in compose["volumes"]
+    assert "./config/notify.yml:/etc/opinion-desk/notify.yml:ro" in web["volumes"]  # still mounted beside it
+
+
 def test_web_waits_for_migrations_and_temporal_setup(compose: dict) -> None:
     depends = compose["services"]["web"]["depends_on"]
     assert depends["migrate"]["condition"] == "service_completed_successfully"

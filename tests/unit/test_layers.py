@@ -35,11 +35,11 @@ def test_nothing_under_desk_imports_the_http_layer():
 
 # The layers of docs/architecture.md: what each group of modules must never import.
 CORE = ("desk.vocab", "desk.ids", "desk.clocks", "desk.policy", "desk.workdays", "desk.messages", "desk.refusals",
-        "desk.release_content")
+        "desk.release_content", "desk.filetypes")
 IO = ("sqlalchemy", "sqlmodel", "apprise", "httpx", "psycopg", "requests", "fastapi", "uvicorn", "desk.db",
       "desk.models", "desk.service", "desk.settings")
 FORBIDDEN = {
-    "core (desk: vocab, ids, clocks, policy, workdays, messages, refusals)": (
+    "core (desk: vocab, ids, clocks, policy, workdays, messages, refusals, filetypes)": (
         [ROOT / (m.replace(".", "/") + ".py") for m in CORE], IO + ("api", "activities", "workflows")),
     "workflow (workflows/)": (sorted((ROOT / "workflows").glob("*.py")), IO + ("api", "activities.notify",
                                                                               "activities.records")),

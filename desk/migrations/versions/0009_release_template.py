@@ -1,7 +1,7 @@
 """Release templates per category (事实 · 措施 · 结果/进展), edited by an admin and offered by the release form.
 
-Revision ID: 0014
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import desk.models
 
-revision: str = '0014'
-down_revision: str | None = '0007'
+revision: str = '0009'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
