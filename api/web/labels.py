@@ -171,4 +171,6 @@ ERROR_MESSAGES = {
     "reason.missing": N_("Enter the reason."),
     "reason.too_long": N_("The reason is too long: at most %(max)s characters."),
     "text.too_long": N_("Too long (%(field)s): at most %(max)s characters."),
+    "report.period": N_("Choose a month (such as 2026-03) or a quarter (such as 2026-Q1), in a year from 2000 to "
+                        "2099."),
 }
