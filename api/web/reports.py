@@ -24,7 +24,7 @@ from api.web.templating import language, local, translator
 from desk import reports
 from desk.errors import DeskError, NotFound
 from desk.models import User
-from desk.reports import Column, Document, Facts, Paragraph, Section, Table
+from desk.reports import Column, Document, Entries, Facts, Paragraph, Section, Table
 from desk.timefmt import SHANGHAI
 from desk.vocab import MilestoneState
 
@@ -113,7 +113,7 @@ def review_document(session: Session, human_id: str, user: User, lang: str) -> D
                   for d in record.deliveries]
     entries = views.timeline(session, record.events, record.notes, _, local, user)
     entries.reverse()  # the incident page shows the newest first; a review reads from the start
-    timeline = [[when(e.at), e.title, e.actor, "；".join(f"{label}: {text}" for label, text, _href in e.details)]
+    timeline = [(when(e.at), e.title, e.actor, "；".join(f"{label}: {text}" for label, text, _href in e.details))
                 for e in entries]
 
     now = datetime.now(SHANGHAI)
@@ -147,8 +147,7 @@ def review_document(session: Session, human_id: str, user: User, lang: str) -> D
                        Column(_("Delivered"), reports.COUNT, 1.2), Column(_("Not delivered"), reports.COUNT, 1.2),
                        Column(_("Failed attempts"), reports.COUNT, 1.2)], deliveries,
                       empty=_("No notification was sent."))]),
-            Section(_("Timeline"), [Table([Column(_("When"), width=2), Column(_("What"), width=2.4),
-                                           Column(_("By"), width=1.4), Column(_("Details"), width=5)], timeline)]),
+            Section(_("Timeline"), [Entries(timeline)]),
         ])
 
 

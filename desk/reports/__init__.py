@@ -16,6 +16,7 @@ from desk.reports.document import (
     TEXT,
     Column,
     Document,
+    Entries,
     Facts,
     Paragraph,
     Section,
@@ -38,7 +39,7 @@ def render(doc: Document, fmt: str) -> bytes:
 
 
 __all__ = [
-    "COUNT", "DOCUMENT_CSS", "FORMATS", "HOURS", "RATE", "TEXT", "Column", "Document", "Facts", "Paragraph",
+    "COUNT", "DOCUMENT_CSS", "FORMATS", "HOURS", "RATE", "TEXT", "Column", "Document", "Entries", "Facts", "Paragraph",
     "ReportPeriod", "ReviewRecord", "Section", "Table", "bulletin", "html_body", "missed_deadlines", "render",
     "report_period", "review_record", "to_docx", "to_pdf", "to_xlsx",
 ]

@@ -53,7 +53,16 @@ class Paragraph:
     text: str
 
 
-Block = Table | Facts | Paragraph
+@dataclass
+class Entries:
+    """A long record read from top to bottom (the timeline): one short block per entry, not a table, so that
+    a thousand of them stay quick to lay out in the PDF."""
+
+    items: list[tuple[str, str, str, str]]  # (when, what, who, details)
+    empty: str = ""
+
+
+Block = Table | Facts | Paragraph | Entries
 
 
 @dataclass
@@ -97,7 +106,8 @@ def widths(table: Table) -> list[float]:
 
 
 _env.globals.update(cell_text=cell_text, TEXT=TEXT, widths=widths)
-_env.tests.update(paragraph=lambda b: isinstance(b, Paragraph), facts=lambda b: isinstance(b, Facts))
+_env.tests.update(paragraph=lambda b: isinstance(b, Paragraph), facts=lambda b: isinstance(b, Facts),
+                  entries=lambda b: isinstance(b, Entries))
 
 
 def html_body(doc: Document) -> Markup:
@@ -128,6 +138,7 @@ def to_docx(doc: Document) -> bytes:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
     from docx.shared import Cm, Pt
+    from docx.text.paragraph import Paragraph as DocxParagraph
 
     out = Docx()
     section = out.sections[0]
@@ -170,6 +181,21 @@ def to_docx(doc: Document) -> bytes:
                     row.cells[0].text, row.cells[1].text = label, value
                     row.cells[0].paragraphs[0].runs[0].bold = True
                     row.cells[0].width, row.cells[1].width = Cm(3.5), usable - Cm(3.5)
+            elif isinstance(block, Entries):
+                # Each entry goes in before one anchor paragraph: add_paragraph looks for the end of the body
+                # every time, which grows with the document (seconds at a thousand entries).
+                anchor = out.add_paragraph()._p
+                for when, what, who, details in block.items:
+                    p = DocxParagraph(anchor.add_p_before(), anchor.getparent())
+                    p.add_run(when + "  ")
+                    p.add_run(what).bold = True
+                    if who:
+                        p.add_run(" · " + who)
+                    if details:
+                        p.add_run("\n" + details).font.size = Pt(9)
+                anchor.getparent().remove(anchor)
+                if not block.items:
+                    paragraph(block.empty)
             elif not block.rows:
                 paragraph(block.empty)
             else:
@@ -188,9 +214,12 @@ def _docx_table(out, block: Table, usable, center) -> None:  # noqa: ANN001 (pyt
     table.style = "Table Grid"
     table.alignment = center
     header = table.rows[0].cells
+    total = sum(c.width for c in block.columns)
     for cell, column in zip(header, block.columns, strict=True):
         cell.text = column.label
         cell.paragraphs[0].runs[0].bold = True
+        if total:
+            cell.width = int(usable * column.width / total)
     # Rows are copies of one empty row's XML with the text set: python-docx's add_row per cell is slow
     # at a thousand rows (the review's timeline).
     template = deepcopy(table.rows[0]._tr)
@@ -207,11 +236,6 @@ def _docx_table(out, block: Table, usable, center) -> None:  # noqa: ANN001 (pyt
             text = cell_text(value, column.kind)
             if text:
                 tc.p_lst[0].add_r().text = text
-    total = sum(c.width for c in block.columns)
-    if total:
-        for column, cell in zip(block.columns, table.columns, strict=True):
-            for c in cell.cells:
-                c.width = int(usable * column.width / total)
 
 
 # --- Excel --------------------------------------------------------------------------------------------------
