@@ -44,6 +44,12 @@ ENV PATH=/opt/opinion-desk/bin:$PATH \
     DESK_API_HOST=0.0.0.0 \
     DESK_API_PORT=8000
 
+# The PDF reports (WeasyPrint): pango and HarfBuzz draw the text, Noto CJK the Chinese (the same packages as
+# scripts/system-deps installs on a development machine).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 desk \
     && useradd --system --uid 10001 --gid desk --home-dir /var/lib/opinion-desk --shell /usr/sbin/nologin desk \
     && install -d -o desk -g desk -m 0750 /var/lib/opinion-desk

@@ -209,4 +209,6 @@ ERROR_MESSAGES = {
     "attachment.withdraw_forbidden": N_("Only the person who uploaded the file, or a supervisor, can withdraw it."),
     "attachment.unsupported": N_("This incident runs on an older version of the desk that cannot keep files; add a "
                                  "note instead."),
+    "report.period": N_("Choose a month (such as 2026-03) or a quarter (such as 2026-Q1), in a year from 2000 to "
+                        "2099."),
 }

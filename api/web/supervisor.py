@@ -176,7 +176,7 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
     report = stats.assessment(session, period, party=party, language=lang)
     definitions = {d["key"]: d["text"] for d in report["definitions"]}
     query = f"from={period.start}&to={period.end}" + (f"&party={party}" if party else "")
-    ranked = ranked_parties(report["parties"])
+    ranked = stats.rank_parties(report["parties"])
     bins = report["release_distribution"]
     release = [{"label": _release_bin(b["upper_hours"], lower, _), "count": b["count"]}
                for b, lower in zip(bins, [None] + [b["upper_hours"] for b in bins][:-1], strict=True)]
@@ -197,8 +197,14 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
         "definitions": definitions, "query": query, "chart_data": _script_json(chart_data),
         "milestone_labels": {k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED},
         "pct": _pct, "hours": lambda seconds: "—" if seconds is None else span(seconds, _, lang),
-        "ranked": ranked, "release": release,
+        "ranked": ranked, "release": release, "bulletin_period": _last_month(),
     })
+
+
+def _last_month() -> str:
+    """The 通报 form's default: the month before this one (Beijing time)."""
+    today = datetime.now(UTC).astimezone(stats.SHANGHAI).date()
+    return f"{today.year - 1}-12" if today.month == 1 else f"{today.year}-{today.month - 1:02d}"
 
 
 def _release_bin(upper: int | None, lower: int | None, _) -> str:  # noqa: ANN001 (the page's gettext)
@@ -208,19 +214,6 @@ def _release_bin(upper: int | None, lower: int | None, _) -> str:  # noqa: ANN00
     if upper is None:
         return _("over %(h)s h", h=lower)
     return _("%(a)s–%(b)s h", a=lower, b=upper)
-
-
-def ranked_parties(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Parties by on-time rate, best first (a party with nothing due yet last); equal rates share a rank."""
-    def rate(p: dict[str, Any]) -> float | None:
-        return p["figures"]["on_time_rate"]
-
-    ordered = sorted(parties, key=lambda p: (rate(p) is None, -(rate(p) or 0.0), -p["figures"]["incidents"], p["name"]))
-    out: list[dict[str, Any]] = []
-    for i, p in enumerate(ordered):
-        same = out and rate(out[-1]) == rate(p) and rate(p) is not None
-        out.append({**p, "rank": out[-1]["rank"] if same else (i + 1 if rate(p) is not None else None)})
-    return out
 
 
 def _pct(value: float | None) -> str:

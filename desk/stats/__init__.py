@@ -64,7 +64,7 @@ from desk.stats.queries import (
     seconds_between,
     stamp_sql,
 )
-from desk.stats.report import assessment, compute_assessment
+from desk.stats.report import assessment, compute_assessment, rank_parties
 from desk.timefmt import SHANGHAI, naive_utc
 
 __all__ = [
@@ -73,6 +73,6 @@ __all__ = [
     "SUMMARY_HEADER", "Definition", "Figures", "Period", "assessment", "assessment_statements", "bucket_of",
     "clear_cache", "compute_assessment", "definitions", "detail_rows", "detail_sql", "durations_sql",
     "incident_counts_sql", "invalidate", "milestone_label", "month_of", "naive_utc", "outcome_counts_sql",
-    "percentile", "ratio", "release_distribution", "safe_cell", "seconds_between", "stamp_sql", "summary_rows",
+    "percentile", "rank_parties", "ratio", "release_distribution", "safe_cell", "seconds_between", "stamp_sql", "summary_rows",
     "to_csv",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -125,3 +126,17 @@ def _timing(cell: dict | None) -> dict:
 def _completeness(releases: int, complete: int) -> dict:
     """Releases recorded and the share that said 事实, 措施 and 结果/进展 (None with no release)."""
     return {"recorded": releases, "complete": complete, "complete_rate": complete / releases if releases else None}
+
+
+def rank_parties(parties: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parties by on-time rate, best first (a party with nothing due yet last); equal rates share a rank.
+    The assessment page and the 通报 rank with this."""
+    def rate(p: dict[str, Any]) -> float | None:
+        return p["figures"]["on_time_rate"]
+
+    ordered = sorted(parties, key=lambda p: (rate(p) is None, -(rate(p) or 0.0), -p["figures"]["incidents"], p["name"]))
+    out: list[dict[str, Any]] = []
+    for i, p in enumerate(ordered):
+        same = out and rate(out[-1]) == rate(p) and rate(p) is not None
+        out.append({**p, "rank": out[-1]["rank"] if same else (i + 1 if rate(p) is not None else None)})
+    return out

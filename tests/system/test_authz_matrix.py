@@ -234,3 +234,41 @@ async def test_the_timeline_cannot_be_edited_or_deleted_through_any_route(desk):
     after = (await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth(ADMIN))).json()["events"]
     assert after[: len(before)] == before
     assert [e["seq"] for e in after] == [1, 2, 3, 4, 5]
+
+
+# Report pages (not in the OpenAPI document): the review is for whoever sees the incident, the 通报 for those who
+# read the assessment. Denied: anonymous to the login page (303), a role that may not (403), another party's
+# responder the same 404 as an unknown incident. The PDF routes share these guards (their rendering is tested in
+# tests/system/test_reports.py).
+PAGES = [
+    ("/incidents/{human_id}/review", SEES_INCIDENT),
+    ("/incidents/{human_id}/review.docx", SEES_INCIDENT),
+    ("/assessment/report?period=2026-03&format=xlsx", SUPERVISES),
+]
+
+
+async def test_every_role_on_the_report_pages(desk):
+    app = desk.http._transport.app
+    iid = (await desk.open(title="授权矩阵中的复盘", party="bazhou")).json()["id"]
+    with session_scope(desk.database_url) as s:
+        cookies = {u.username: app.state.tokens.issue(u, "session") for u in s.exec(select(User)).all()}
+    failures = []
+    for path, allowed in PAGES:
+        for role in ROLES:
+            url = path.replace("{human_id}", iid)
+            r = await desk.http.get(url, cookies={"desk_session": cookies[role]} if role != ANON else {})
+            if role in allowed:
+                ok = r.status_code == 200
+            elif role == ANON:
+                ok = r.status_code == 303 and r.headers["location"].startswith("/login")
+            elif role == OTHER and OWN in allowed:
+                ok = r.status_code == 404 and f"没有编号为 {iid} 的舆情事件" in r.text
+            else:
+                ok = r.status_code == 403
+            if not ok:
+                failures.append(f"{role:9} GET {path}: {r.status_code}")
+    r = await desk.http.get("/incidents/YQ-2026-999999/review", cookies={"desk_session": cookies[SUPER]})
+    assert r.status_code == 404 and "没有编号为 YQ-2026-999999 的舆情事件" in r.text
+    r = await desk.http.get("/assessment/report?period=2026-13&format=pdf", cookies={"desk_session": cookies[SUPER]})
+    assert r.status_code == 422 and "2026-Q1" in r.text  # says how to write a period
+    assert failures == [], "\n".join(failures)

@@ -22,7 +22,8 @@ RAW_CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case: a code, not a wo
 ENGLISH_WORD = re.compile(r"\b[A-Za-z]{4,}\b")
 # Words that stay as they are in Chinese too: units, formats and names people know in Latin letters.
 LATIN_IN_CHINESE = {"English", "CSV", "JSON", "ECharts", "DESK_NOTIFY_CONFIG", "https", "http",
-                    "Excel", "MEDIAN", "PERCENTILE"}  # the spreadsheet functions the definitions name
+                    "Excel", "MEDIAN", "PERCENTILE",  # the spreadsheet functions the definitions name
+                    "docx", "xlsx", "PDF"}  # file formats, named as on any Chinese office PC (like CSV)
 CHINESE_IN_ENGLISH = {"中文"}  # the language switch says its language in that language
 
 

@@ -62,3 +62,26 @@ async def test_assessment_headings_stay_on_one_line(web_desk, browser):
     line = await page.locator("#table-parties thead th").first.evaluate("th => parseFloat(getComputedStyle(th).lineHeight) || 24")
     assert max(heights) < 2 * line + 16, heights  # one line each, not one character per line
     await ctx.close()
+
+
+@pytest.mark.browser
+async def test_the_review_opens_from_the_incident_and_prints_on_a4_without_controls(web_desk, browser):
+    now = datetime.now(UTC)
+    with session_scope(web_desk.database_url) as s:
+        human_id = add_incident(s, party="bazhou", level="II", status="closed", title="复盘页面的事件",
+                                detected_at=now - timedelta(hours=60),
+                                milestones={"acknowledge": ("met", 0.5), "first_release": ("met_late", 50)}).human_id
+    ctx, page = await signed_in_page(browser, web_desk.base_url, "super", f"/incidents/{human_id}", 1366, 900)
+    await page.get_by_role("link", name="复盘报告（打印、.docx、PDF）").click()
+    await page.wait_for_url(f"**/incidents/{human_id}/review")
+    report = page.locator("article.report")
+    assert await report.locator(".report-title").inner_text() == "复盘报告：复盘页面的事件"
+    text = await report.inner_text()
+    for expected in ("巴州区人民政府", "级别变化", "超时完成", "附件", "本事件没有附件记录。", "通知送达", "时间线"):
+        assert expected in text, expected
+    assert await report.locator(".report-title").evaluate("e => getComputedStyle(e).textAlign") == "center"  # its CSS
+    assert await page.get_by_role("link", name="下载 PDF").get_attribute("href") == f"/incidents/{human_id}/review.pdf"
+    await page.emulate_media(media="print")
+    assert not await page.locator(".report-actions").is_visible() and not await page.locator("header.topbar").is_visible()
+    assert await report.is_visible()
+    await ctx.close()
