@@ -20,9 +20,17 @@ from desk import clocks as clk
 from desk import search
 from desk.db import session_scope
 from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
-from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, TimelineEvent, utcnow
+from desk.models import (
+    Incident,
+    IncidentLink,
+    Milestone,
+    NotificationAttempt,
+    NotificationDelivery,
+    TimelineEvent,
+    utcnow,
+)
 from desk.stats import cache as stats_cache
-from desk.vocab import DELIVERED_STATUSES, SYSTEM
+from desk.vocab import DELIVERED_STATUSES, SYSTEM, EventKind
 
 log = logging.getLogger("desk.records")
 
@@ -71,6 +79,8 @@ class Recorder:
                     incident_id=incident.id, event_key=entry.event_key, seq=entry.seq, kind=entry.kind,
                     actor=entry.actor, at=entry.at, payload=entry.payload,
                 ))
+                if entry.kind == EventKind.linked:
+                    _link(session, incident.id, entry)
             _log_attempts(session, incident.id, b.attempts)
             # The search document holds the notes and release summaries: rewritten with them, in this transaction.
             if rebuilt or search.touches_document([e.kind for e in b.entries if e.event_key not in existing]):
@@ -93,6 +103,15 @@ def _same_event(found: TimelineEvent, entry: TimelineEntry) -> None:
                   found.kind, entry.kind)
         raise ApplicationError(f"timeline key {entry.event_key} already holds another event "
                                f"({found.kind} #{found.seq}, not {entry.kind} #{entry.seq})", type="TimelineKeyConflict")
+
+
+def _link(session: Session, incident_id: int, entry: TimelineEntry) -> None:
+    """The link row of a "linked" event, in its transaction: one per pair, whichever side it was made on."""
+    other = int(entry.payload["other_id"])
+    low, high = min(incident_id, other), max(incident_id, other)
+    if session.exec(select(IncidentLink.id).where(IncidentLink.incident_id == low,
+                                                  IncidentLink.related_id == high)).first() is None:
+        session.add(IncidentLink(incident_id=low, related_id=high, actor=entry.actor, at=entry.at))
 
 
 def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]) -> None:
@@ -155,6 +174,7 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
     incident.party_code = facts.party_code
     incident.status = state.status
     incident.closed_at = state.closed_at
+    incident.merged_into = state.merged_into or None
     incident.next_due_at = min((c.due_at for c in open_clocks), default=None)
     incident.overdue = any(c.state == clk.OVERDUE for c in open_clocks)
     incident.version = state.event_seq

@@ -73,6 +73,10 @@ class EventKind(StrEnum):
     assignment_notified = "assignment_notified"
     urged = "urged"  # the supervisor's 督办, as written
     urge_sent = "urge_sent"  # whom the 【督办】 message reached
+    # duplicates (SPEC §9): on the incident the action was taken on, and the survivor's side of a merge
+    linked = "linked"  # marked as related to another incident (both pages list it; no clock changes)
+    merged = "merged"  # closed as merged into another incident: its clocks stop
+    merged_from = "merged_from"  # the survivor: another incident was merged into this one
 
 
 class NotificationKind(StrEnum):
