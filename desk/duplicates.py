@@ -6,8 +6,9 @@ overlapping character bigrams of title and summary (punctuation and spaces dropp
 not over the search index's trigrams: Chinese words are mostly two characters, and two reports of one event
 often share only those (巴州区燃气爆炸 / 燃气泄漏引发爆炸 share 燃气 and 爆炸, no trigram). The candidates are
 the incidents detected in the last 14 days (an index range on ``detected_at``: a few hundred rows in a
-busy fortnight, capped at ``MAX_CANDIDATES``), scored here; a bigram that many of them share (a place name
-such as 巴中) weighs less than a rare one.
+busy fortnight, capped at ``MAX_CANDIDATES``), scored here. Place names weigh little (the bigrams of the
+counties' names, 巴州区 / 通江县 …, and of 某 "a certain"): two different events in one county share them,
+and the county is the responsible party anyway.
 
 A title of one character has no bigram and finds nothing; two characters are one bigram, found wherever
 it occurs.
@@ -15,9 +16,8 @@ it occurs.
 
 from __future__ import annotations
 
-import math
+import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +31,9 @@ from desk.vocab import IncidentStatus, Role
 WINDOW = timedelta(days=14)
 MAX_CANDIDATES = 2000  # the most recent ones of the window, should a fortnight ever hold more
 SHOWN = 5
-THRESHOLD = 0.35  # below it two texts share too little to call them the same topic
+THRESHOLD = 0.25  # below it two texts share too little to call them the same topic
+WEAK = 0.2  # the weight of a place name's bigram (a topic's own words weigh 1)
+_GOVERNMENT = re.compile(r"(人民政府|管委会)$")
 SUMMARY_CHARS = 300  # a summary's opening says what it is about; the rest only dilutes the score
 
 
@@ -80,12 +82,12 @@ def similar_incidents(*, session: Session, title: str, summary: str = "", exclud
         select(Incident).where(col(Incident.detected_at) >= since, col(Incident.merged_into).is_(None),
                                col(Incident.human_id) != exclude)
         .order_by(col(Incident.detected_at).desc()).limit(MAX_CANDIDATES)).all()
-    documents = [(row, _document(row), bigrams(row.title)) for row in rows]
-    frequency = Counter(b for _, doc, _ in documents for b in doc)
-    n = len(documents) + 1
-    weight = {b: math.log(1 + n / (1 + frequency[b])) for b in query}
+    counties = session.exec(select(Party.name).where(Party.kind == "county")).all()
+    weight = {b: WEAK for name in counties for b in bigrams(_GOVERNMENT.sub("", name))}
+    weight.update({b: WEAK for b in query if "某" in b})
     scored = []
-    for row, doc, row_title in documents:
+    for row in rows:
+        doc, row_title = _document(row), bigrams(row.title)
         # The title alone, or title and summary together: whichever says more (a terse title may match the
         # other's summary, and a long summary must not drown a matching title).
         score = max(similarity(title_grams, row_title, weight), similarity(query, doc, weight))
