@@ -36,6 +36,7 @@ MATRIX = [
     ("get", "/api/incidents", None, SIGNED_IN),
     ("post", "/api/incidents", {"title": "授权矩阵", "category": "accident", "level": "III", "party": "bazhou"},
      {DUTY, SUPER, ADMIN}),
+    ("get", "/api/incidents/similar", None, {DUTY, SUPER, ADMIN}),
     ("get", I, None, SEES_INCIDENT),
     ("get", I + "/timeline", None, SEES_INCIDENT),
     ("post", I + "/notes", {"text": "授权矩阵备注"}, SEES_INCIDENT),
@@ -49,6 +50,8 @@ MATRIX = [
     ("post", I + "/waive", {"milestone": "first_release", "reason": "矩阵"}, SUPERVISES),
     ("post", I + "/close", {"reason": "矩阵"}, SUPERVISES),
     ("post", I + "/reopen", {"reason": "矩阵"}, SUPERVISES),
+    ("post", I + "/links", {"other": "{human_id}"}, {DUTY, SUPER, ADMIN}),  # itself: refused (422) when allowed
+    ("post", I + "/merge", {"into": "{human_id}"}, {DUTY, SUPER, ADMIN}),
     ("get", "/api/parties", None, SIGNED_IN),
     ("get", "/api/board", None, {DUTY, SUPER, ADMIN}),
     ("get", "/api/stats", None, SUPERVISES),
@@ -85,7 +88,8 @@ async def test_every_role_on_every_route(desk):
             if body and body.get("form"):
                 r = await desk.http.post(url, data={"username": "duty", "password": PASSWORD})
             elif method == "post":
-                r = await desk.http.post(url, json=body, headers=headers)
+                sent = {k: v.replace("{human_id}", iid) if isinstance(v, str) else v for k, v in body.items()}
+                r = await desk.http.post(url, json=sent, headers=headers)
             else:
                 r = await desk.http.get(url, headers=headers)
             cases += 1
