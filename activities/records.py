@@ -23,6 +23,7 @@ from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
 from desk.models import (
     Attachment,
     Incident,
+    IncidentLink,
     Milestone,
     NotificationAttempt,
     NotificationDelivery,
@@ -80,6 +81,8 @@ class Recorder:
                     actor=entry.actor, at=entry.at, payload=entry.payload,
                 ))
                 _attachment(session, incident.id, entry)
+                if entry.kind == EventKind.linked:
+                    _link(session, incident.id, entry)
             _log_attempts(session, incident.id, b.attempts)
             # The search document holds the notes and release summaries: rewritten with them, in this transaction.
             if rebuilt or search.touches_document([e.kind for e in b.entries if e.event_key not in existing]):
@@ -118,6 +121,15 @@ def _attachment(session: Session, incident_id: int, entry: TimelineEntry) -> Non
         if row is not None and row.withdrawn_at is None:
             row.withdrawn_at, row.withdrawn_by, row.withdrawn_reason = entry.at, entry.actor, p.get("reason") or ""
             session.add(row)
+
+
+def _link(session: Session, incident_id: int, entry: TimelineEntry) -> None:
+    """The link row of a "linked" event, in its transaction: one per pair, whichever side it was made on."""
+    other = int(entry.payload["other_id"])
+    low, high = min(incident_id, other), max(incident_id, other)
+    if session.exec(select(IncidentLink.id).where(IncidentLink.incident_id == low,
+                                                  IncidentLink.related_id == high)).first() is None:
+        session.add(IncidentLink(incident_id=low, related_id=high, actor=entry.actor, at=entry.at))
 
 
 def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]) -> None:
@@ -180,6 +192,7 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
     incident.party_code = facts.party_code
     incident.status = state.status
     incident.closed_at = state.closed_at
+    incident.merged_into = state.merged_into or None
     incident.next_due_at = min((c.due_at for c in open_clocks), default=None)
     incident.overdue = any(c.state == clk.OVERDUE for c in open_clocks)
     incident.version = state.event_seq

@@ -41,6 +41,7 @@ def _incident_out(incident: Incident, party: Party | None, milestones: list[Mile
         detected_at=incident.detected_at, opened_at=incident.opened_at, closed_at=incident.closed_at,
         next_due_at=incident.next_due_at, overdue=incident.overdue,
         milestones=[MilestoneOut.model_validate(m, from_attributes=True) for m in milestones],
+        merged_into=incident.merged_into,
     )
 
 

@@ -114,6 +114,20 @@ class IncidentOut(BaseModel):
     next_due_at: datetime | None
     overdue: bool
     milestones: list[MilestoneOut]
+    merged_into: str | None = Field(default=None, description="closed as merged into this incident")
+    merged_from: list[str] = Field(default_factory=list, description="incidents merged into this one (one read)")
+    related: list[str] = Field(default_factory=list, description="incidents linked as related (one read)")
+
+
+class SimilarOut(BaseModel):
+    """A likely duplicate of the title being typed (GET /api/incidents/similar)."""
+
+    id: str
+    title: str
+    status: str
+    party: str = Field(description="the responsible party's name")
+    detected_at: datetime
+    score: float = Field(description="0..1, how much of the wording the two share")
 
 
 class TimelineEventOut(BaseModel):

@@ -16,8 +16,33 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from desk import clocks as clk
-from desk.inputs import AcknowledgeIn, CloseIn, LevelIn, NoteIn, ReassignIn, ReleaseIn, ReopenIn, UrgeIn, WaiveIn
-from desk.messages import Acknowledge, AddNote, ChangeLevel, Close, Reassign, RecordRelease, Reopen, Urge, Waive
+from desk.duplicates import link_target, merge_target
+from desk.inputs import (
+    AcknowledgeIn,
+    CloseIn,
+    LevelIn,
+    LinkIn,
+    MergeIn,
+    NoteIn,
+    ReassignIn,
+    ReleaseIn,
+    ReopenIn,
+    UrgeIn,
+    WaiveIn,
+)
+from desk.messages import (
+    Acknowledge,
+    AddNote,
+    ChangeLevel,
+    Close,
+    LinkRelated,
+    MergeInto,
+    Reassign,
+    RecordRelease,
+    Reopen,
+    Urge,
+    Waive,
+)
 from desk.models import Incident, User
 from desk.service import active_party, check_release_time
 from desk.users import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
@@ -26,6 +51,7 @@ from workflows.incident import IncidentWorkflow
 RESPONDERS = (RESPONDER, SUPERVISOR, ADMIN)
 SUPERVISORS = (SUPERVISOR, ADMIN)
 EVERYONE = (DUTY_OFFICER, RESPONDER, SUPERVISOR, ADMIN)
+OPENERS = (DUTY_OFFICER, SUPERVISOR, ADMIN)  # who opens incidents tells duplicates apart (SPEC §9)
 OPEN_STATES = (clk.PENDING, clk.OVERDUE)
 
 States = Mapping[str, str]  # the incident's milestones: key -> state
@@ -43,7 +69,7 @@ class Action:
     model: type[BaseModel]  # what the person gives
     roles: tuple[str, ...]
     update: Any  # the IncidentWorkflow update that runs it
-    command: Callable[[User, Any, Session], Any]  # (user, input, session) -> the update's desk.messages command
+    command: Callable[[User, Any, Session], Any] | None  # (user, input, session) -> the update's desk.messages command
     label: str  # msgid
     confirm: str  # msgid; %(id)s the incident, %(party)s its responsible party
     allowed: Callable[[Incident, States], bool]  # the incident's state lets it be taken now
@@ -51,6 +77,16 @@ class Action:
     body_optional: bool = False  # the JSON API takes the request without a body (all defaults)
     meets: str | None = None  # the milestone this action completes: offered first while that one is next due
     rare: bool = False  # the page keeps it under "More actions"
+    # Instead of ``command``, for an action that names another incident: (user, input, session, incident) ->
+    # the command; it looks the other one up and raises desk.errors (on the form's field) before the update.
+    command_on: Callable[[User, Any, Session, Incident], Any] | None = None
+
+    def build(self, user: User, body: Any, session: Session, incident: Incident) -> Any:
+        """The update's command for this input on this incident."""
+        if self.command_on is not None:
+            return self.command_on(user, body, session, incident)
+        assert self.command is not None  # every action has one of the two
+        return self.command(user, body, session)
 
 
 def _is_open(incident: Incident, _states: States) -> bool:
@@ -70,7 +106,11 @@ def _any_milestone_open(incident: Incident, states: States) -> bool:
 
 
 def _closed(incident: Incident, _states: States) -> bool:
-    return incident.status != "open"
+    return incident.status != "open" and not incident.merged_into  # a merged incident stays closed
+
+
+def _not_merged(incident: Incident, _states: States) -> bool:
+    return not incident.merged_into
 
 
 def _always(_incident: Incident, _states: States) -> bool:
@@ -90,6 +130,19 @@ def _release_time(incident: Incident, body: ReleaseIn) -> None:
 def _reassign(user: User, body: ReassignIn, session: Session) -> Reassign:
     party = active_party(session=session, code=body.party)
     return Reassign(actor=user.username, party_code=party.code, party_name=party.name, reason=body.reason)
+
+
+def _link(user: User, body: LinkIn, session: Session, incident: Incident) -> LinkRelated:
+    other = link_target(session=session, user=user, other=body.other, incident_id=incident.id)
+    assert other.id is not None  # a row read from the database
+    return LinkRelated(actor=user.username, other=other.human_id, other_id=other.id, other_title=other.title,
+                       reason=body.reason)
+
+
+def _merge(user: User, body: MergeIn, session: Session, incident: Incident) -> MergeInto:
+    into = merge_target(session=session, user=user, into=body.into, incident_id=incident.id)
+    return MergeInto(actor=user.username, into=into.human_id, into_workflow_id=into.workflow_id,
+                     into_title=into.title, reason=body.reason)
 
 
 _ACTIONS = [
@@ -152,6 +205,15 @@ _ACTIONS = [
            N_("Reopen the incident"),
            N_("Reopen %(id)s? Its follow-up clock runs again."),
            _closed, rare=True),
+    Action("link", "links", "Link a related incident (关联)", LinkIn, OPENERS, IncidentWorkflow.link_related, None,
+           N_("Link a related incident"),
+           N_("Link %(id)s with the chosen incident as related? Both pages list the other; no deadline changes."),
+           _not_merged, command_on=_link, rare=True),
+    Action("merge", "merge", "Merge into another incident (合并)", MergeIn, OPENERS, IncidentWorkflow.merge_into, None,
+           N_("Merge into another incident"),
+           N_("Close %(id)s as merged into the chosen incident? Its deadlines stop and it cannot be reopened; its "
+              "timeline stays readable from the other one."),
+           _is_open, command_on=_merge, rare=True),
 ]
 ACTIONS: dict[str, Action] = {a.key: a for a in _ACTIONS}  # in the order the incident page shows them
 

@@ -150,3 +150,8 @@ def recovered_event_key(workflow_id: str, rung_key: str, attempt: int) -> str:
 
 def cancelled_event_key(workflow_id: str, rung_key: str) -> str:
     return f"{rung_event_key(workflow_id, rung_key)}/cancelled"
+
+
+def merged_from_event_key(workflow_id: str, merged_human_id: str) -> str:
+    """The survivor's "merged from" event: one per incident merged into it."""
+    return f"{workflow_id}/merged-from/{merged_human_id}"

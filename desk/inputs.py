@@ -146,3 +146,36 @@ class ReopenIn(_Reasoned):
 
 class WithdrawIn(_Reasoned):
     """Withdrawing an attachment: why (kept in the timeline; the file stays listed)."""
+
+
+_HUMAN_ID = r"^\s*[A-Za-z]{2}-\d{4}-\d{1,12}\s*$"
+
+
+class LinkIn(_Action):
+    other: str = Field(max_length=40, pattern=_HUMAN_ID, description="the related incident, e.g. YQ-2026-000123")
+    reason: str = Field(default="", max_length=5000)
+
+    @field_validator("other")
+    @classmethod
+    def _other(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        return clean_text(value)
+
+
+class MergeIn(_Action):
+    into: str = Field(max_length=40, pattern=_HUMAN_ID, description="the incident that stays, e.g. YQ-2026-000123")
+    reason: str = Field(default="", max_length=5000)
+
+    @field_validator("into")
+    @classmethod
+    def _into(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        return clean_text(value)

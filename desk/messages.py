@@ -114,6 +114,8 @@ class IncidentState:
     assignments_made: int = 0  # how many times the incident was given to a party (opening counts as one)
     urges_made: int = 0
     withdrawn_attachments: list[str] = field(default_factory=list)  # keys: an attachment is withdrawn once
+    related: list[str] = field(default_factory=list)  # human ids this incident was linked to (SPEC §9)
+    merged_into: str = ""  # the human id it was merged into: closed for good, its clocks stopped
 
 
 @dataclass
@@ -225,6 +227,41 @@ class Waive:
     milestone: str
     reason: str
     received_at: datetime | None = None
+
+
+@dataclass
+class LinkRelated:
+    """Mark another incident as related (the same topic from another source, say): no clock changes."""
+
+    actor: str
+    other: str  # its human id
+    other_id: int  # its row id (the link row is written with the event)
+    other_title: str = ""
+    reason: str = ""
+    received_at: datetime | None = None
+
+
+@dataclass
+class MergeInto:
+    """Close this incident as a duplicate of another (the survivor); its clocks stop."""
+
+    actor: str
+    into: str  # the survivor's human id
+    into_workflow_id: str  # told through a signal, so its timeline says what was merged into it
+    into_title: str = ""
+    reason: str = ""
+    received_at: datetime | None = None
+
+
+@dataclass
+class MergedFrom:
+    """To the survivor: this incident was merged into it (a signal; its timeline records it)."""
+
+    actor: str
+    human_id: str
+    title: str
+    at: datetime
+    reason: str = ""
 
 
 @dataclass

@@ -110,6 +110,24 @@ class Incident(SQLModel, table=True):
     overdue: bool = False
     version: int = 0  # the workflow's event sequence: an older snapshot never overwrites a newer one
     updated_at: datetime = utc_column(default_factory=utcnow)
+    # Closed as a duplicate of this incident (its human id): the assessment counts the topic once, there.
+    merged_into: str | None = Field(default=None, max_length=32, index=True)
+
+
+class IncidentLink(SQLModel, table=True):
+    """Two incidents marked as related (SPEC §9): one row per pair, whichever page it was made on (the lower
+    id first), written with the "linked" event that made it; both incidents' pages list the other."""
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "related_id"),
+        Index("ix_incidentlink_related", "related_id", "incident_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    related_id: int = Field(foreign_key="incident.id")
+    actor: str = Field(default="", max_length=64)
+    at: datetime = utc_column(default_factory=utcnow)
 
 
 class Milestone(SQLModel, table=True):

@@ -75,6 +75,10 @@ class EventKind(StrEnum):
     urge_sent = "urge_sent"  # whom the 【督办】 message reached
     attachment_added = "attachment_added"  # a file kept as evidence (desk.models.Attachment)
     attachment_withdrawn = "attachment_withdrawn"  # withdrawn with a reason; still listed
+    # duplicates (SPEC §9): on the incident the action was taken on, and the survivor's side of a merge
+    linked = "linked"  # marked as related to another incident (both pages list it; no clock changes)
+    merged = "merged"  # closed as merged into another incident: its clocks stop
+    merged_from = "merged_from"  # the survivor: another incident was merged into this one
 
 
 class NotificationKind(StrEnum):

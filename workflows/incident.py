@@ -47,6 +47,9 @@ with workflow.unsafe.imports_passed_through():
         Delivered,
         IncidentInput,
         IncidentState,
+        LinkRelated,
+        MergedFrom,
+        MergeInto,
         Notice,
         Owed,
         Reassign,
@@ -813,9 +816,101 @@ class IncidentWorkflow(LegacyBranch):
 
     @reopen.validator
     def _validate_reopen(self, cmd: Reopen) -> None:
+        self._require_not_merged()
         if self.state.status != CLOSED:
             raise _reject("事件未结案，无需重新打开。", why.NOT_CLOSED)
         self._require_reason(cmd.reason)
+
+    # --- duplicates and related incidents (SPEC §9) -------------------------------------------------------
+    # New handlers only: runs started before them never receive them, and nothing they do changes what an
+    # incident without a link or a merge does, so they need no patch. Linking and merging need the
+    # durable design's outbox (older runs refuse them, as they refuse an urge).
+
+    @workflow.update
+    async def link_related(self, cmd: LinkRelated) -> IncidentState:
+        """Related (the same topic from another source): a timeline entry here and a link row both pages show."""
+        async with self.lock:
+            self._validate_link(cmd)
+            self.state.related.append(cmd.other)
+            seq = await self._event(EventKind.linked, cmd.actor, {
+                "other": cmd.other, "other_id": cmd.other_id, "title": cmd.other_title, "reason": cmd.reason,
+            }, self._action_time(cmd))
+        await self._recorded(seq)
+        return self.state
+
+    @link_related.validator
+    def _validate_link(self, cmd: LinkRelated) -> None:
+        self._require_durable()
+        self._require_not_merged()
+        if cmd.other == self.state.facts.human_id:
+            raise _reject("不能把事件与它自己关联。", why.LINK_SELF, INVALID)
+        if cmd.other in self.state.related:
+            raise _reject(f"已与 {cmd.other} 关联。", why.LINK_ALREADY, other=cmd.other)
+        self._check_text(cmd.reason, "reason")
+
+    @workflow.update
+    async def merge_into(self, cmd: MergeInto) -> IncidentState:
+        """Close as a duplicate of ``cmd.into``: every clock stops where it stands (a deadline already past stays
+        missed, one not yet due is stopped with the merge as its reason), nothing more is sent, and the
+        survivor is told through a signal so its timeline says what was merged into it."""
+        async with self.lock:
+            self._validate_merge(cmd)
+            at = self._action_time(cmd)
+            reason = f"并入 {cmd.into}"
+            stopped, missed = [], []
+            clocks = []
+            for clock in self.state.clocks:
+                if clock.open and clock.key == FOLLOW_UP:
+                    continue  # as at closing: the rolling follow-up clock simply stops
+                if clock.open and clock.due_at <= at:
+                    clock = replace(clock, state=clk.OVERDUE)
+                    missed.append(clock.key)
+                elif clock.open:
+                    clock = replace(clock, state=clk.WAIVED, waived_reason=reason)
+                    stopped.append(clock.key)
+                clocks.append(clock)
+            self.state.clocks = clocks
+            self.state.status, self.state.closed_at, self.state.merged_into = CLOSED, at, cmd.into
+            seq = await self._event(EventKind.merged, cmd.actor, {
+                "into": cmd.into, "title": cmd.into_title, "reason": cmd.reason, "stopped": stopped, "missed": missed,
+            }, at)
+            self._drop_owed()
+        try:
+            await workflow.get_external_workflow_handle(cmd.into_workflow_id).signal(
+                IncidentWorkflow.merged_from, MergedFrom(actor=cmd.actor, human_id=self.state.facts.human_id,
+                                                         title=self.state.facts.title, at=at, reason=cmd.reason))
+        except FailureError as err:  # the survivor's run has ended: its page still lists this one (SQL)
+            workflow.logger.warning("could not tell %s of the merge: %s", cmd.into, err)
+        await self._recorded(seq)
+        return self._changed()
+
+    @merge_into.validator
+    def _validate_merge(self, cmd: MergeInto) -> None:
+        self._require_durable()
+        self._require_not_merged()
+        if cmd.into == self.state.facts.human_id:
+            raise _reject("不能把事件合并到它自己。", why.MERGE_SELF, INVALID)
+        self._require_open()
+        self._check_text(cmd.reason, "reason")
+
+    @workflow.signal
+    async def merged_from(self, msg: MergedFrom) -> None:
+        """The survivor's side of a merge: one timeline entry (keyed by the merged incident, so never twice)."""
+        if not self.durable:
+            return
+        async with self.lock:
+            self._append(EventKind.merged_from, msg.actor, {"from": msg.human_id, "title": msg.title,
+                                                            "reason": msg.reason},
+                         key=ids.merged_from_event_key(self._workflow_id(), msg.human_id), at=msg.at)
+
+    def _require_durable(self) -> None:
+        if not self.durable:
+            raise _reject("该事件的处理流程版本较旧，不支持此操作；请改用备注。", why.OLD_RUN)
+
+    def _require_not_merged(self) -> None:
+        if self.state.merged_into:
+            raise _reject(f"该事件已并入 {self.state.merged_into}，请在该事件中继续处理。", why.MERGED_ALREADY,
+                          into=self.state.merged_into)
 
     @workflow.query(name="state")
     def current_state(self) -> IncidentState:

@@ -12,8 +12,8 @@ from sqlmodel import col, select
 
 from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
 from api.presenters import incident_out, incidents_out, timeline_out
-from api.schemas import IncidentCreate, IncidentOut, Level, Source, TimelineOut
-from desk import search
+from api.schemas import IncidentCreate, IncidentOut, Level, SimilarOut, Source, TimelineOut
+from desk import duplicates, search
 from desk.actions import ACTIONS, Action
 from desk.models import Incident, utcnow
 from desk.service import act, get_incident, open_incident, timeline_rows
@@ -75,11 +75,29 @@ def list_incidents(
     return incidents_out(session, list(rows))
 
 
+@router.get("/similar", response_model=list[SimilarOut], summary="Likely duplicates of a title (last 14 days)",
+            dependencies=[Depends(require(*OPENERS))])
+def similar_incidents(session: SessionDep,
+                      title: str = Query(default="", max_length=200, description="the title being typed"),
+                      summary: str = Query(default="", max_length=5000),
+                      exclude: str = Query(default="", max_length=40, description="an incident not to list")
+                      ) -> list[SimilarOut]:
+    """The new-incident form asks while the title is typed: incidents detected in the last 14 days whose title
+    or summary shares the wording, most alike first (desk/duplicates.py)."""
+    return [SimilarOut(id=s.incident.human_id, title=s.incident.title, status=s.incident.status, party=s.party_name,
+                       detected_at=s.incident.detected_at, score=s.score)
+            for s in duplicates.similar_incidents(session=session, title=title, summary=summary, exclude=exclude)]
+
+
 @router.get("/{human_id}", response_model=IncidentOut, summary="One incident with its milestones")
 def read_incident(human_id: str, user: CurrentUser, session: SessionDep):
     incident = get_incident(session=session, human_id=human_id)
     ensure_can_see(user, incident)
-    return incident_out(session, incident)
+    out = incident_out(session, incident)
+    seen = duplicates.relations(session=session, user=user, incident=incident)
+    out.merged_from = [r[0] for r in seen.merged_from]
+    out.related = [r[0] for r in seen.related]
+    return out
 
 
 @router.get("/{human_id}/timeline", response_model=TimelineOut, summary="Every event and notification attempt")
@@ -100,7 +118,7 @@ def _add_action_route(action: Action) -> None:
         body = body if body is not None else action.model()
         if action.precheck is not None:
             action.precheck(incident, body)
-        command = action.command(user, body, session)
+        command = action.build(user, body, session, incident)
         recorded = await act(desk=desk, incident=incident, update=action.update, command=command, user=user,
                              idempotency_key=key)
         if not recorded:

@@ -184,4 +184,56 @@
       if (first) { first.focus(); }
     });
   });
+  // New incident form: likely duplicates of the title being typed (last 14 days), asked of the server a moment
+  // after typing stops; each can be linked as related or merged into (the radio "then").
+  var dupes = document.getElementById("duplicates");
+  if (dupes) {
+    var dform = dupes.closest("form");
+    var dwords = JSON.parse(dupes.getAttribute("data-words") || "{}");
+    var list = dupes.querySelector("ul.similar");
+    var timer = null, asked = "";
+    var choice = function (value, label) {
+      var l = document.createElement("label"), r = document.createElement("input");
+      l.className = "check"; r.type = "radio"; r.name = "then"; r.value = value;
+      var chosen = dform.querySelector("input[name=then]:checked");
+      r.checked = !!chosen && chosen.value === value;
+      l.appendChild(r); l.appendChild(document.createTextNode(" " + label));
+      return l;
+    };
+    var render = function (rows) {
+      var chosen = dform.querySelector("input[name=then]:checked");
+      var keep = chosen ? chosen.value : "";
+      list.innerHTML = "";
+      rows.forEach(function (row) {
+        var li = document.createElement("li"), a = document.createElement("a"), meta = document.createElement("span");
+        li.setAttribute("data-id", row.id);
+        a.href = "/incidents/" + encodeURIComponent(row.id); a.target = "_blank"; a.textContent = row.id + " " + row.title;
+        meta.className = "muted small";
+        meta.textContent = " " + row.party + " · " + (dwords.statuses[row.status] || row.status);
+        var choices = document.createElement("span");
+        choices.className = "choices";
+        choices.appendChild(choice("link:" + row.id, dwords.link));
+        if (row.status === "open") choices.appendChild(choice("merge:" + row.id, dwords.merge));
+        li.appendChild(a); li.appendChild(meta); li.appendChild(choices);
+        list.appendChild(li);
+      });
+      var still = keep && dform.querySelector("input[name=then][value='" + keep.replace(/'/g, "") + "']");
+      if (!still) dform.querySelector("input[name=then][value='']").checked = true;
+      dupes.hidden = rows.length === 0 && !dupes.classList.contains("invalid");
+    };
+    var ask = function () {
+      var title = dform.elements.title.value.trim(), summary = dform.elements.summary.value.trim();
+      var q = "title=" + encodeURIComponent(title) + "&summary=" + encodeURIComponent(summary.slice(0, 300));
+      if (q === asked) return;
+      asked = q;
+      if (!title) { render([]); return; }
+      fetch("/api/incidents/similar?" + q, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (rows) { if (rows && q === asked) render(rows); })
+        .catch(function () { /* the hint is a help, never a blocker */ });
+    };
+    ["title", "summary"].forEach(function (name) {
+      dform.elements[name].addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(ask, 400); });
+    });
+  }
 })();

@@ -94,6 +94,9 @@ EVENTS = {
     EventKind.urge_sent: N_("Urge delivered to the party"),
     EventKind.attachment_added: N_("File added as evidence"),
     EventKind.attachment_withdrawn: N_("File withdrawn"),
+    EventKind.linked: N_("Linked as related"),
+    EventKind.merged: N_("Merged into another incident"),
+    EventKind.merged_from: N_("Another incident merged into this one"),
 }
 # Why an owed message is no longer due (the "notification_cancelled" event's reason).
 OWED_ENDED = {
@@ -211,4 +214,14 @@ ERROR_MESSAGES = {
                                  "note instead."),
     "report.period": N_("Choose a month (such as 2026-03) or a quarter (such as 2026-Q1), in a year from 2000 to "
                         "2099."),
+    "duplicate.not_found": N_("There is no incident numbered %(id)s; check the number."),
+    "link.self": N_("An incident cannot be linked to itself; choose another incident."),
+    "link.already": N_("%(other)s is already linked with this incident."),
+    "merge.self": N_("An incident cannot be merged into itself; choose another incident."),
+    "merge.target_closed": N_("%(id)s is closed: an incident cannot be merged into a closed one. Choose an open "
+                              "incident, or reopen it first."),
+    "merge.target_merged": N_("%(id)s was merged into %(into)s: merge into %(into)s instead."),
+    "merge.merged": N_("This incident was merged into %(into)s; continue there."),
+    "workflow.old_run": N_("This incident runs on an older version of the desk that cannot do this; add a note "
+                           "instead."),
 }

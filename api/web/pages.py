@@ -30,7 +30,7 @@ from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
 from desk import attachments as att
-from desk import release_templates, search
+from desk import duplicates, release_templates, search
 from desk.actions import ACTIONS, next_step
 from desk.blobs import BlobStore
 from desk.board import MISSED_ORDER
@@ -247,8 +247,11 @@ def _form_page(request: Request, session: Session, desk: Desk, values: dict[str,
     except ValueError:
         start = datetime.now(SHANGHAI)
     data = views.deadline_data(desk, _, start)
+    similar = duplicates.similar_incidents(session=session, title=str(values.get("title") or ""),
+                                           summary=str(values.get("summary") or ""))
     return render(request, "incident_new.html", {
         "values": values, "errors": errors, "key": key, "parties": _parties(session),
+        "similar": similar, "statuses": {code: _(label) for code, label in labels.STATUSES.items()},
         "levels": _choices(labels.LEVELS, _), "categories": _choices(labels.CATEGORIES, _),
         "sources": _choices(labels.SOURCES, _), "deadline_data": data,
         "preview": _preview(data, start, values, _, language(request)),
@@ -292,9 +295,10 @@ async def create_incident(request: Request, user: User = Depends(page_role(*view
     form = await request.form()
     values: dict[str, Any] = {k: str(form.get(k) or "") for k in FORM_FIELDS}
     values["drill"] = form.get("drill") in ("on", "1", "true")
+    values["then"] = str(form.get("then") or "")[:60]
     key = str(form.get("idempotency_key") or "")
     key = key if _KEY.match(key) else f"web-{uuid.uuid4()}"
-    data = {k: v.strip() for k, v in values.items() if isinstance(v, str) and v.strip()}
+    data = {k: v.strip() for k, v in values.items() if isinstance(v, str) and v.strip() and k in FORM_FIELDS}
     data["title"] = values["title"]
     data["drill"] = values["drill"]
     errors: dict[str, str] = {}
@@ -307,14 +311,43 @@ async def create_incident(request: Request, user: User = Depends(page_role(*view
         errors["party"] = _("Choose the responsible party.")
     if not values["category"]:
         errors["category"] = _("Choose a category.")
+    then = _duplicate_choice(values["then"])
+    if then is not None:  # the other incident is checked before anything is opened
+        try:
+            if then[0] == "merge":
+                duplicates.merge_target(session=session, user=user, into=then[1])
+            else:
+                duplicates.link_target(session=session, user=user, other=then[1])
+        except DeskError as exc:
+            errors["then"] = views.desk_error_text(exc, _)
     if errors or body is None:
         return _form_page(request, session, desk, values, errors, key, status_code=422)
     try:
-        incident, _created = await open_incident(session=session, desk=desk, data=body, user=user, idempotency_key=key)
+        incident, created = await open_incident(session=session, desk=desk, data=body, user=user, idempotency_key=key)
     except DeskError as exc:
         return _form_page(request, session, desk, values, views.desk_error_messages(exc, _), key,
                           status_code=status_of(exc))
-    return RedirectResponse(f"/incidents/{incident.human_id}?done=opened", 303)
+    if then is None or not created:
+        return RedirectResponse(f"/incidents/{incident.human_id}?done=opened", 303)
+    # Opened; now linked with, or merged into, the incident the duty officer chose (the incident page says
+    # so, or shows why not under that action: the new incident stays open then).
+    spec = ACTIONS[then[0]]
+    try:
+        body_then = spec.model.model_validate({"into" if then[0] == "merge" else "other": then[1]})
+        await act(desk=desk, incident=incident, update=spec.update,
+                  command=spec.build(user, body_then, session, incident))
+    except DeskError as exc:
+        session.refresh(incident)
+        return _incident_page(request, session, desk, user, incident, status_code=status_of(exc),
+                              errors={then[0]: views.desk_error_messages(exc, _)},
+                              values={then[0]: {"into" if then[0] == "merge" else "other": then[1]}})
+    return RedirectResponse(f"/incidents/{incident.human_id}?done={then[0]}", 303)
+
+
+def _duplicate_choice(value: str) -> tuple[str, str] | None:
+    """The form's "then": open only (None), or ("link" | "merge", the other incident's number)."""
+    kind, _sep, other = value.partition(":")
+    return (kind, other.strip()) if kind in ("link", "merge") and other.strip() else None
 
 
 # --- the incident page and its actions ----------------------------------------------------------------
@@ -405,6 +438,8 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "upload_key": f"web-{uuid.uuid4()}",
         "upload_limits": {"n": request.app.state.settings.attachment_max_files,
                           "mb": views.file_size(request.app.state.settings.attachment_max_bytes).removesuffix(" MB")},
+        "relations": duplicates.relations(session=session, user=user, incident=incident),
+        "statuses": {code: _(label) for code, label in labels.STATUSES.items()},
     }, status_code=status_code)
 
 
@@ -478,7 +513,7 @@ async def incident_action(request: Request, human_id: str, action: str, user: Us
         body = spec.model.model_validate(data)
         if spec.precheck is not None:
             spec.precheck(incident, body)
-        await act(desk=desk, incident=incident, update=spec.update, command=spec.command(user, body, session))
+        await act(desk=desk, incident=incident, update=spec.update, command=spec.build(user, body, session, incident))
     except ValidationError as exc:
         return _incident_page(request, session, desk, user, incident, errors={action: views.field_errors(exc, _)},
                               values={action: values}, status_code=422)

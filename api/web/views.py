@@ -334,6 +334,14 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
             add(_("Channels"), _("%(delivered)s of %(matched)s delivered", delivered=p.get("delivered", 0),
                                   matched=p.get("matched", 0)))
         add(_("Error"), p.get("error"))
+    if kind == EventKind.linked:
+        add(_("Related incident"), f"{p.get('other', '')} {p.get('title', '')}", f"/incidents/{p.get('other', '')}")
+    if kind == EventKind.merged:
+        add(_("Merged into"), f"{p.get('into', '')} {p.get('title', '')}", f"/incidents/{p.get('into', '')}")
+        add(_("Deadlines stopped"), "、".join(milestone(k) for k in p.get("stopped") or []))
+        add(_("Missed before the merge"), "、".join(milestone(k) for k in p.get("missed") or []))
+    if kind == EventKind.merged_from:
+        add(_("Merged from"), f"{p.get('from', '')} {p.get('title', '')}", f"/incidents/{p.get('from', '')}")
     if kind == EventKind.channel_failure_escalated:
         add(_("Detail"), p.get("error") or p.get("detail") or p.get("channel"))
     if kind in (EventKind.delivery_recovered, EventKind.notification_cancelled):

@@ -46,6 +46,15 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition("incidents", "事件数", "Incidents",
                "统计范围内的事件数；在“时限”行中为设有该时限的事件数（新闻发布会仅特别重大事件设有）。",
                "Incidents in scope; on a milestone row, the incidents that have that milestone."),
+    Definition("merged", "合并事件", "Merged incidents",
+               "同一话题从多个渠道（12345、微博、上级交办等）登记为多个事件并被合并时，只按保留的事件计一次：被并入的事件"
+               "不计入事件数、月度趋势、用时和首次发布用时分布；它在合并前已超时的时限（已超时或超时完成）仍计入其责任单位，"
+               "合并不能抹去超时；其余时限（按时完成的、合并时尚未到期而停止的）不计入。",
+               "When one topic arrives from several sources and the incidents are merged, it counts once, as the "
+               "incident that stays: a merged incident is left out of the incident counts, the monthly trend, the "
+               "times and the time-to-first-release bins; a deadline it had already missed before the merge (overdue "
+               "or met late) still counts against its party, so a merge never wipes a breach; its other milestones "
+               "(met on time, or stopped by the merge before they were due) do not count."),
     Definition("met", "按时完成", "Met on time", "在截止时间前（含）完成的时限数。完成时间以实际发生时间为准。",
                "Milestones met at or before the deadline (the time it happened, not when it was recorded)."),
     Definition("met_late", "超时完成", "Met late", "截止时间之后才完成的时限数。", "Milestones met after the deadline."),

@@ -56,6 +56,17 @@ def scope(period: Period, party: str | None) -> list[ColumnElement]:
     return conditions
 
 
+def not_merged() -> ColumnElement:
+    """The incident was not merged into another: the topic counts once, as the incident it was merged into."""
+    return col(Incident.merged_into).is_(None)
+
+
+def counted_milestone() -> ColumnElement:
+    """A milestone the assessment counts: any of an incident not merged; of a merged one, only a deadline missed
+    before the merge (overdue, or met late), so merging never wipes a breach (definitions: "merged")."""
+    return or_(not_merged(), col(Milestone.state).in_((MilestoneState.met_late, MilestoneState.overdue)))
+
+
 def outcome_counts_sql(session: Session, period: Period, party: str | None, now: datetime):
     """One grouped query: (party, milestone, month, outcome, level-I flag) -> count."""
     return (
@@ -65,7 +76,7 @@ def outcome_counts_sql(session: Session, period: Period, party: str | None, now:
             (col(Incident.level) == Level.I).label("level_one"), func.count().label("n"),
         )
         .select_from(Milestone).join(Incident, col(Incident.id) == col(Milestone.incident_id))
-        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED))
+        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED), counted_milestone())
         .group_by(literal_column("party"), literal_column("mkey"), literal_column("month"),
                   literal_column("bucket"), literal_column("level_one"))
     )
@@ -77,7 +88,7 @@ def durations_sql(session: Session, period: Period, party: str | None):
         select(col(Incident.party_code), col(Milestone.key),
                seconds_between(session, Incident.detected_at, Milestone.met_at).label("seconds"))
         .select_from(Milestone).join(Incident, col(Incident.id) == col(Milestone.incident_id))
-        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED),
+        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED), not_merged(),
                col(Milestone.state).in_((MilestoneState.met, MilestoneState.met_late)))
     )
 
@@ -86,7 +97,7 @@ def incident_counts_sql(session: Session, period: Period, party: str | None):
     return (
         select(col(Incident.party_code).label("party"), month_of(session, Incident.detected_at).label("month"),
                func.count().label("n"))
-        .where(*scope(period, party))
+        .where(*scope(period, party), not_merged())
         .group_by(literal_column("party"), literal_column("month"))
     )
 
@@ -132,6 +143,6 @@ def detail_sql(session: Session, period: Period, party: str | None):
                naive_utc(dialect, Milestone.due_at), col(Milestone.state), naive_utc(dialect, Milestone.met_at),
                col(Milestone.waived_reason))
         .select_from(Milestone).join(Incident, col(Incident.id) == col(Milestone.incident_id))
-        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED))
+        .where(*scope(period, party), col(Milestone.key).in_(ASSESSED), counted_milestone())
         .order_by(col(Incident.detected_at), col(Incident.id), col(Milestone.key))
     )

@@ -37,6 +37,7 @@ MATRIX = [
     ("get", "/api/incidents", None, SIGNED_IN),
     ("post", "/api/incidents", {"title": "授权矩阵", "category": "accident", "level": "III", "party": "bazhou"},
      {DUTY, SUPER, ADMIN}),
+    ("get", "/api/incidents/similar", None, {DUTY, SUPER, ADMIN}),
     ("get", I, None, SEES_INCIDENT),
     ("get", I + "/timeline", None, SEES_INCIDENT),
     ("post", I + "/notes", {"text": "授权矩阵备注"}, SEES_INCIDENT),
@@ -57,6 +58,8 @@ MATRIX = [
     ("get", A, None, SEES_INCIDENT),
     ("get", A + "/thumbnail", None, SEES_INCIDENT),
     ("post", A + "/withdraw", {"reason": "矩阵"}, {OWN, SUPER, ADMIN}),
+    ("post", I + "/links", {"other": "{human_id}"}, {DUTY, SUPER, ADMIN}),  # itself: refused (422) when allowed
+    ("post", I + "/merge", {"into": "{human_id}"}, {DUTY, SUPER, ADMIN}),
     ("get", "/api/parties", None, SIGNED_IN),
     ("get", "/api/board", None, {DUTY, SUPER, ADMIN}),
     ("get", "/api/stats", None, SUPERVISES),
@@ -99,7 +102,8 @@ async def test_every_role_on_every_route(desk):
                 r = await desk.http.post(url, headers=headers,
                                          files={"files": (f"{role}.png", png(color=f"#{cases:06x}"), "image/png")})
             elif method == "post":
-                r = await desk.http.post(url, json=body, headers=headers)
+                sent = {k: v.replace("{human_id}", iid) if isinstance(v, str) else v for k, v in body.items()}
+                r = await desk.http.post(url, json=sent, headers=headers)
             else:
                 r = await desk.http.get(url, headers=headers)
             cases += 1

@@ -15,18 +15,22 @@ ALL_DONE = {"acknowledge": "met", "first_release": "waived"}
 
 
 @pytest.mark.parametrize("role, status, states, expected", [
-    (DUTY_OFFICER, "open", FRESH, ["note"]),
+    (DUTY_OFFICER, "open", FRESH, ["note", "link", "merge"]),
     (RESPONDER, "open", FRESH, ["acknowledge", "release", "press_conference", "note"]),
     (RESPONDER, "open", RELEASED, ["release", "press_conference", "update", "note"]),
     (RESPONDER, "closed", RELEASED, ["note"]),
     (SUPERVISOR, "open", FRESH, ["acknowledge", "release", "press_conference", "note", "urge", "reassign", "level",
-                                 "waive", "close"]),
-    (ADMIN, "open", ALL_DONE, ["release", "press_conference", "update", "note", "urge", "reassign", "level", "close"]),
-    (SUPERVISOR, "closed", ALL_DONE, ["note", "reopen"]),
+                                 "waive", "close", "link", "merge"]),
+    (ADMIN, "open", ALL_DONE, ["release", "press_conference", "update", "note", "urge", "reassign", "level", "close",
+                               "link", "merge"]),
+    (SUPERVISOR, "closed", ALL_DONE, ["note", "reopen", "link"]),
+    (SUPERVISOR, "merged", ALL_DONE, ["note"]),  # closed as merged: no reopening, no link, no merge
 ])
 def test_each_role_is_offered_the_actions_the_incident_allows_now(role, status, states, expected):
+    merged = status == "merged"
     incident = Incident(human_id="YQ-2026-000001", workflow_id="w", title="t", source="web", category="accident",
-                        level="III", party_code="bazhou", status=status)
+                        level="III", party_code="bazhou", status="closed" if merged else status,
+                        merged_into="YQ-2026-000002" if merged else None)
     assert allowed_actions(User(username="u", password_hash="", role=role), incident, states) == expected
 
 
