@@ -46,6 +46,8 @@ class IncidentCreate(BaseModel):
     party: str = Field(max_length=64, description="责任单位代码, e.g. bazhou")
     detected_at: datetime | None = Field(default=None, description="发现时间; 默认当前时间; 不带时区按北京时间")
     drill: bool = Field(default=False, description="演练")
+    supporting: list[str] = Field(default_factory=list, max_length=30,
+                                  description="配合单位代码 (牵头单位为 party), e.g. [\"dept-wjw\"]")
 
     @field_validator("title", "summary", "source_url", "party")
     @classmethod

@@ -73,6 +73,10 @@ class EventKind(StrEnum):
     assignment_notified = "assignment_notified"
     urged = "urged"  # the supervisor's 督办, as written
     urge_sent = "urge_sent"  # whom the 【督办】 message reached
+    # shared responsibility (牵头/配合, 督办事项)
+    support_added = "support_added"
+    task_assigned = "task_assigned"
+    task_done = "task_done"
 
 
 class NotificationKind(StrEnum):

@@ -28,12 +28,22 @@ from api.web import csrf, labels, views
 from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, safe_next, viewer
 from api.web.templating import LANG_COOKIE, language, local, render, translator
 from desk import search
-from desk.actions import ACTIONS, next_step
+from desk.actions import ACTIONS, check_part, next_step
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
 from desk.models import Incident, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
-from desk.service import Desk, act, get_incident, open_incident, timeline_rows
+from desk.service import (
+    Desk,
+    act,
+    get_incident,
+    incident_tasks,
+    open_incident,
+    party_role,
+    supporting_parties,
+    timeline_rows,
+    visible_to,
+)
 from desk.timefmt import SHANGHAI
 from desk.vocab import IncidentStatus, MilestoneState, Role
 
@@ -169,7 +179,7 @@ def my_incidents(request: Request, user: User = Depends(page_user), session: Ses
     _ = translator(request)
     query = select(Incident).where(Incident.status == "open")
     if user.role == RESPONDER:
-        query = query.where(Incident.party_code == user.party_code)
+        query = visible_to(query, user)
         party = session.get(Party, user.party_code)
         heading = _("Open incidents of %(party)s", party=party.name if party else user.party_code)
     else:
@@ -213,9 +223,7 @@ def list_incidents(request: Request, status: str = "open", user: User = Depends(
         except DeskError as exc:
             errors = views.desk_error_messages(exc, _)
         else:
-            query = select(Incident)
-            if user.role == RESPONDER:
-                query = query.where(Incident.party_code == user.party_code)
+            query = visible_to(select(Incident), user)
             query = search.filtered(query, filters, session.get_bind().dialect.name)
             rows = list(session.exec(_urgent_first(query).limit(200)).all())
     kept = {name: value for name, value in values.items() if value}
@@ -324,7 +332,7 @@ def _visible(request: Request, session: Session, user: User, human_id: str) -> I
     _ = translator(request)
     try:
         incident = get_incident(session=session, human_id=human_id)
-        ensure_can_see(user, incident)
+        ensure_can_see(session, user, incident)
     except NotFound as exc:
         raise PageError(404, views.desk_error_text(exc, _)) from None
     return incident
@@ -340,7 +348,11 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
     milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
                                    .order_by(col(Milestone.due_at))).all())
     events, notes = timeline_rows(session=session, incident=incident)
-    actions = views.allowed_actions(user, incident, milestones)
+    part = party_role(session=session, user=user, incident=incident)
+    supporters = supporting_parties(session=session, incident=incident)
+    tasks = incident_tasks(session=session, incident=incident)
+    shared = views.shared_views(user, part, supporters, tasks, now, _, lang)
+    actions = views.allowed_actions(user, incident, milestones, part, shared)
     party_name = out.party.name
     done_text = ""
     if done == "opened":
@@ -384,8 +396,14 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "parties": [p for p in _parties(session) if p.code != incident.party_code],
         "levels": [(code, label) for code, label in _choices(labels.LEVELS, _) if code != out.level],
         "open_milestones": [(m.key, _(labels.MILESTONES.get(m.key, m.label))) for m in milestones
-                            if m.state in (MilestoneState.pending, MilestoneState.overdue)],
+                            if m.state in (MilestoneState.pending, MilestoneState.overdue)]
+        + [(c.key, c.name) for c in shared.clocks if c.open],
         "channels": [_(c) for c in labels.RELEASE_CHANNELS],
+        # 牵头/配合 and 督办事项: the supporting parties, the tasks, and the choices their forms offer
+        "shared": shared,
+        "support_parties": [p for p in _parties(session) if p.code != incident.party_code
+                            and p.code not in {row.party_code for row, _name in supporters}],
+        "task_parties": [(incident.party_code, party_name), *((row.party_code, name) for row, name in supporters)],
     }, status_code=status_code)
 
 
@@ -406,6 +424,10 @@ async def incident_action(request: Request, human_id: str, action: str, user: Us
     incident = _visible(request, session, user, human_id)
     if user.role not in spec.roles:
         raise PageError(403, _("Your role cannot take this action."))
+    try:
+        check_part(spec, party_role(session=session, user=user, incident=incident))
+    except DeskError as exc:
+        raise PageError(403, views.desk_error_text(exc, _)) from None
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in spec.model.model_fields if k in form}
     data = {k: v for k, v in values.items() if v.strip() or k not in ("released_at",)}
