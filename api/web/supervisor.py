@@ -195,7 +195,7 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
     return page(request, "supervisor/assessment.html", {
         "report": report, "period": period, "party": party, "parties": _parties(session), "error": error,
         "definitions": definitions, "query": query, "chart_data": _script_json(chart_data),
-        "milestone_labels": {k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED},
+        "milestone_labels": {**{k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED}, stats.TASK: _("Tasks done")},
         "pct": _pct, "hours": lambda seconds: "—" if seconds is None else span(seconds, _, lang),
         "ranked": ranked, "release": release,
     })
