@@ -31,7 +31,7 @@ from desk import search
 from desk.actions import ACTIONS, check_part, next_step
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
-from desk.models import Incident, Milestone, Party, User, utcnow
+from desk.models import Incident, IncidentTask, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import (
     Desk,
@@ -187,7 +187,19 @@ def my_incidents(request: Request, user: User = Depends(page_user), session: Ses
         heading = _("Open incidents I reported")
     rows = list(session.exec(_urgent_first(query).limit(200)).all())
     return render(request, "incidents.html", {"heading": heading, "items": _list_context(request, session, desk, rows),
-                                              "filters": None, "search": None})
+                                              "filters": None, "search": None,
+                                              "tasks": _open_tasks(session, user) if user.role == RESPONDER else []})
+
+
+def _open_tasks(session: Session, user: User) -> list[dict[str, Any]]:
+    """The 督办事项 given to the responder's party and still open, the nearest due first."""
+    now = utcnow()
+    rows = session.exec(select(IncidentTask, Incident.human_id).join(Incident, col(Incident.id) == col(IncidentTask.incident_id))
+                        .where(IncidentTask.party_code == user.party_code, Incident.status == "open",
+                               col(IncidentTask.state).in_((MilestoneState.pending, MilestoneState.overdue)))
+                        .order_by(col(IncidentTask.due_at)).limit(200)).all()
+    return [{"incident": human_id, "n": t.n, "text": t.text, "due_at": t.due_at,
+             "overdue": t.state == MilestoneState.overdue or t.due_at <= now} for t, human_id in rows]
 
 
 SEARCH_FIELDS = ("q", "detected_from", "detected_to", "party", "level", "source")
@@ -293,11 +305,13 @@ async def create_incident(request: Request, user: User = Depends(page_role(*view
     form = await request.form()
     values: dict[str, Any] = {k: str(form.get(k) or "") for k in FORM_FIELDS}
     values["drill"] = form.get("drill") in ("on", "1", "true")
+    values["supporting"] = [str(v) for v in form.getlist("supporting")][:30]
     key = str(form.get("idempotency_key") or "")
     key = key if _KEY.match(key) else f"web-{uuid.uuid4()}"
     data = {k: v.strip() for k, v in values.items() if isinstance(v, str) and v.strip()}
     data["title"] = values["title"]
     data["drill"] = values["drill"]
+    data["supporting"] = values["supporting"]
     errors: dict[str, str] = {}
     try:
         body = IncidentCreate.model_validate(data)

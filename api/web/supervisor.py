@@ -90,6 +90,7 @@ def board_words(_, lang: str) -> dict[str, str]:
     return {
         "drill": _("[Drill]"), "reminded": _("reminded %(n)s×"), "escalated": _("escalated %(n)s×"),
         "failed": _("%(n)s failed"), "unreached": _("%(n)s reached no one"), "none": _("none yet"),
+        "tasks": _("%(n)s open tasks"), "tasks_overdue": _("%(n)s overdue"),
         "empty": _("No open incidents match these filters."),
         "updated": _("Updated %(t)s, refreshes every %(n)s s"),
         "offline": _("Not refreshed: the server cannot be reached. Retrying."),
