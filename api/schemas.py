@@ -97,6 +97,27 @@ class PartyOut(BaseModel):
     kind: str
 
 
+class SupportingOut(BaseModel):
+    party: PartyOut
+    added_at: datetime
+    acknowledge_due_at: datetime | None = None
+    acknowledge_state: str | None = None
+    acknowledged_at: datetime | None = None
+
+
+class TaskOut(BaseModel):
+    n: int
+    party: PartyOut
+    text: str
+    due_at: datetime
+    needs_attachment: bool
+    state: str
+    met_at: datetime | None = None
+    done_by: str = ""
+    note: str = ""
+    attachment_sha256: str = ""
+
+
 class IncidentOut(BaseModel):
     id: str = Field(description="human id, e.g. YQ-2026-000123")
     title: str
@@ -116,6 +137,8 @@ class IncidentOut(BaseModel):
     next_due_at: datetime | None
     overdue: bool
     milestones: list[MilestoneOut]
+    supporting: list[SupportingOut] = Field(default_factory=list, description="配合单位, each with its own acknowledgement")
+    tasks: list[TaskOut] = Field(default_factory=list, description="督办事项")
 
 
 class TimelineEventOut(BaseModel):

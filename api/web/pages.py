@@ -411,7 +411,8 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "levels": [(code, label) for code, label in _choices(labels.LEVELS, _) if code != out.level],
         "open_milestones": [(m.key, _(labels.MILESTONES.get(m.key, m.label))) for m in milestones
                             if m.state in (MilestoneState.pending, MilestoneState.overdue)]
-        + [(c.key, c.name) for c in shared.clocks if c.open],
+        + [(c.key, f"{_('Supporting party')}: {c.name}" if c.key.startswith("support-") else c.name)
+           for c in shared.clocks if c.open],
         "channels": [_(c) for c in labels.RELEASE_CHANNELS],
         # 牵头/配合 and 督办事项: the supporting parties, the tasks, and the choices their forms offer
         "shared": shared,

@@ -1,8 +1,9 @@
 """Record workflow histories for the replay test: `python -m tests.histories.record [SUFFIX]`.
 
 Runs real scenarios (every human action, reminders, breach, repeats, close, reopen; supporting parties and
-tasks with their own ladders) on a fresh dev server and saves each history as JSON beside this file. Re-record only on purpose: a history recorded
-from old code is what proves new code can still replay live workflows.
+tasks with their own ladders) on a fresh dev server and saves each history as JSON beside this file.
+Re-record only on purpose: a history recorded from old code is what proves new code can still replay live
+workflows.
 """
 
 from __future__ import annotations

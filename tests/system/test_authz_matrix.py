@@ -156,6 +156,7 @@ async def test_a_supporting_party_sees_the_incident_and_takes_only_its_part(desk
     r = await desk.http.post(url + "/acknowledge", json={}, headers=support)
     states = {m["key"]: m["state"] for m in r.json()["milestones"]}
     assert r.status_code == 200 and states["acknowledge"] == "pending"  # its own clock, not the lead's
+    assert [(p["party"]["code"], p["acknowledge_state"]) for p in r.json()["supporting"]] == [("dept-sthjj", "met")]
     # Bad input for a task: due in the past; a supporting party equal to the lead.
     r = await desk.http.post(url + "/tasks", json={"party": "dept-sthjj", "text": "核实",
                                                    "due_at": "2020-01-01T09:00:00+08:00"}, headers=desk.auth(OWN))
@@ -167,6 +168,7 @@ async def test_a_supporting_party_sees_the_incident_and_takes_only_its_part(desk
     assert r.status_code == 200, r.text
     r = await desk.http.post(url + "/task-results", json={"task": 1, "note": "报告已上报"}, headers=support)
     assert r.status_code == 200, r.text
+    assert [(t["n"], t["state"], t["note"]) for t in r.json()["tasks"]] == [(1, "met", "报告已上报")]
     kinds = [e["kind"] for e in (await desk.http.get(url + "/timeline", headers=support)).json()["events"]]
     assert {"acknowledged", "task_assigned", "task_done", "note"} <= set(kinds)
 
