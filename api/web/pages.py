@@ -34,6 +34,7 @@ from desk.errors import DeskError, NotFound
 from desk.models import Incident, IncidentTask, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
 from desk.service import (
+    SUPPORTING,
     Desk,
     act,
     get_incident,
@@ -381,8 +382,9 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
             done_text += " " + _("A new-assignment message is on its way to %(party)s; the timeline shows when it "
                                  "arrived.", party=party_name)
     shown_milestones = views.milestone_views(desk, incident, milestones, now, _, lang)
+    # The next step is the lead's deadline: a supporting party finds its own acknowledgement among the actions.
     step = next_step(actions, [(m.key, m.due_at) for m in shown_milestones if m.open]) \
-        if incident.status == "open" else None
+        if incident.status == "open" and part != SUPPORTING else None
     entries = [{"key": a, "label": _(ACTIONS[a].label), "rare": ACTIONS[a].rare,
                 "confirm": _(ACTIONS[a].confirm, id=incident.human_id, party=party_name)} for a in actions]
     return render(request, "incident.html", {
