@@ -17,13 +17,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from desk import clocks as clk
-from desk import search
+from desk import ids, search
 from desk.db import session_scope
-from desk.messages import AttemptLog, RecordBatch, RecordEvent, TimelineEntry
+from desk.messages import AttemptLog, IncidentState, RecordBatch, RecordEvent, TimelineEntry
 from desk.models import (
     Attachment,
     Incident,
     IncidentLink,
+    IncidentSupport,
+    IncidentTask,
     Milestone,
     NotificationAttempt,
     NotificationDelivery,
@@ -187,7 +189,8 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
     assert incident.id is not None  # read, or flushed just now
     if incident.version > state.event_seq:
         return incident
-    open_clocks = [c for c in state.clocks if c.open]
+    lead_clocks = clk.lead_clocks(state.clocks)
+    open_clocks = [c for c in lead_clocks if c.open]
     incident.level = facts.level
     incident.party_code = facts.party_code
     incident.status = state.status
@@ -198,14 +201,43 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
     incident.version = state.event_seq
     incident.updated_at = utcnow()
     rows = {m.key: m for m in session.exec(select(Milestone).where(Milestone.incident_id == incident.id)).all()}
-    keep = {c.key for c in state.clocks}
+    keep = {c.key for c in lead_clocks}
     for key, row in rows.items():
         if key not in keep:
             session.delete(row)
-    for clock in state.clocks:
+    for clock in lead_clocks:
         row = rows.get(clock.key) or Milestone(incident_id=incident.id, key=clock.key, due_at=clock.due_at)
         row.label, row.due_at, row.state = clock.label, clock.due_at, clock.state
         row.met_at, row.waived_reason = clock.met_at, clock.waived_reason
         session.add(row)
+    _upsert_shared(session, incident.id, state)
     session.add(incident)
     return incident
+
+
+def _upsert_shared(session: Session, incident_id: int, state: IncidentState) -> None:
+    """The supporting parties and tasks, each with its clock's state (rows are added, never removed)."""
+    if not state.supporting and not state.tasks:
+        return
+    clocks = {c.key: c for c in state.clocks}
+    supporters = {r.party_code: r for r in session.exec(
+        select(IncidentSupport).where(IncidentSupport.incident_id == incident_id)).all()}
+    for named in state.supporting:
+        row = supporters.get(named.party_code) or IncidentSupport(
+            incident_id=incident_id, party_code=named.party_code, n=named.n, added_at=named.added_at,
+            added_by=named.added_by)
+        clock = clocks.get(ids.supporting_clock_key(named.n))
+        if clock is not None:
+            row.ack_due_at, row.ack_state, row.ack_met_at = clock.due_at, clock.state, clock.met_at
+            row.ack_waived_reason = clock.waived_reason
+        session.add(row)
+    tasks = {r.n: r for r in session.exec(select(IncidentTask).where(IncidentTask.incident_id == incident_id)).all()}
+    for task in state.tasks:
+        task_row = tasks.get(task.n) or IncidentTask(
+            incident_id=incident_id, n=task.n, party_code=task.party_code, text=task.text, due_at=task.due_at,
+            needs_attachment=task.needs_attachment, assigned_by=task.assigned_by, assigned_at=task.assigned_at)
+        clock = clocks.get(ids.task_clock_key(task.n))
+        if clock is not None:
+            task_row.state, task_row.met_at, task_row.waived_reason = clock.state, clock.met_at, clock.waived_reason
+        task_row.done_by, task_row.note, task_row.attachment_sha256 = task.done_by, task.done_note, task.attachment
+        session.add(task_row)

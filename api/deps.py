@@ -9,13 +9,13 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api.auth import RESPONDER, Tokens
+from api.auth import Tokens
 from api.web import csrf
 from desk.blobs import BlobStore
 from desk.db import get_engine
 from desk.errors import incident_not_found
 from desk.models import Incident, User
-from desk.service import Desk
+from desk.service import Desk, can_see
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -64,10 +64,11 @@ def require(*roles: str):
     return check
 
 
-def ensure_can_see(user: User, incident: Incident) -> None:
-    """A responder sees and acts only on its own party's incidents. Another party's answers exactly as an
-    id that does not exist (404), so trying ids tells a county nothing about another's incidents or volume."""
-    if user.role == RESPONDER and incident.party_code != user.party_code:
+def ensure_can_see(session: Session, user: User, incident: Incident) -> None:
+    """A responder sees and acts only on the incidents its party leads or supports (desk.service.visible_to).
+    Another party's answers exactly as an id that does not exist (404), so trying ids tells a county nothing
+    about another's incidents or volume."""
+    if not can_see(session=session, user=user, incident=incident):
         raise incident_not_found(incident.human_id)
 
 

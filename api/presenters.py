@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from api.schemas import IncidentOut, MilestoneOut, NotificationOut, PartyOut, TimelineEventOut
-from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
+from api.schemas import (
+    IncidentOut,
+    MilestoneOut,
+    NotificationOut,
+    PartyOut,
+    SupportingOut,
+    TaskOut,
+    TimelineEventOut,
+)
+from desk.models import Incident, IncidentSupport, IncidentTask, Milestone, NotificationAttempt, Party, TimelineEvent, User
 from desk.users import RESPONDER
 from desk.vocab import SYSTEM
 
@@ -15,7 +23,7 @@ def incident_out(session: Session, incident: Incident) -> IncidentOut:
     milestones = session.exec(
         select(Milestone).where(Milestone.incident_id == incident.id).order_by(col(Milestone.due_at))
     ).all()
-    return _incident_out(incident, party, list(milestones))
+    return _with_shared(session, [_incident_out(incident, party, list(milestones))], [incident])[0]
 
 
 def incidents_out(session: Session, incidents: list[Incident]) -> list[IncidentOut]:
@@ -28,7 +36,32 @@ def incidents_out(session: Session, incidents: list[Incident]) -> list[IncidentO
         for m in session.exec(select(Milestone).where(col(Milestone.incident_id).in_(ids))
                               .order_by(col(Milestone.due_at), col(Milestone.id))).all():
             milestones.setdefault(m.incident_id, []).append(m)
-    return [_incident_out(i, parties.get(i.party_code), milestones.get(i.id, [])) for i in incidents]
+    return _with_shared(session, [_incident_out(i, parties.get(i.party_code), milestones.get(i.id, [])) for i in incidents],
+                        incidents)
+
+
+def _with_shared(session: Session, outs: list[IncidentOut], incidents: list[Incident]) -> list[IncidentOut]:
+    """Each incident's supporting parties and tasks, one query each for the whole page."""
+    ids = [i.id for i in incidents]
+    if not ids:
+        return outs
+    supports: dict[int, list[SupportingOut]] = {}
+    tasks: dict[int, list[TaskOut]] = {}
+    for row, party in session.exec(select(IncidentSupport, Party).join(Party, col(Party.code) == col(IncidentSupport.party_code))
+                                   .where(col(IncidentSupport.incident_id).in_(ids)).order_by(col(IncidentSupport.n))).all():
+        supports.setdefault(row.incident_id, []).append(SupportingOut(
+            party=PartyOut(code=party.code, name=party.name, kind=party.kind), added_at=row.added_at,
+            acknowledge_due_at=row.ack_due_at, acknowledge_state=row.ack_state, acknowledged_at=row.ack_met_at))
+    for task, party in session.exec(select(IncidentTask, Party).join(Party, col(Party.code) == col(IncidentTask.party_code))
+                                     .where(col(IncidentTask.incident_id).in_(ids)).order_by(col(IncidentTask.n))).all():
+        tasks.setdefault(task.incident_id, []).append(TaskOut(
+            n=task.n, party=PartyOut(code=party.code, name=party.name, kind=party.kind), text=task.text,
+            due_at=task.due_at, needs_attachment=task.needs_attachment, state=task.state, met_at=task.met_at,
+            done_by=task.done_by, note=task.note, attachment_sha256=task.attachment_sha256))
+    for out, incident in zip(outs, incidents, strict=True):
+        out.supporting = supports.get(incident.id or 0, [])
+        out.tasks = tasks.get(incident.id or 0, [])
+    return outs
 
 
 def _incident_out(incident: Incident, party: Party | None, milestones: list[Milestone]) -> IncidentOut:

@@ -46,6 +46,8 @@ class IncidentCreate(BaseModel):
     party: str = Field(max_length=64, description="责任单位代码, e.g. bazhou")
     detected_at: datetime | None = Field(default=None, description="发现时间; 默认当前时间; 不带时区按北京时间")
     drill: bool = Field(default=False, description="演练")
+    supporting: list[str] = Field(default_factory=list, max_length=30,
+                                  description="配合单位代码 (牵头单位为 party), e.g. [\"dept-wjw\"]")
 
     @field_validator("title", "summary", "source_url", "party")
     @classmethod
@@ -95,6 +97,27 @@ class PartyOut(BaseModel):
     kind: str
 
 
+class SupportingOut(BaseModel):
+    party: PartyOut
+    added_at: datetime
+    acknowledge_due_at: datetime | None = None
+    acknowledge_state: str | None = None
+    acknowledged_at: datetime | None = None
+
+
+class TaskOut(BaseModel):
+    n: int
+    party: PartyOut
+    text: str
+    due_at: datetime
+    needs_attachment: bool
+    state: str
+    met_at: datetime | None = None
+    done_by: str = ""
+    note: str = ""
+    attachment_sha256: str = ""
+
+
 class IncidentOut(BaseModel):
     id: str = Field(description="human id, e.g. YQ-2026-000123")
     title: str
@@ -117,6 +140,8 @@ class IncidentOut(BaseModel):
     merged_into: str | None = Field(default=None, description="closed as merged into this incident")
     merged_from: list[str] = Field(default_factory=list, description="incidents merged into this one (one read)")
     related: list[str] = Field(default_factory=list, description="incidents linked as related (one read)")
+    supporting: list[SupportingOut] = Field(default_factory=list, description="配合单位, each with its own acknowledgement")
+    tasks: list[TaskOut] = Field(default_factory=list, description="督办事项")
 
 
 class SimilarOut(BaseModel):

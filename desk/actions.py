@@ -16,7 +16,9 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from desk import clocks as clk
+from desk import refusals
 from desk.duplicates import link_target, merge_target
+from desk.errors import Forbidden, InvalidInput
 from desk.inputs import (
     AcknowledgeIn,
     CloseIn,
@@ -27,14 +29,20 @@ from desk.inputs import (
     ReassignIn,
     ReleaseIn,
     ReopenIn,
+    SupportIn,
+    TaskDoneIn,
+    TaskIn,
     UrgeIn,
     WaiveIn,
 )
 from desk.messages import (
     Acknowledge,
     AddNote,
+    AddSupport,
+    AssignTask,
     ChangeLevel,
     Close,
+    CompleteTask,
     LinkRelated,
     MergeInto,
     Reassign,
@@ -44,7 +52,7 @@ from desk.messages import (
     Waive,
 )
 from desk.models import Incident, User
-from desk.service import active_party, check_release_time
+from desk.service import LEAD, SUPPORT_IS_LEAD, SUPPORTING, active_party, check_release_time
 from desk.users import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
 from workflows.incident import IncidentWorkflow
 
@@ -87,6 +95,9 @@ class Action:
             return self.command_on(user, body, session, incident)
         assert self.command is not None  # every action has one of the two
         return self.command(user, body, session)
+    # Who among the responders: LEAD (the lead party's; releases stay with the lead), or SUPPORTING too (a
+    # supporting party acknowledges on its own clock, adds notes and task results).
+    parts: tuple[str, ...] = (LEAD,)
 
 
 def _is_open(incident: Incident, _states: States) -> bool:
@@ -115,6 +126,32 @@ def _not_merged(incident: Incident, _states: States) -> bool:
 
 def _always(_incident: Incident, _states: States) -> bool:
     return True
+
+
+def _task_open(incident: Incident, states: States) -> bool:
+    """An open task this viewer may report on (the page gives only the viewer's own tasks' states)."""
+    return _is_open(incident, states) and any(k.startswith("task-") and s in OPEN_STATES for k, s in states.items())
+
+
+def _responder_party(user: User) -> str:
+    """The party a responder acts for ("" for a supervisor or admin: on the incident's behalf)."""
+    return (user.party_code or "") if user.role == RESPONDER else ""
+
+
+def _add_support(user: User, body: SupportIn, session: Session) -> AddSupport:
+    party = active_party(session=session, code=body.party)
+    return AddSupport(actor=user.username, party_code=party.code, party_name=party.name)
+
+
+def _not_the_lead(incident: Incident, body: SupportIn) -> None:
+    if body.party == incident.party_code:
+        raise InvalidInput(SUPPORT_IS_LEAD, code=refusals.SUPPORT_IS_LEAD, field="party", params={"party": body.party})
+
+
+def _assign_task(user: User, body: TaskIn, session: Session) -> AssignTask:
+    party = active_party(session=session, code=body.party)
+    return AssignTask(actor=user.username, party_code=party.code, party_name=party.name, text=body.text,
+                      due_at=body.due_at, needs_attachment=body.needs_attachment, by_party=_responder_party(user))
 
 
 def _release(kind: str) -> Callable[[User, ReleaseIn, Session], RecordRelease]:
@@ -147,10 +184,10 @@ def _merge(user: User, body: MergeIn, session: Session, incident: Incident) -> M
 
 _ACTIONS = [
     Action("acknowledge", "acknowledge", "Acknowledge (签收)", AcknowledgeIn, RESPONDERS, IncidentWorkflow.acknowledge,
-           lambda u, b, _s: Acknowledge(actor=u.username, note=b.note),
+           lambda u, b, _s: Acknowledge(actor=u.username, note=b.note, party_code=_responder_party(u)),
            N_("Acknowledge"),
            N_("Acknowledge %(id)s for %(party)s? The acknowledgement milestone is recorded as met now."),
-           _unacknowledged, body_optional=True, meets="acknowledge"),
+           _unacknowledged, body_optional=True, meets="acknowledge", parts=(LEAD, SUPPORTING)),
     Action("release", "releases", "Record an authoritative release (发布权威信息)", ReleaseIn, RESPONDERS,
            IncidentWorkflow.record_release, _release("release"),
            N_("Record an authoritative release"),
@@ -171,7 +208,25 @@ _ACTIONS = [
            lambda u, b, _s: AddNote(actor=u.username, text=b.text),
            N_("Add a note"),
            N_("Add this note to the timeline of %(id)s? Timeline entries cannot be edited or deleted."),
-           _always),
+           _always, parts=(LEAD, SUPPORTING)),
+    Action("task_done", "task-results", "Report a task done (督办事项办结)", TaskDoneIn, RESPONDERS,
+           IncidentWorkflow.complete_task,
+           lambda u, b, _s: CompleteTask(actor=u.username, task=b.task, note=b.note, attachment=b.attachment,
+                                         by_party=_responder_party(u)),
+           N_("Report a task done"),
+           N_("Report this task of %(id)s as done? The result is kept in the timeline."),
+           _task_open, parts=(LEAD, SUPPORTING)),
+    Action("task", "tasks", "Assign a task to a party (交办督办事项)", TaskIn, RESPONDERS, IncidentWorkflow.assign_task,
+           _assign_task,
+           N_("Assign a task"),
+           N_("Give this task to the chosen party of %(id)s? Its own deadline, reminders and escalation start now."),
+           _is_open),
+    Action("support", "supporting-parties", "Add a supporting party (配合单位)", SupportIn, SUPERVISORS,
+           IncidentWorkflow.add_support, _add_support,
+           N_("Add a supporting party"),
+           N_("Add the chosen party to %(id)s as a supporting party? It sees the incident and gets its own "
+              "acknowledgement deadline; releases stay with %(party)s."),
+           _is_open, precheck=_not_the_lead, rare=True),
     Action("urge", "urges", "Urge the responsible party (督办)", UrgeIn, SUPERVISORS, IncidentWorkflow.urge,
            lambda u, b, _s: Urge(actor=u.username, text=b.text),
            N_("Urge the party"),
@@ -190,7 +245,7 @@ _ACTIONS = [
               "already past escalates at once."),
            _is_open, rare=True),
     Action("waive", "waive", "Waive a milestone with a reason (豁免)", WaiveIn, SUPERVISORS, IncidentWorkflow.waive,
-           lambda u, b, _s: Waive(actor=u.username, milestone=b.milestone.value, reason=b.reason),
+           lambda u, b, _s: Waive(actor=u.username, milestone=b.milestone, reason=b.reason),
            N_("Waive a milestone"),
            N_("Waive the chosen milestone of %(id)s? Its reminders and escalations stop; the reason is kept in the "
               "timeline."),
@@ -218,9 +273,18 @@ _ACTIONS = [
 ACTIONS: dict[str, Action] = {a.key: a for a in _ACTIONS}  # in the order the incident page shows them
 
 
-def allowed_actions(user: User, incident: Incident, states: States) -> list[str]:
-    """The actions this user may take on this incident now, in the page's order."""
-    return [a.key for a in ACTIONS.values() if user.role in a.roles and a.allowed(incident, states)]
+def allowed_actions(user: User, incident: Incident, states: States, part: str | None = None) -> list[str]:
+    """The actions this user may take on this incident now, in the page's order. ``part``: a responder's part in
+    the incident (desk.service.party_role); ``states`` the clocks as this viewer sees them (its own
+    acknowledgement as "acknowledge", its own tasks)."""
+    return [a.key for a in ACTIONS.values() if user.role in a.roles and a.allowed(incident, states)
+            and (part is None or part in a.parts)]
+
+
+def check_part(action: Action, part: str | None) -> None:
+    """A responder takes only the actions of its part in the incident: releases stay with the lead."""
+    if part is not None and part not in action.parts:
+        raise Forbidden("配合单位不能执行此操作；信息发布和督办事项交办由牵头单位负责。", code="support.only_lead")
 
 
 def next_step(allowed: list[str], open_milestones: list[tuple[str, Any]]) -> tuple[str, str] | None:

@@ -30,7 +30,7 @@ from sqlmodel import Session, col
 
 from desk import clocks as clk
 from desk import glossary
-from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, UTCDateTime
+from desk.models import Incident, IncidentTask, Milestone, NotificationAttempt, Party, TimelineEvent, UTCDateTime
 from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS
 from desk.timefmt import SHANGHAI, naive_utc
 from desk.vocab import ESCALATION_EVENTS, FAILURE_EVENTS, REMINDER_EVENTS, IncidentStatus, MilestoneState
@@ -188,12 +188,20 @@ def page_sql(dialect: str, filters: BoardFilters):
                                    col(NotificationAttempt.status) == NO_CHANNEL)
         .correlate(page).scalar_subquery()
     )
+
+    def tasks(*past_due: ColumnElement):  # 督办事项 still open (and of them past due), by the incident's unique index
+        return (select(func.count()).where(col(IncidentTask.incident_id) == page.c.id,
+                                           col(IncidentTask.state).in_(OPEN_STATES), *past_due)
+                .correlate(page).scalar_subquery())
+
     return (
         select(page.c.id, page.c.human_id, page.c.title, page.c.level, page.c.category, page.c.party_code,
                func.coalesce(Party.name, page.c.party_code), page.c.drill, page.c.detected_at, page.c.status_rank,
                col(Milestone.key), col(Milestone.label), naive_utc(dialect, Milestone.due_at),
                notices.c.reminders, notices.c.escalations, notices.c.failures, notices.c.last_notice_at,
-               unreached.label("unreached"))
+               unreached.label("unreached"), tasks().label("tasks_open"),
+               tasks(or_(col(IncidentTask.state) == MilestoneState.overdue, col(IncidentTask.due_at) <= NOW))
+               .label("tasks_overdue"))
         .select_from(page)
         .outerjoin(Party, col(Party.code) == page.c.party_code)
         .outerjoin(Milestone, col(Milestone.id) == next_milestone)
@@ -246,7 +254,7 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
     overdue_ids: dict[int, dict] = {}
     for (incident_id, human_id, title, level, category, party, party_name, drill, detected_at, rank,
          m_key, m_label, m_due, reminders, escalations, failures, last_notice_at,
-         unreached) in session.execute(page_q, params):
+         unreached, tasks_open, tasks_overdue) in session.execute(page_q, params):
         rows.append({
             "id": human_id, "title": title, "level": level, "level_label": LEVEL_LABELS.get(level, level),
             "category": category, "category_label": CATEGORY_LABELS.get(category, category),
@@ -261,6 +269,7 @@ def board(session: Session, filters: BoardFilters = BoardFilters(), *, now: date
                 "reminders": reminders, "escalations": escalations, "failures": failures,
                 "last_notice_at": last_notice_at.isoformat() + UTC_SUFFIX}),
             "unreached": unreached or 0,  # sends that reached no one: their tags have no channel
+            "tasks_open": tasks_open or 0, "tasks_overdue": tasks_overdue or 0,  # 督办事项
             "missed": [],
         })
         if rank == 0:

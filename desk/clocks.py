@@ -49,6 +49,9 @@ class MilestoneClock:
     # Repeats go out in order, so one number says which were sent: an incident overdue for months carries
     # one integer instead of thousands of keys, and its ladder is generated from there, not from the due time.
     repeats_sent: int = 0
+    # Whose clock it is when not the incident's responsible (lead) party's: a supporting party's acknowledgement
+    # or a task's party. Its ladder goes to that party's tags; a reassignment of the lead never touches it.
+    party: str = ""
 
     @property
     def open(self) -> bool:
@@ -116,7 +119,7 @@ def change_level(
     dropped: list[str] = []
     by_key = {c.key: c for c in clocks}
     for clock in clocks:
-        if clock.key == FOLLOW_UP or not clock.open:
+        if clock.key == FOLLOW_UP or not clock.open or clock.party:  # a party's own clock keeps its deadline
             result.append(clock)
             continue
         rule = policy.rule(clock.key)
@@ -143,6 +146,7 @@ def ladder(clock: MilestoneClock, policy: Policy, party_code: str, until: dateti
     """Every rung of this clock's ladder due at or before ``until``, in time order."""
     if not clock.open:
         return []
+    party_code = clock.party or party_code
     esc = policy.escalation
     window = clock.due_at - clock.window_start
     rungs: list[Rung] = []
@@ -223,6 +227,31 @@ def follow_up_clock(policy: Policy, after: datetime, now: datetime, generation: 
         planned_from=now,
         generation=generation,
     )
+
+
+def supporting_clock(policy: Policy, level: str, n: int, party_code: str, window_start: datetime,
+                     now: datetime) -> MilestoneClock | None:
+    """The n-th supporting party's acknowledgement (牵头/配合): the policy's acknowledgement milestone for this
+    level, counted from ``window_start`` (detection when named at opening, else when it was added: a party
+    cannot acknowledge what it was not yet given), with the ladder going to that party."""
+    rule = policy.rule("acknowledge")
+    if rule is None or level not in rule.levels:
+        return None
+    return MilestoneClock(key=ids.supporting_clock_key(n), label=rule.label, window_start=window_start,
+                          due_at=due_at(policy, rule, level, window_start), planned_from=now, party=party_code)
+
+
+def task_clock(n: int, party_code: str, text: str, assigned_at: datetime, due: datetime,
+               now: datetime) -> MilestoneClock:
+    """The n-th task's (督办事项) clock: from its assignment to its due time, the ladder going to its party."""
+    short = text if len(text) <= 40 else text[:39] + "…"
+    return MilestoneClock(key=ids.task_clock_key(n), label=f"督办事项：{short}", window_start=min(assigned_at, due),
+                          due_at=due, planned_from=now, party=party_code)
+
+
+def lead_clocks(clocks: list[MilestoneClock]) -> list[MilestoneClock]:
+    """The incident's own milestones (the lead party's), without the supporting parties' and tasks' clocks."""
+    return [c for c in clocks if not c.party]
 
 
 def blocking_close(clocks: list[MilestoneClock], now: datetime) -> list[MilestoneClock]:

@@ -45,8 +45,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from desk import clocks as clk
 from desk import ids
 from desk.db import session_scope
-from desk.messages import OPEN, AddNote, IncidentState
-from desk.models import Incident, Milestone, NotificationAttempt, NotificationDelivery, Party, TimelineEvent
+from desk.messages import OPEN, AddNote, IncidentState, SupportingParty, Task
+from desk.models import (
+    Incident,
+    IncidentSupport,
+    IncidentTask,
+    Milestone,
+    NotificationAttempt,
+    NotificationDelivery,
+    Party,
+    TimelineEvent,
+)
 from desk.policy import FOLLOW_UP, Policy
 from desk.service import incident_facts, start_incident_workflow
 from desk.vocab import DELIVERED_STATUSES, DeliveryStatus, EventKind
@@ -234,9 +243,49 @@ def rebuild_state(session: Session, incident: Incident, *, party: Party, policy:
     last_seq = session.exec(select(func.max(TimelineEvent.seq)).where(
         TimelineEvent.incident_id == incident.id)).one() or 0
     follow_up = next((c for c in clocks if c.key == FOLLOW_UP), None)
+    supporting, tasks = _rebuild_shared(session, incident, policy, now, keys, due_of, clocks)
     return IncidentState(
         facts=incident_facts(incident, party), status=OPEN, clocks=clocks, event_seq=last_seq,
-        written_seq=last_seq, follow_up_generation=follow_up.generation if follow_up else 0)
+        written_seq=last_seq, follow_up_generation=follow_up.generation if follow_up else 0,
+        supporting=supporting, tasks=tasks)
+
+
+def _rebuild_shared(session: Session, incident: Incident, policy: Policy, now: datetime, keys: set[str],
+                    due_of: dict[str, str], clocks: list[clk.MilestoneClock]) -> tuple[list[SupportingParty], list[Task]]:
+    """The supporting parties and tasks with their clocks (appended to ``clocks``), from their rows."""
+    names: dict[str, str] = dict(session.exec(select(Party.code, Party.name)).all())
+    supporting: list[SupportingParty] = []
+    ack = policy.rule("acknowledge")
+    for row in session.exec(select(IncidentSupport).where(IncidentSupport.incident_id == incident.id)
+                            .order_by(col(IncidentSupport.n))).all():
+        supporting.append(SupportingParty(n=row.n, party_code=row.party_code, party_name=names.get(row.party_code, ""),
+                                          added_at=row.added_at, added_by=row.added_by))
+        if row.ack_due_at is None or row.ack_state is None:
+            continue
+        key = ids.supporting_clock_key(row.n)
+        generation, sent, repeats = _sent(keys, due_of, Milestone(incident_id=incident.id or 0, key=key,
+                                                                  due_at=row.ack_due_at))
+        named_at_opening = row.added_at <= incident.opened_at
+        clocks.append(clk.MilestoneClock(
+            key=key, label=ack.label if ack else key, window_start=incident.detected_at if named_at_opening
+            else row.added_at, due_at=row.ack_due_at, planned_from=now, state=row.ack_state, generation=generation,
+            met_at=row.ack_met_at, waived_reason=row.ack_waived_reason, sent_rungs=sent, repeats_sent=repeats,
+            party=row.party_code))
+    tasks: list[Task] = []
+    for t in session.exec(select(IncidentTask).where(IncidentTask.incident_id == incident.id)
+                          .order_by(col(IncidentTask.n))).all():
+        tasks.append(Task(n=t.n, party_code=t.party_code, party_name=names.get(t.party_code, ""), text=t.text,
+                          due_at=t.due_at, assigned_by=t.assigned_by, assigned_at=t.assigned_at,
+                          needs_attachment=t.needs_attachment, done_by=t.done_by, done_note=t.note,
+                          attachment=t.attachment_sha256))
+        fresh = clk.task_clock(t.n, t.party_code, t.text, t.assigned_at, t.due_at, now)
+        generation, sent, repeats = _sent(keys, due_of, Milestone(incident_id=incident.id or 0, key=fresh.key,
+                                                                  due_at=t.due_at))
+        clocks.append(clk.MilestoneClock(
+            key=fresh.key, label=fresh.label, window_start=fresh.window_start, due_at=t.due_at, planned_from=now,
+            state=t.state, generation=generation, met_at=t.met_at, waived_reason=t.waived_reason, sent_rungs=sent,
+            repeats_sent=repeats, party=t.party_code))
+    return supporting, tasks
 
 
 async def _restart(client: Client, session: Session, incident: Incident, *, policy: Policy,

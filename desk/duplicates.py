@@ -26,7 +26,8 @@ from sqlmodel import Session, col, or_, select
 from desk import refusals
 from desk.errors import Conflict, InvalidInput, incident_not_found
 from desk.models import Incident, IncidentLink, Party, User
-from desk.vocab import IncidentStatus, Role
+from desk.service import can_see
+from desk.vocab import IncidentStatus
 
 WINDOW = timedelta(days=14)
 MAX_CANDIDATES = 2000  # the most recent ones of the window, should a fortnight ever hold more
@@ -114,7 +115,7 @@ def _other(session: Session, user: User, human_id: str, field: str) -> Incident:
     incident of another party answers as one that does not exist)."""
     human_id = human_id.strip().upper()
     other = session.exec(select(Incident).where(Incident.human_id == human_id)).first()
-    if other is None or (user.role == Role.responder and other.party_code != user.party_code):
+    if other is None or not can_see(session=session, user=user, incident=other):  # the one visibility rule
         error = incident_not_found(human_id)
         raise InvalidInput(NO_SUCH_OTHER.format(id=human_id[:40]), code="duplicate.not_found", field=field,
                            params=error.params)
@@ -163,8 +164,7 @@ class Relations:
 
 def relations(*, session: Session, user: User, incident: Incident) -> Relations:
     def visible(rows: list[Incident]) -> list[tuple[str, str, str]]:
-        return [(r.human_id, r.title, r.status) for r in rows
-                if user.role != Role.responder or r.party_code == user.party_code]
+        return [(r.human_id, r.title, r.status) for r in rows if can_see(session=session, user=user, incident=r)]
 
     into = None
     if incident.merged_into:

@@ -8,7 +8,8 @@ Deterministic and free of I/O: the workflow imports it (passed through).
 - workflow id: ``incident-YQ-2026-000123-3fa9c1`` (a random tail keeps ids unique even if the database is
   ever reset while Temporal keeps its history);
 - rung key: ``acknowledge/g1/reminder50%``, ``first_release/g2/breach``, ``follow_up/g3/repeat-4``
-  (milestone, generation of its deadline, the rung), unique within an incident;
+  (milestone, generation of its deadline, the rung), unique within an incident; a supporting party's
+  acknowledgement is the milestone ``support-<n>``, a task's ``task-<n>`` (``support-2/g1/breach``);
 - dedupe key: ``<workflow id>/<rung key>`` names one message of one incident in the delivery ledger; a
   channel-failure alert about a rung is ``<rung key>/channel-failure``; one attempt to one channel is
   ``<dedupe key>/<channel id>/<try>``;
@@ -65,9 +66,31 @@ def attachment_key(seed: str, index: int) -> str:
 
 # --- rungs and messages -------------------------------------------------------------------------------
 
-RUNG_KEY = re.compile(r"^(?P<milestone>[a-z_]+)/g(?P<generation>\d+)/(?P<rung>[^/]+)$")
+RUNG_KEY = re.compile(r"^(?P<milestone>[a-z][a-z0-9_-]*)/g(?P<generation>\d+)/(?P<rung>[^/]+)$")
 REPEAT = re.compile(r"^repeat-(\d+)$")
 NO_CHANNEL_ID = "none"  # the attempt log's channel id when no channel was configured for the tags
+SHA256 = re.compile(r"^[0-9a-f]{64}$")  # an attachment's content address
+
+
+def supporting_clock_key(n: int) -> str:
+    """The clock of the n-th supporting party (配合单位) of an incident: its own acknowledgement. Numbered, not
+    named by the party's code, so keys stay short whatever an admin calls a party."""
+    return f"support-{n}"
+
+
+def task_clock_key(n: int) -> str:
+    """The clock of an incident's n-th task (督办事项)."""
+    return f"task-{n}"
+
+
+def party_notice_key(clock_key: str) -> str:
+    """The 【新交办】 message to a supporting party, or to a task's party, when given it: owed while its clock is open."""
+    return f"{clock_key}/assigned"
+
+
+def clock_of_notice(rung_key: str) -> str:
+    """The clock a party notice belongs to (``support-2/assigned`` -> ``support-2``)."""
+    return rung_key.split("/", 1)[0]
 
 
 def rung_prefix(milestone: str, generation: int) -> str:

@@ -8,9 +8,13 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from desk import ids
 from desk.clocks import CLOCK_SKEW
 from desk.timefmt import SHANGHAI
 from desk.vocab import Level, MilestoneKey
+
+TASK_DUE_PAST = "完成时限必须晚于当前时间"
+_OWN_CLOCK = re.compile(r"^(support|task)-[1-9][0-9]{0,5}$")  # a supporting party's or a task's clock
 
 
 def as_utc(value: datetime) -> datetime:
@@ -133,7 +137,60 @@ class LevelIn(_Reasoned):
 
 
 class WaiveIn(_Reasoned):
-    milestone: MilestoneKey
+    milestone: str = Field(max_length=32, description="时限: acknowledge, first_release, press_conference, "
+                           "follow_up, or a supporting party's or task's clock (support-1, task-2)")
+
+    @field_validator("milestone")
+    @classmethod
+    def _milestone(cls, value: str) -> str:
+        if value in MilestoneKey.__members__.values() or _OWN_CLOCK.match(value):
+            return value
+        raise ValueError("请选择要豁免的时限")
+
+
+class SupportIn(_Action):
+    party: str = Field(max_length=64, description="配合单位代码")
+
+
+class TaskIn(_Action):
+    party: str = Field(max_length=64, description="交办给哪个单位（牵头单位或配合单位）")
+    text: str = Field(min_length=1, max_length=2000, description="督办事项：要办的事")
+    due_at: datetime = Field(description="完成时限；不带时区按北京时间；须晚于当前时间")
+    needs_attachment: bool = Field(default=False, description="须附文件作为办理结果")
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return required_text(value, "请填写督办事项的内容")
+
+    @field_validator("due_at")
+    @classmethod
+    def _due(cls, value: datetime) -> datetime:
+        value = as_utc(value)
+        if value <= datetime.now(UTC):
+            raise ValueError(TASK_DUE_PAST)
+        return value
+
+
+class TaskDoneIn(_Action):
+    task: int = Field(ge=1, le=100000, description="督办事项编号（1, 2, …）")
+    note: str = Field(default="", max_length=5000, description="办理结果")
+    # The seam to attachments (SPEC §9): the sha256 of a file attached to this incident.
+    attachment: str = Field(default="", max_length=64, description="附件的 sha256（须已上传到本事件）")
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, value: str) -> str:
+        return clean_text(value)
+
+    @field_validator("attachment")
+    @classmethod
+    def _attachment(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not ids.SHA256.match(value):
+            raise ValueError("附件须以其 sha256（64 位十六进制）指明")
+        return value
+
 
 
 class CloseIn(_Action):

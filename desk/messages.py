@@ -97,6 +97,35 @@ class Notice:
 
 
 @dataclass
+class SupportingParty:
+    """A supporting party (配合单位) of an incident: sees it, acknowledges on its own clock
+    (``desk.ids.supporting_clock_key(n)``), adds notes and task results; releases stay with the lead."""
+
+    n: int  # 1, 2, … in the order added: names its clock
+    party_code: str
+    party_name: str
+    added_at: datetime
+    added_by: str
+
+
+@dataclass
+class Task:
+    """A task (督办事项) given to one party, with a clock of its own (``desk.ids.task_clock_key(n)``)."""
+
+    n: int
+    party_code: str
+    party_name: str
+    text: str
+    due_at: datetime
+    assigned_by: str
+    assigned_at: datetime
+    needs_attachment: bool = False  # done only with a file (an attachment's sha256)
+    done_by: str = ""
+    done_note: str = ""
+    attachment: str = ""  # sha256 of the file given as the result (the attachments' own record holds the file)
+
+
+@dataclass
 class IncidentState:
     facts: IncidentFacts
     status: str = OPEN
@@ -116,6 +145,8 @@ class IncidentState:
     withdrawn_attachments: list[str] = field(default_factory=list)  # keys: an attachment is withdrawn once
     related: list[str] = field(default_factory=list)  # human ids this incident was linked to (SPEC §9)
     merged_into: str = ""  # the human id it was merged into: closed for good, its clocks stopped
+    supporting: list[SupportingParty] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +156,7 @@ class IncidentInput:
     public_url: str = ""
     state: IncidentState | None = None  # carried over by continue-as-new
     opened_recorded: bool = False  # the API already wrote the "opened" event (seq 1) with the row
+    supporting: list[SupportingParty] = field(default_factory=list)  # named at opening (their clocks from detection)
 
 
 # --- human actions (workflow updates) -------------------------------------------------------------
@@ -136,6 +168,43 @@ class IncidentInput:
 class Acknowledge:
     actor: str
     note: str = ""
+    received_at: datetime | None = None
+    party_code: str = ""  # the acknowledging responder's party: a supporting party meets its own clock
+
+
+@dataclass
+class AddSupport:
+    """Add a supporting party (配合单位) to the incident."""
+
+    actor: str
+    party_code: str
+    party_name: str
+    received_at: datetime | None = None
+
+
+@dataclass
+class AssignTask:
+    """A task (督办事项) for one party, by a supervisor or by the lead party (``by_party``)."""
+
+    actor: str
+    party_code: str
+    party_name: str
+    text: str
+    due_at: datetime
+    needs_attachment: bool = False
+    by_party: str = ""  # the assigning responder's party ("" for a supervisor)
+    received_at: datetime | None = None
+
+
+@dataclass
+class CompleteTask:
+    """The task's party says it is done, with a note or a file (an attachment's sha256)."""
+
+    actor: str
+    task: int
+    note: str = ""
+    attachment: str = ""
+    by_party: str = ""  # the completing responder's party ("" for a supervisor)
     received_at: datetime | None = None
 
 

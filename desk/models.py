@@ -241,3 +241,52 @@ class Attachment(SQLModel, table=True):
     withdrawn_at: datetime | None = utc_column(default=None)
     withdrawn_by: str | None = Field(default=None, max_length=64)
     withdrawn_reason: str | None = Field(default=None, max_length=5000)
+
+
+class IncidentSupport(SQLModel, table=True):
+    """A supporting party (配合单位) of an incident, with its own acknowledgement clock (the lead's clocks are the
+    incident's milestones). The row makes the incident visible to the party's responders."""
+
+    __tablename__ = "supporting_party"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "party_code"),
+        Index("ix_supporting_party_party", "party_code", "incident_id"),  # a responder's incidents
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    party_code: str = Field(foreign_key="party.code", max_length=64)
+    n: int  # the order it was added in: names its clock (desk.ids.supporting_clock_key)
+    added_at: datetime = utc_column()
+    added_by: str = Field(default="", max_length=64)
+    # its acknowledgement (the policy's acknowledgement milestone; none when the level has none)
+    ack_due_at: datetime | None = utc_column(default=None)
+    ack_state: str | None = Field(default=None, max_length=16)
+    ack_met_at: datetime | None = utc_column(default=None)
+    ack_waived_reason: str | None = Field(default=None, max_length=2000)
+
+
+class IncidentTask(SQLModel, table=True):
+    """A task (督办事项) given to one party of an incident, with its own clock."""
+
+    __tablename__ = "incident_task"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "n"),
+        Index("ix_incident_task_party_state", "party_code", "state", "due_at"),  # a party's open tasks, the board's
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id")
+    n: int
+    party_code: str = Field(foreign_key="party.code", max_length=64)
+    text: str = Field(max_length=5000)
+    due_at: datetime = utc_column()
+    needs_attachment: bool = False
+    state: str = Field(default="pending", max_length=16)
+    assigned_by: str = Field(default="", max_length=64)
+    assigned_at: datetime = utc_column()
+    met_at: datetime | None = utc_column(default=None)
+    done_by: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=5000)
+    attachment_sha256: str = Field(default="", max_length=64)  # the attachment given as the result (branch attach)
+    waived_reason: str | None = Field(default=None, max_length=2000)

@@ -33,12 +33,30 @@ LINK_ALREADY = "link.already"  # params: other
 MERGE_SELF = "merge.self"  # merging an incident into itself
 MERGED_ALREADY = "merge.merged"  # params: into (the incident it was merged into); no reopening, no other action
 OLD_RUN = "workflow.old_run"  # a run from before the durable design cannot take this action
+SUPPORT_IS_LEAD = "support.is_lead"  # params: party
+SUPPORT_ALREADY = "support.already"  # params: party
+SHARED_UNSUPPORTED = "shared.unsupported"  # supporting parties and tasks: a run from before the durable design
+TASK_EMPTY = "task.empty"
+TASK_DUE_PAST = "task.due_in_past"
+TASK_PARTY_UNKNOWN = "task.party_not_involved"  # params: party (neither the lead nor a supporting party)
+TASK_NOT_LEAD = "task.not_lead"  # a supporting party tried to assign a task
+TASK_UNKNOWN = "task.unknown"  # params: task
+TASK_NOT_OPEN = "task.not_open"  # params: task
+TASK_NOT_YOURS = "task.not_yours"  # params: task
+TASK_RESULT_MISSING = "task.result_missing"  # neither a note nor a file
+TASK_FILE_REQUIRED = "task.file_required"  # params: task
 REASON_MISSING = "reason.missing"
 REASON_TOO_LONG = "reason.too_long"  # params: max
 TEXT_TOO_LONG = "text.too_long"  # params: field, max
 ATTACHMENT_UNSUPPORTED = "attachment.unsupported"  # a run from before the durable design
 ATTACHMENT_NONE = "attachment.none"  # an upload without a file
 ATTACHMENT_WITHDRAWN = "attachment.already_withdrawn"  # params: name
+
+
+# The form field a refusal is about, so a page shows it next to that field (others go on top of the form).
+FIELD_OF = {SUPPORT_IS_LEAD: "party", SUPPORT_ALREADY: "party", TASK_PARTY_UNKNOWN: "party", TASK_EMPTY: "text",
+            TASK_DUE_PAST: "due_at", TASK_RESULT_MISSING: "note", TASK_FILE_REQUIRED: "attachment",
+            TASK_UNKNOWN: "task", TASK_NOT_OPEN: "task", TASK_NOT_YOURS: "task"}
 
 
 def details(code: str, **params: Any) -> dict[str, Any]:

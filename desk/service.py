@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -34,11 +35,21 @@ from desk.errors import (
     unknown_holiday_year,
     unknown_party,
 )
-from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState
-from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
+from desk.messages import INVALID, IncidentFacts, IncidentInput, IncidentState, SupportingParty
+from desk.models import (
+    Incident,
+    IncidentSupport,
+    IncidentTask,
+    Milestone,
+    NotificationAttempt,
+    Party,
+    TimelineEvent,
+    User,
+)
 from desk.policy import LEVELS, Policy
 from desk.stats import invalidate as invalidate_assessments
 from desk.timefmt import SHANGHAI
+from desk.users import RESPONDER
 from desk.vocab import EventKind, Level
 from desk.workdays import UnknownYear
 from workflows.incident import IncidentWorkflow
@@ -46,6 +57,8 @@ from workflows.incident import IncidentWorkflow
 log = logging.getLogger("desk.api")
 WORKFLOW_ENDED = "该事件的处理流程已结束（结案超过可重新打开期限），不能再操作。"
 RELEASE_BEFORE_DETECTED = "发布时间早于舆情发现时间，请核对后重新填写。"
+SUPPORT_IS_LEAD = "配合单位不能与牵头单位相同。"
+LEAD, SUPPORTING = "lead", "supporting"  # a responder's part in an incident (party_role)
 
 
 @dataclass
@@ -76,6 +89,7 @@ class IncidentDraft(Protocol):
     party: str
     drill: bool
     detected_at: datetime | None
+    supporting: list[str]  # supporting parties' codes (配合单位)
 
 
 def get_incident(*, session: Session, human_id: str) -> Incident:
@@ -83,6 +97,63 @@ def get_incident(*, session: Session, human_id: str) -> Incident:
     if incident is None:
         raise incident_not_found(human_id)
     return incident
+
+
+def visible_to(query: Any, user: User) -> Any:
+    """The one visibility rule, as a filter on a query over Incident: a responder sees the incidents its party
+    leads or supports; every other role sees all."""
+    if user.role != RESPONDER:
+        return query
+    supported = select(IncidentSupport.incident_id).where(IncidentSupport.party_code == user.party_code)
+    return query.where(or_(col(Incident.party_code) == user.party_code, col(Incident.id).in_(supported)))
+
+
+def can_see(*, session: Session, user: User, incident: Incident) -> bool:
+    """visible_to, for one incident."""
+    if user.role != RESPONDER:
+        return True
+    return session.exec(visible_to(select(Incident.id).where(Incident.id == incident.id), user)).first() is not None
+
+
+def party_role(*, session: Session, user: User, incident: Incident) -> str | None:
+    """A responder's part in the incident: LEAD (its party is responsible), SUPPORTING, or None (not a responder,
+    or not involved)."""
+    if user.role != RESPONDER:
+        return None
+    if incident.party_code == user.party_code:
+        return LEAD
+    row = session.exec(select(IncidentSupport.id).where(IncidentSupport.incident_id == incident.id,
+                                                        IncidentSupport.party_code == user.party_code)).first()
+    return SUPPORTING if row is not None else None
+
+
+def supporting_parties(*, session: Session, incident: Incident) -> list[tuple[IncidentSupport, str]]:
+    """The incident's supporting parties with their names, in the order added."""
+    rows = session.exec(select(IncidentSupport, Party.name).join(Party, col(Party.code) == col(IncidentSupport.party_code))
+                        .where(IncidentSupport.incident_id == incident.id).order_by(col(IncidentSupport.n))).all()
+    return [(row, name) for row, name in rows]
+
+
+def incident_tasks(*, session: Session, incident: Incident) -> list[tuple[IncidentTask, str]]:
+    """The incident's tasks with their parties' names, in the order assigned."""
+    rows = session.exec(select(IncidentTask, Party.name).join(Party, col(Party.code) == col(IncidentTask.party_code))
+                        .where(IncidentTask.incident_id == incident.id).order_by(col(IncidentTask.n))).all()
+    return [(row, name) for row, name in rows]
+
+
+def _supporting_at_opening(session: Session, lead: Party, codes: list[str]) -> list[Party]:
+    parties: list[Party] = []
+    for code in codes:
+        if code == lead.code:
+            raise InvalidInput(SUPPORT_IS_LEAD, code=refusals.SUPPORT_IS_LEAD, field="supporting", params={"party": code})
+        try:
+            party = active_party(session=session, code=code)
+        except InvalidInput as exc:
+            exc.field = "supporting"
+            raise
+        if party not in parties:
+            parties.append(party)
+    return parties
 
 
 def active_party(*, session: Session, code: str) -> Party:
@@ -125,6 +196,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
         if existing is not None:
             return existing, False
     party = active_party(session=session, code=data.party)
+    supporting = _supporting_at_opening(session, party, list(getattr(data, "supporting", None) or []))
     now = datetime.now(UTC)
     detected_at = data.detected_at or now
     policy = incident_policy(desk.drill_policy if data.drill else desk.policy, detected_at)
@@ -153,6 +225,14 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
     incident.next_due_at = min(c.due_at for c in clocks) if clocks else None
     for c in clocks:
         session.add(Milestone(incident_id=incident.id, key=c.key, label=c.label, due_at=c.due_at))
+    # Supporting parties named at opening see the incident at once; the workflow keeps their clocks current.
+    named = [SupportingParty(n=i, party_code=p.code, party_name=p.name, added_at=now, added_by=user.username)
+             for i, p in enumerate(supporting, 1)]
+    for s in named:
+        ack = clk.supporting_clock(policy, level, s.n, s.party_code, detected_at, now)
+        session.add(IncidentSupport(incident_id=incident.id, party_code=s.party_code, n=s.n, added_at=now,
+                                    added_by=user.username, ack_due_at=ack.due_at if ack else None,
+                                    ack_state=ack.state if ack else None))
     # The first timeline event goes in with the row: the workflow starts after it (seq 1), so opening
     # costs the worker no activity, and the timeline is never without its "opened" entry.
     session.add(TimelineEvent(
@@ -166,7 +246,8 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
     invalidate_assessments()
     try:
         await start_incident_workflow(client=client, incident=incident, party=party, policy=policy,
-                                      public_url=desk.public_url, task_queue=desk.task_queue, opened_recorded=True)
+                                      public_url=desk.public_url, task_queue=desk.task_queue, opened_recorded=True,
+                                      supporting=named)
     except (RPCError, RuntimeError) as exc:  # RuntimeError: a lazy client that never reached the server
         _remove_unstarted(session, incident)
         log.warning("could not start the workflow of a new incident: %s", exc, extra={"incident": incident.human_id})
@@ -192,7 +273,8 @@ def incident_facts(incident: Incident, party: Party) -> IncidentFacts:
 
 async def start_incident_workflow(*, client: Client, incident: Incident, party: Party, policy: Policy,
                                   public_url: str, task_queue: str, opened_recorded: bool = False,
-                                  state: IncidentState | None = None) -> bool:
+                                  state: IncidentState | None = None,
+                                  supporting: list[SupportingParty] | None = None) -> bool:
     """Start the incident's workflow from its row (opening, or `opinion-desk doctor` repairing a lost
     workflow). Returns False if it was already running: starting twice is harmless.
     ``opened_recorded``: the row's "opened" event (seq 1) is already in the timeline.
@@ -203,7 +285,7 @@ async def start_incident_workflow(*, client: Client, incident: Incident, party: 
         await client.start_workflow(
             IncidentWorkflow.run,
             IncidentInput(facts=facts, policy=policy, public_url=public_url, opened_recorded=opened_recorded,
-                          state=state),
+                          state=state, supporting=supporting or []),
             id=incident.workflow_id, task_queue=task_queue,
             search_attributes=TypedSearchAttributes([SearchAttributePair(ids.PARTY_ATTR, party.code),
                                                      SearchAttributePair(ids.LEVEL_ATTR, incident.level)]),
@@ -217,6 +299,7 @@ async def start_incident_workflow(*, client: Client, incident: Incident, party: 
 def _remove_unstarted(session: Session, incident: Incident) -> None:
     assert incident.id is not None  # flushed by open_incident
     search.remove_document(session, incident.id)
+    session.exec(delete(IncidentSupport).where(col(IncidentSupport.incident_id) == incident.id))
     session.exec(delete(TimelineEvent).where(col(TimelineEvent.incident_id) == incident.id))
     session.exec(delete(Milestone).where(col(Milestone.incident_id) == incident.id))
     session.exec(delete(Incident).where(col(Incident.id) == incident.id))
@@ -257,7 +340,8 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
             # The validator's code and params (desk.refusals); a worker from before codes sends none.
             code, params = refusals.code_of(cause.details) or (None, {})
             if cause.type == INVALID:
-                raise InvalidInput(cause.message, code=code or "workflow.invalid", params=params) from exc
+                raise InvalidInput(cause.message, code=code or "workflow.invalid", params=params,
+                                   field=refusals.FIELD_OF.get(code or "")) from exc
             raise Conflict(cause.message, code=code or "workflow.conflict", params=params) from exc
         raise Conflict(str(cause), code="workflow.conflict") from exc
     except RuntimeError as exc:  # a lazy client that never reached the server

@@ -79,6 +79,10 @@ class EventKind(StrEnum):
     linked = "linked"  # marked as related to another incident (both pages list it; no clock changes)
     merged = "merged"  # closed as merged into another incident: its clocks stop
     merged_from = "merged_from"  # the survivor: another incident was merged into this one
+    # shared responsibility (牵头/配合, 督办事项)
+    support_added = "support_added"
+    task_assigned = "task_assigned"
+    task_done = "task_done"
 
 
 class NotificationKind(StrEnum):

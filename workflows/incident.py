@@ -40,9 +40,12 @@ with workflow.unsafe.imports_passed_through():
         Acknowledge,
         AddAttachments,
         AddNote,
+        AddSupport,
+        AssignTask,
         AttemptLog,
         ChangeLevel,
         Close,
+        CompleteTask,
         Deliver,
         Delivered,
         IncidentInput,
@@ -56,6 +59,8 @@ with workflow.unsafe.imports_passed_through():
         RecordBatch,
         RecordRelease,
         Reopen,
+        SupportingParty,
+        Task,
         TimelineEntry,
         Urge,
         Waive,
@@ -143,6 +148,9 @@ class IncidentWorkflow(LegacyBranch):
         self.announce = self.durable and self._patched(ASSIGNMENT_NOTICE)
         if self.announce and inp.state is None:
             self._assign(inp.facts.party_code)
+        if self.durable and inp.state is None:
+            for named in inp.supporting:  # named at opening: their clocks run from detection, like the lead's
+                self._add_supporting(named, inp.facts.detected_at)
         self.changed = False  # set by human actions so the main loop re-plans its next wake-up
         self.lock = asyncio.Lock()  # one state change at a time
         self.record_degraded = False  # the local record attempt failed: the database is away
@@ -275,7 +283,7 @@ class IncidentWorkflow(LegacyBranch):
             self.state.notices_due.append(Notice(key=key, kind=NotificationKind.assigned))
 
     def _notice_tags(self, notice: Notice) -> list[str]:
-        esc, party = self.policy.escalation, self.state.facts.party_code
+        esc, party = self.policy.escalation, self._party_of(notice.key, None)[0]
         if notice.kind == NotificationKind.assigned:
             return list(clk.resolve_tags(esc.on_assign, party))
         # 督办 goes where a missed deadline's escalation goes, but to the party's side: the supervisor writes it
@@ -285,17 +293,16 @@ class IncidentWorkflow(LegacyBranch):
         """【新交办】 and 【督办】: messages due at once, sent in the order they were made, each recorded."""
         while self.state.notices_due:
             notice = self.state.notices_due[0]
-            facts = self.state.facts
             tags = self._notice_tags(notice)
             detail = notice.detail
-            if notice.kind == NotificationKind.assigned:
-                open_clocks = sorted((c for c in self.state.clocks if c.open), key=lambda c: c.due_at)
+            if notice.kind == NotificationKind.assigned and not detail:
+                open_clocks = sorted((c for c in clk.lead_clocks(self.state.clocks) if c.open), key=lambda c: c.due_at)
                 detail = "；".join(f"{c.label} {c.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for c in open_clocks)
             delivered, error = await self._deliver(notice.kind, tags, notice.key, None, None, 1, detail=detail)
             async with self.lock:
                 self.state.notices_due.remove(notice)
-                payload: dict = {"rung": notice.key, "party": {"code": facts.party_code, "name": facts.party_name},
-                                 "tags": tags}
+                code, name = self._party_of(notice.key, None)
+                payload: dict = {"rung": notice.key, "party": {"code": code, "name": name}, "tags": tags}
                 payload.update(self._settle(notice.key, "", notice.kind, tags, delivered, error, tries=1,
                                             owed=None, detail=detail))
                 if notice.kind == NotificationKind.assigned:
@@ -445,6 +452,10 @@ class IncidentWorkflow(LegacyBranch):
             current = clock is not None and owed.rung_key.startswith(ids.rung_prefix(clock.key, clock.generation))
             if self.state.status == OPEN and clock is not None and clock.open and current:
                 continue
+            party_clock = self._clock(ids.clock_of_notice(owed.rung_key)) if owed.kind == NotificationKind.assigned \
+                else None
+            if party_clock is not None and party_clock.open and self.state.status == OPEN:
+                continue  # a supporting party's or a task's 【新交办】 is owed while its clock is open
             if owed.kind == NotificationKind.assigned and self.state.status == OPEN \
                     and owed.rung_key.endswith(f"/{self.state.facts.party_code}"):
                 continue  # a 【新交办】 is owed while the incident is open and with that party
@@ -453,6 +464,8 @@ class IncidentWorkflow(LegacyBranch):
             reason: str
             if self.state.status != OPEN:
                 reason = IncidentStatus.closed
+            elif party_clock is not None:
+                reason = party_clock.state
             elif owed.kind in (NotificationKind.assigned, NotificationKind.urge):
                 reason = EventKind.reassigned
             elif clock is None or clock.open:  # dropped by a level change, or its deadline moved since
@@ -470,7 +483,8 @@ class IncidentWorkflow(LegacyBranch):
         facts = self.state.facts
         message = Deliver(
             dedupe_key=ids.dedupe_key(self._workflow_id(), rung_key), incident_id=facts.incident_id,
-            human_id=facts.human_id, title=facts.title, level=facts.level, party_name=facts.party_name,
+            human_id=facts.human_id, title=facts.title, level=facts.level,
+            party_name=self._party_of(rung_key, clock)[1],
             kind=kind, tags=tags, channels=channels, attempt=attempt,
             milestone=clock.key if clock else "", milestone_label=clock.label if clock else "",
             due_at=clock.due_at if clock else None, drill=facts.drill,
@@ -555,11 +569,14 @@ class IncidentWorkflow(LegacyBranch):
         async with self.lock:
             self._recheck(self._validate_acknowledge, cmd)
             at = self._action_time(cmd)
-            clock = self._clock("acknowledge")
+            key = self._acknowledgement_of(cmd.party_code)
+            clock = self._clock(key)
             if clock is not None and clock.open:
                 self._put_clock(clk.meet(clock, at))
-            seq = await self._event(EventKind.acknowledged, cmd.actor,
-                                    {"note": cmd.note, "on_time": self._on_time("acknowledge")}, at)
+            payload: dict = {"note": cmd.note, "on_time": self._on_time(key)}
+            if key != "acknowledge":  # a supporting party's own acknowledgement
+                payload["party"] = {"code": cmd.party_code, "name": self._party_of(key, None)[1]}
+            seq = await self._event(EventKind.acknowledged, cmd.actor, payload, at)
             self._drop_owed()
         await self._recorded(seq)
         return self._changed()
@@ -567,7 +584,7 @@ class IncidentWorkflow(LegacyBranch):
     @acknowledge.validator
     def _validate_acknowledge(self, cmd: Acknowledge) -> None:
         self._require_open()
-        clock = self._clock("acknowledge")
+        clock = self._clock(self._acknowledgement_of(cmd.party_code))
         if clock is not None and clock.state in clk.DONE_STATES:
             raise _reject("该事件已签收，无需重复签收。", why.ALREADY_ACKNOWLEDGED)
         self._check_text(cmd.note, "note")
@@ -911,6 +928,145 @@ class IncidentWorkflow(LegacyBranch):
         if self.state.merged_into:
             raise _reject(f"该事件已并入 {self.state.merged_into}，请在该事件中继续处理。", why.MERGED_ALREADY,
                           into=self.state.merged_into)
+
+    # --- shared responsibility: supporting parties (牵头/配合) and tasks (督办事项) ---------------------------
+    # New handlers: a run never received them before they existed, so they need no patch. Their clocks are
+    # MilestoneClocks with a ``party``: the same ladder, rung keys and owed messages as the lead's milestones.
+
+    @workflow.update
+    async def add_support(self, cmd: AddSupport) -> IncidentState:
+        async with self.lock:
+            self._recheck(self._validate_add_support, cmd)
+            at = self._action_time(cmd)
+            named = SupportingParty(n=len(self.state.supporting) + 1, party_code=cmd.party_code,
+                                    party_name=cmd.party_name, added_at=at, added_by=cmd.actor)
+            clock = self._add_supporting(named, at)
+            seq = await self._event(EventKind.support_added, cmd.actor, {
+                "party": {"code": cmd.party_code, "name": cmd.party_name}, "clock": clock.key if clock else None,
+                "due_at": clock.due_at.isoformat() if clock else None}, at)
+        await self._recorded(seq)
+        return self._changed()
+
+    @add_support.validator
+    def _validate_add_support(self, cmd: AddSupport) -> None:
+        self._require_open()
+        self._require_durable_for_shared()
+        if cmd.party_code == self.state.facts.party_code:
+            raise _reject("该单位是本事件的牵头单位，不能同时作为配合单位。", why.SUPPORT_IS_LEAD, INVALID,
+                          party=cmd.party_code)
+        if any(s.party_code == cmd.party_code for s in self.state.supporting):
+            raise _reject("该单位已是本事件的配合单位。", why.SUPPORT_ALREADY, INVALID, party=cmd.party_code)
+
+    @workflow.update
+    async def assign_task(self, cmd: AssignTask) -> IncidentState:
+        async with self.lock:
+            self._recheck(self._validate_assign_task, cmd)
+            at = self._action_time(cmd)
+            task = Task(n=len(self.state.tasks) + 1, party_code=cmd.party_code, party_name=cmd.party_name,
+                        text=cmd.text.strip(), due_at=cmd.due_at, assigned_by=cmd.actor, assigned_at=at,
+                        needs_attachment=cmd.needs_attachment)
+            self.state.tasks.append(task)
+            clock = clk.task_clock(task.n, task.party_code, task.text, at, task.due_at, workflow.now())
+            self.state.clocks.append(clock)
+            self._notify_party(clock, f"{task.text}（{task.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 前完成）")
+            seq = await self._event(EventKind.task_assigned, cmd.actor, {
+                "task": task.n, "party": {"code": task.party_code, "name": task.party_name}, "text": task.text,
+                "due_at": task.due_at.isoformat(), "needs_attachment": task.needs_attachment}, at)
+        await self._recorded(seq)
+        return self._changed()
+
+    @assign_task.validator
+    def _validate_assign_task(self, cmd: AssignTask) -> None:
+        self._require_open()
+        self._require_durable_for_shared()
+        if cmd.by_party and cmd.by_party != self.state.facts.party_code:
+            raise _reject("只有牵头单位或督办人员可以交办督办事项。", why.TASK_NOT_LEAD)
+        if cmd.party_code != self.state.facts.party_code and \
+                not any(s.party_code == cmd.party_code for s in self.state.supporting):
+            raise _reject("督办事项只能交给本事件的牵头单位或配合单位。", why.TASK_PARTY_UNKNOWN, INVALID,
+                          party=cmd.party_code)
+        if not cmd.text.strip():
+            raise _reject("请填写督办事项的内容。", why.TASK_EMPTY, INVALID)
+        self._check_text(cmd.text, "text")
+        if cmd.due_at.tzinfo is None or cmd.due_at <= workflow.now():
+            raise _reject("完成时限必须晚于当前时间。", why.TASK_DUE_PAST, INVALID)
+
+    @workflow.update
+    async def complete_task(self, cmd: CompleteTask) -> IncidentState:
+        async with self.lock:
+            self._recheck(self._validate_complete_task, cmd)
+            at = self._action_time(cmd)
+            task = self.state.tasks[cmd.task - 1]
+            self.state.tasks[cmd.task - 1] = replace(task, done_by=cmd.actor, done_note=cmd.note.strip(),
+                                                     attachment=cmd.attachment)
+            key = ids.task_clock_key(cmd.task)
+            clock = self._clock(key)
+            if clock is not None and clock.open:
+                self._put_clock(clk.meet(clock, at))
+            seq = await self._event(EventKind.task_done, cmd.actor, {
+                "task": cmd.task, "party": {"code": task.party_code, "name": task.party_name},
+                "note": cmd.note.strip(), "attachment": cmd.attachment, "on_time": self._on_time(key)}, at)
+            self._drop_owed()
+        await self._recorded(seq)
+        return self._changed()
+
+    @complete_task.validator
+    def _validate_complete_task(self, cmd: CompleteTask) -> None:
+        self._require_open()
+        if not 1 <= cmd.task <= len(self.state.tasks):
+            raise _reject("没有这一督办事项。", why.TASK_UNKNOWN, INVALID, task=cmd.task)
+        task = self.state.tasks[cmd.task - 1]
+        clock = self._clock(ids.task_clock_key(cmd.task))
+        if clock is None or not clock.open:
+            raise _reject("该督办事项已办结或已豁免。", why.TASK_NOT_OPEN, task=cmd.task)
+        if cmd.by_party and cmd.by_party != task.party_code:
+            raise _reject("该督办事项不是交给贵单位的。", why.TASK_NOT_YOURS, task=cmd.task)
+        if task.needs_attachment and not cmd.attachment:
+            raise _reject("该督办事项要求附上文件作为办理结果，请先上传附件。", why.TASK_FILE_REQUIRED, INVALID,
+                          task=cmd.task)
+        if not cmd.note.strip() and not cmd.attachment:
+            raise _reject("请填写办理结果，或附上文件。", why.TASK_RESULT_MISSING, INVALID)
+        self._check_text(cmd.note, "note")
+
+    def _add_supporting(self, named: SupportingParty, window_start: datetime) -> clk.MilestoneClock | None:
+        self.state.supporting.append(named)
+        clock = clk.supporting_clock(self.policy, self.state.facts.level, named.n, named.party_code, window_start,
+                                     workflow.now())
+        if clock is not None:
+            self.state.clocks.append(clock)
+            self._notify_party(clock, f"配合{self.state.facts.party_name}处置；{clock.label} "
+                                      f"{clock.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}")
+        return clock
+
+    def _notify_party(self, clock: clk.MilestoneClock, detail: str) -> None:
+        """【新交办】 to the party of a supporting clock or a task, as the lead gets one (policy on_assign)."""
+        if self.announce and self.policy.escalation.on_assign:
+            self.state.notices_due.append(Notice(key=ids.party_notice_key(clock.key), kind=NotificationKind.assigned,
+                                                 detail=detail))
+
+    def _acknowledgement_of(self, party_code: str) -> str:
+        """The acknowledgement clock a responder of this party meets: its own as a supporting party, else the lead's."""
+        if party_code and party_code != self.state.facts.party_code:
+            for named in self.state.supporting:
+                if named.party_code == party_code:
+                    return ids.supporting_clock_key(named.n)
+        return "acknowledge"
+
+    def _party_of(self, rung_key: str, clock: clk.MilestoneClock | None) -> tuple[str, str]:
+        """(code, name) of the party a message is for: a supporting party's or task's clock (or its notice), else
+        the lead."""
+        facts = self.state.facts
+        own = clock if clock is not None and clock.party else self._clock(ids.clock_of_notice(rung_key))
+        if own is not None and own.party:
+            names = {s.party_code: s.party_name for s in self.state.supporting}
+            names.update({t.party_code: t.party_name for t in self.state.tasks})
+            names[facts.party_code] = facts.party_name
+            return own.party, names.get(own.party, own.party)
+        return facts.party_code, facts.party_name
+
+    def _require_durable_for_shared(self) -> None:
+        if not self.durable:
+            raise _reject("该事件的处理流程版本较旧，不支持配合单位和督办事项；请改用备注。", why.SHARED_UNSUPPORTED)
 
     @workflow.query(name="state")
     def current_state(self) -> IncidentState:

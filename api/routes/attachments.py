@@ -46,7 +46,7 @@ def attachment_out(incident: Incident, row: Attachment) -> AttachmentOut:
 
 def _visible(session: Session, user, human_id: str) -> Incident:  # noqa: ANN001 (CurrentUser)
     incident = get_incident(session=session, human_id=human_id)
-    ensure_can_see(user, incident)
+    ensure_can_see(session, user, incident)
     return incident
 
 

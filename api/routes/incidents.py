@@ -14,10 +14,10 @@ from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
 from api.presenters import incident_out, incidents_out, timeline_out
 from api.schemas import IncidentCreate, IncidentOut, Level, SimilarOut, Source, TimelineOut
 from desk import duplicates, search
-from desk.actions import ACTIONS, Action
+from desk.actions import ACTIONS, Action, check_part
 from desk.models import Incident, utcnow
-from desk.service import act, get_incident, open_incident, timeline_rows
-from desk.vocab import OPENERS, Role
+from desk.service import act, get_incident, open_incident, party_role, timeline_rows, visible_to
+from desk.vocab import OPENERS
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 # Every action: `Idempotency-Key` makes a retried request the same action (answered again, applied once).
@@ -60,9 +60,7 @@ def list_incidents(
     filters = search.check(search.SearchFilters(
         q=q, detected_from=detected_from, detected_to=detected_to, party=party, status=status,
         level=level.value if level else None, source=source.value if source else None))
-    query = select(Incident)
-    if user.role == Role.responder:
-        query = query.where(Incident.party_code == user.party_code)
+    query = visible_to(select(Incident), user)
     query = search.filtered(query, filters, session.get_bind().dialect.name)
     if drill is not None:
         query = query.where(Incident.drill == drill)
@@ -92,7 +90,7 @@ def similar_incidents(session: SessionDep,
 @router.get("/{human_id}", response_model=IncidentOut, summary="One incident with its milestones")
 def read_incident(human_id: str, user: CurrentUser, session: SessionDep):
     incident = get_incident(session=session, human_id=human_id)
-    ensure_can_see(user, incident)
+    ensure_can_see(session, user, incident)
     out = incident_out(session, incident)
     seen = duplicates.relations(session=session, user=user, incident=incident)
     out.merged_from = [r[0] for r in seen.merged_from]
@@ -103,7 +101,7 @@ def read_incident(human_id: str, user: CurrentUser, session: SessionDep):
 @router.get("/{human_id}/timeline", response_model=TimelineOut, summary="Every event and notification attempt")
 def read_timeline(human_id: str, user: CurrentUser, session: SessionDep):
     incident = get_incident(session=session, human_id=human_id)
-    ensure_can_see(user, incident)
+    ensure_can_see(session, user, incident)
     shown_events, shown_notes = timeline_out(user, *timeline_rows(session=session, incident=incident))
     return TimelineOut(incident=incident.human_id, events=shown_events, notifications=shown_notes)
 
@@ -114,7 +112,8 @@ def _add_action_route(action: Action) -> None:
     async def run(human_id: str, *, body: object, user: CurrentUser, session: SessionDep, desk: DeskDep,
                   key: IdempotencyKey = None) -> IncidentOut | JSONResponse:
         incident = get_incident(session=session, human_id=human_id)
-        ensure_can_see(user, incident)
+        ensure_can_see(session, user, incident)
+        check_part(action, party_role(session=session, user=user, incident=incident))
         body = body if body is not None else action.model()
         if action.precheck is not None:
             action.precheck(incident, body)

@@ -62,6 +62,7 @@
     if (r.escalations) parts.push(fmt(words.escalated, {n: r.escalations}));
     if (r.failures) parts.push(fmt(words.failed, {n: r.failures}));
     if (r.unreached) parts.push(fmt(words.unreached, {n: r.unreached}));
+    if (r.tasks_open) parts.push(fmt(words.tasks, {n: r.tasks_open}) + (r.tasks_overdue ? " (" + fmt(words.tasks_overdue, {n: r.tasks_overdue}) + ")" : ""));
     return parts.join(" · ");
   }
   function draw(data) {
@@ -115,7 +116,7 @@
         due.appendChild(c);
       } else { due.textContent = "—"; }
       var n = labelled(cell(tr, notices(r) || words.none), "notices");
-      n.className = "small" + (notices(r) ? "" : " muted") + (r.failures || r.unreached ? " bad" : "");
+      n.className = "small" + (notices(r) ? "" : " muted") + (r.failures || r.unreached || r.tasks_overdue ? " bad" : "");
       rows.appendChild(tr);
     });
     if (!data.rows.length) {

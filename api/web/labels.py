@@ -97,6 +97,9 @@ EVENTS = {
     EventKind.linked: N_("Linked as related"),
     EventKind.merged: N_("Merged into another incident"),
     EventKind.merged_from: N_("Another incident merged into this one"),
+    EventKind.support_added: N_("Supporting party added"),
+    EventKind.task_assigned: N_("Task assigned"),
+    EventKind.task_done: N_("Task done"),
 }
 # Why an owed message is no longer due (the "notification_cancelled" event's reason).
 OWED_ENDED = {
@@ -147,6 +150,10 @@ KNOWN_MESSAGES = {
     "发布时间不能晚于当前时间": N_("The release time cannot be later than now."),
     "请填写备注内容": N_("Enter the note."),
     "请填写理由": N_("Enter the reason."),
+    "请选择要豁免的时限": N_("Choose the deadline to waive."),
+    "完成时限必须晚于当前时间": N_("The due time must be later than now."),
+    "请填写督办事项的内容": N_("Write what the party must do."),
+    "附件须以其 sha256（64 位十六进制）指明": N_("Name the attachment by its sha256 (64 hexadecimal characters)."),
 }
 
 # The incident service's refusals (desk.errors) and the workflow's (desk.refusals), by their code; params fill
@@ -224,4 +231,18 @@ ERROR_MESSAGES = {
     "merge.merged": N_("This incident was merged into %(into)s; continue there."),
     "workflow.old_run": N_("This incident runs on an older version of the desk that cannot do this; add a note "
                            "instead."),
+    "support.is_lead": N_("This party leads the incident; it cannot also be a supporting party."),
+    "support.already": N_("This party is already a supporting party of the incident."),
+    "support.only_lead": N_("A supporting party cannot do this; releases and tasks stay with the lead party."),
+    "shared.unsupported": N_("This incident runs on an older version of the desk that has no supporting parties or "
+                             "tasks; add a note instead."),
+    "task.empty": N_("Write what the party must do."),
+    "task.due_in_past": N_("The due time must be later than now."),
+    "task.party_not_involved": N_("A task goes to the lead party or a supporting party of this incident."),
+    "task.not_lead": N_("Only the lead party or a supervisor can assign a task."),
+    "task.unknown": N_("This incident has no task %(task)s."),
+    "task.not_open": N_("Task %(task)s is already done or waived."),
+    "task.not_yours": N_("Task %(task)s was not given to your party."),
+    "task.result_missing": N_("Write the result, or attach a file."),
+    "task.file_required": N_("Task %(task)s must be done with a file: upload the attachment first."),
 }

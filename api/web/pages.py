@@ -31,14 +31,25 @@ from api.web.security import SESSION_COOKIE, PageError, page_role, page_user, sa
 from api.web.templating import LANG_COOKIE, language, local, render, translator
 from desk import attachments as att
 from desk import duplicates, release_templates, search
-from desk.actions import ACTIONS, next_step
+from desk.actions import ACTIONS, check_part, next_step
 from desk.blobs import BlobStore
 from desk.board import MISSED_ORDER
 from desk.errors import DeskError, NotFound
 from desk.filetypes import INLINE
-from desk.models import Incident, Milestone, Party, User, utcnow
+from desk.models import Incident, IncidentTask, Milestone, Party, User, utcnow
 from desk.policy import LEVELS
-from desk.service import Desk, act, get_incident, open_incident, timeline_rows
+from desk.service import (
+    SUPPORTING,
+    Desk,
+    act,
+    get_incident,
+    incident_tasks,
+    open_incident,
+    party_role,
+    supporting_parties,
+    timeline_rows,
+    visible_to,
+)
 from desk.timefmt import SHANGHAI
 from desk.vocab import IncidentStatus, MilestoneState, Role
 
@@ -176,7 +187,7 @@ def my_incidents(request: Request, user: User = Depends(page_user), session: Ses
     _ = translator(request)
     query = select(Incident).where(Incident.status == "open")
     if user.role == RESPONDER:
-        query = query.where(Incident.party_code == user.party_code)
+        query = visible_to(query, user)
         party = session.get(Party, user.party_code)
         heading = _("Open incidents of %(party)s", party=party.name if party else user.party_code)
     else:
@@ -184,7 +195,19 @@ def my_incidents(request: Request, user: User = Depends(page_user), session: Ses
         heading = _("Open incidents I reported")
     rows = list(session.exec(_urgent_first(query).limit(200)).all())
     return render(request, "incidents.html", {"heading": heading, "items": _list_context(request, session, desk, rows),
-                                              "filters": None, "search": None})
+                                              "filters": None, "search": None,
+                                              "tasks": _open_tasks(session, user) if user.role == RESPONDER else []})
+
+
+def _open_tasks(session: Session, user: User) -> list[dict[str, Any]]:
+    """The 督办事项 given to the responder's party and still open, the nearest due first."""
+    now = utcnow()
+    rows = session.exec(select(IncidentTask, Incident.human_id).join(Incident, col(Incident.id) == col(IncidentTask.incident_id))
+                        .where(IncidentTask.party_code == user.party_code, Incident.status == "open",
+                               col(IncidentTask.state).in_((MilestoneState.pending, MilestoneState.overdue)))
+                        .order_by(col(IncidentTask.due_at)).limit(200)).all()
+    return [{"incident": human_id, "n": t.n, "text": t.text, "due_at": t.due_at,
+             "overdue": t.state == MilestoneState.overdue or t.due_at <= now} for t, human_id in rows]
 
 
 SEARCH_FIELDS = ("q", "detected_from", "detected_to", "party", "level", "source")
@@ -220,9 +243,7 @@ def list_incidents(request: Request, status: str = "open", user: User = Depends(
         except DeskError as exc:
             errors = views.desk_error_messages(exc, _)
         else:
-            query = select(Incident)
-            if user.role == RESPONDER:
-                query = query.where(Incident.party_code == user.party_code)
+            query = visible_to(select(Incident), user)
             query = search.filtered(query, filters, session.get_bind().dialect.name)
             rows = list(session.exec(_urgent_first(query).limit(200)).all())
     kept = {name: value for name, value in values.items() if value}
@@ -296,11 +317,13 @@ async def create_incident(request: Request, user: User = Depends(page_role(*view
     values: dict[str, Any] = {k: str(form.get(k) or "") for k in FORM_FIELDS}
     values["drill"] = form.get("drill") in ("on", "1", "true")
     values["then"] = str(form.get("then") or "")[:60]
+    values["supporting"] = [str(v) for v in form.getlist("supporting")][:30]
     key = str(form.get("idempotency_key") or "")
     key = key if _KEY.match(key) else f"web-{uuid.uuid4()}"
     data = {k: v.strip() for k, v in values.items() if isinstance(v, str) and v.strip() and k in FORM_FIELDS}
     data["title"] = values["title"]
     data["drill"] = values["drill"]
+    data["supporting"] = values["supporting"]
     errors: dict[str, str] = {}
     try:
         body = IncidentCreate.model_validate(data)
@@ -364,7 +387,7 @@ def _visible(request: Request, session: Session, user: User, human_id: str) -> I
     _ = translator(request)
     try:
         incident = get_incident(session=session, human_id=human_id)
-        ensure_can_see(user, incident)
+        ensure_can_see(session, user, incident)
     except NotFound as exc:
         raise PageError(404, views.desk_error_text(exc, _)) from None
     return incident
@@ -380,7 +403,11 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
     milestones = list(session.exec(select(Milestone).where(Milestone.incident_id == incident.id)
                                    .order_by(col(Milestone.due_at))).all())
     events, notes = timeline_rows(session=session, incident=incident)
-    actions = views.allowed_actions(user, incident, milestones)
+    part = party_role(session=session, user=user, incident=incident)
+    supporters = supporting_parties(session=session, incident=incident)
+    tasks = incident_tasks(session=session, incident=incident)
+    shared = views.shared_views(user, part, supporters, tasks, now, _, lang)
+    actions = views.allowed_actions(user, incident, milestones, part, shared)
     party_name = out.party.name
     done_text = ""
     if done == "opened":
@@ -399,8 +426,9 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
     elif done == "withdrawn":
         done_text = _("The file is withdrawn; it stays listed with the reason.")
     shown_milestones = views.milestone_views(desk, incident, milestones, now, _, lang)
+    # The next step is the lead's deadline: a supporting party finds its own acknowledgement among the actions.
     step = next_step(actions, [(m.key, m.due_at) for m in shown_milestones if m.open]) \
-        if incident.status == "open" else None
+        if incident.status == "open" and part != SUPPORTING else None
     entries = [{"key": a, "label": _(ACTIONS[a].label), "rare": ACTIONS[a].rare,
                 "confirm": _(ACTIONS[a].confirm, id=incident.human_id, party=party_name)} for a in actions]
     return render(request, "incident.html", {
@@ -432,7 +460,9 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
         "parties": [p for p in _parties(session) if p.code != incident.party_code],
         "levels": [(code, label) for code, label in _choices(labels.LEVELS, _) if code != out.level],
         "open_milestones": [(m.key, _(labels.MILESTONES.get(m.key, m.label))) for m in milestones
-                            if m.state in (MilestoneState.pending, MilestoneState.overdue)],
+                            if m.state in (MilestoneState.pending, MilestoneState.overdue)]
+        + [(c.key, f"{_('Supporting party')}: {c.name}" if c.key.startswith("support-") else c.name)
+           for c in shared.clocks if c.open],
         "channels": [_(c) for c in labels.RELEASE_CHANNELS],
         "attachments": _attachment_views(request, session, user, incident),
         "upload_key": f"web-{uuid.uuid4()}",
@@ -440,6 +470,11 @@ def _incident_page(request: Request, session: Session, desk: Desk, user: User, i
                           "mb": views.file_size(request.app.state.settings.attachment_max_bytes).removesuffix(" MB")},
         "relations": duplicates.relations(session=session, user=user, incident=incident),
         "statuses": {code: _(label) for code, label in labels.STATUSES.items()},
+        # 牵头/配合 and 督办事项: the supporting parties, the tasks, and the choices their forms offer
+        "shared": shared,
+        "support_parties": [p for p in _parties(session) if p.code != incident.party_code
+                            and p.code not in {row.party_code for row, _name in supporters}],
+        "task_parties": [(incident.party_code, party_name), *((row.party_code, name) for row, name in supporters)],
     }, status_code=status_code)
 
 
@@ -506,6 +541,10 @@ async def incident_action(request: Request, human_id: str, action: str, user: Us
     incident = _visible(request, session, user, human_id)
     if user.role not in spec.roles:
         raise PageError(403, _("Your role cannot take this action."))
+    try:
+        check_part(spec, party_role(session=session, user=user, incident=incident))
+    except DeskError as exc:
+        raise PageError(403, views.desk_error_text(exc, _)) from None
     form = await request.form()
     values = {k: str(form.get(k) or "") for k in spec.model.model_fields if k in form}
     data = {k: v for k, v in values.items() if v.strip() or k not in ("released_at",)}

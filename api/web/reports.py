@@ -56,7 +56,7 @@ def review_document(session: Session, human_id: str, user: User, lang: str) -> D
         return gettext(lang, message, **values)
 
     record = reports.review_record(session=session, human_id=human_id)
-    ensure_can_see(user, record.incident)
+    ensure_can_see(session, user, record.incident)
     i = record.incident
     people = record.people
 

@@ -90,6 +90,7 @@ def board_words(_, lang: str) -> dict[str, str]:
     return {
         "drill": _("[Drill]"), "reminded": _("reminded %(n)s×"), "escalated": _("escalated %(n)s×"),
         "failed": _("%(n)s failed"), "unreached": _("%(n)s reached no one"), "none": _("none yet"),
+        "tasks": _("%(n)s open tasks"), "tasks_overdue": _("%(n)s overdue"),
         "empty": _("No open incidents match these filters."),
         "updated": _("Updated %(t)s, refreshes every %(n)s s"),
         "offline": _("Not refreshed: the server cannot be reached. Retrying."),
@@ -195,7 +196,7 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
     return page(request, "supervisor/assessment.html", {
         "report": report, "period": period, "party": party, "parties": _parties(session), "error": error,
         "definitions": definitions, "query": query, "chart_data": _script_json(chart_data),
-        "milestone_labels": {k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED},
+        "milestone_labels": {**{k: _(labels.MILESTONES.get(k, k)) for k in stats.ASSESSED}, stats.TASK: _("Tasks done")},
         "pct": _pct, "hours": lambda seconds: "—" if seconds is None else span(seconds, _, lang),
         "ranked": ranked, "release": release, "bulletin_period": _last_month(),
     })

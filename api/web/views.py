@@ -3,6 +3,7 @@ timeline, the actions a role may take. Pure presentation: no writes, no Temporal
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,11 +18,21 @@ from api.web import labels
 from desk import actions
 from desk import clocks as clk
 from desk.errors import DeskError
-from desk.models import Incident, Milestone, NotificationAttempt, Party, TimelineEvent, User
+from desk.models import (
+    Incident,
+    IncidentSupport,
+    IncidentTask,
+    Milestone,
+    NotificationAttempt,
+    Party,
+    TimelineEvent,
+    User,
+)
 from desk.policy import FOLLOW_UP, LEVELS, Policy
 from desk.release_content import coverage
-from desk.service import Desk
+from desk.service import SUPPORTING, Desk
 from desk.timefmt import SHANGHAI, duration_parts
+from desk.users import RESPONDER
 from desk.vocab import (  # noqa: F401 (OPENERS: the pages name the role groups from here)
     EVERYONE,
     OPENERS,
@@ -61,6 +72,22 @@ def message(text: str, _: Translate) -> str:
     return _(labels.KNOWN_MESSAGES[key]) if key in labels.KNOWN_MESSAGES else str(text)
 
 
+_OWN_CLOCK = re.compile(r"^(support|task)-(\d+)$")
+
+
+def clock_name(key: str, _: Translate, fallback: str = "") -> str:
+    """A clock's name in the viewer's language: a milestone of the catalog, a supporting party's acknowledgement
+    or a task by its number; else the policy's own label."""
+    if key in labels.MILESTONES:
+        return _(labels.MILESTONES[key])
+    own = _OWN_CLOCK.match(key)
+    if own:
+        if own[1] == "support":
+            return _("Acknowledgement by supporting party %(n)s", n=own[2])
+        return _("Task %(n)s", n=own[2])
+    return fallback or key
+
+
 def desk_error_text(exc: DeskError, _: Translate) -> str:
     """A refusal of the incident service in the viewer's language, from its code and params."""
     template = labels.ERROR_MESSAGES.get(exc.code)
@@ -72,12 +99,10 @@ def _said(params: dict[str, Any], _: Translate) -> dict[str, Any]:
     (a milestone the catalog does not know by the policy's own label)."""
     said = dict(params)
     if isinstance(params.get("milestone"), str):
-        key = params["milestone"]
-        said["milestone"] = _(labels.MILESTONES[key]) if key in labels.MILESTONES else params.get("label") or key
+        said["milestone"] = clock_name(params["milestone"], _, str(params.get("label") or ""))
     if isinstance(params.get("milestones"), dict):
         said["milestones"] = _(labels.LIST_SEPARATOR).join(
-            _(labels.MILESTONES[key]) if key in labels.MILESTONES else str(label)
-            for key, label in params["milestones"].items())
+            clock_name(key, _, str(label)) for key, label in params["milestones"].items())
     if isinstance(params.get("level"), str) and params["level"] in labels.LEVELS:
         said["level"] = _(labels.LEVELS[params["level"]])
     return said
@@ -283,7 +308,7 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
             rows.append((label, str(text), href))
 
     def milestone(key: Any) -> str:
-        return _(labels.MILESTONES.get(str(key), str(key))) if key else ""
+        return clock_name(str(key), _) if key else ""
 
     kind = event.kind
     if kind in (EventKind.opened, EventKind.level_changed) and isinstance(p.get("deadlines"), dict):
@@ -305,7 +330,23 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
         met = p.get("met") or []
         add(_("Milestones met"), "、".join(milestone(k) for k in met) if met else "")
     if kind == EventKind.acknowledged:
+        add(_("Supporting party"), (p.get("party") or {}).get("name", ""))
         add(_("Note"), p.get("note"))
+    if kind == EventKind.support_added:
+        add(_("Supporting party"), (p.get("party") or {}).get("name", ""))
+        if p.get("due_at"):
+            add(milestone(p.get("clock")), _("due %(when)s", when=local(_parse_time(p.get("due_at")))))
+    if kind in (EventKind.task_assigned, EventKind.task_done):
+        add(_("Task"), p.get("task"))
+        add(_("Party"), (p.get("party") or {}).get("name", ""))
+    if kind == EventKind.task_assigned:
+        add(_("What to do"), p.get("text"))
+        add(_("Due"), local(_parse_time(p.get("due_at"))))
+        if p.get("needs_attachment"):
+            add(_("Result"), _("a file is required"))
+    if kind == EventKind.task_done:
+        add(_("Result"), p.get("note"))
+        add(_("Attachment"), p.get("attachment"))
     if kind == EventKind.note:
         add(_("Note"), p.get("text"))
     if kind == EventKind.reassigned:
@@ -389,6 +430,81 @@ def timeline(session: Session, events: list[TimelineEvent], notes: list[Notifica
     return entries
 
 
-def allowed_actions(user: User, incident: Incident, milestones: list[Milestone]) -> list[str]:
-    """The actions this user may take on this incident now, in the order the page shows them (desk.actions)."""
-    return actions.allowed_actions(user, incident, {m.key: m.state for m in milestones})
+def allowed_actions(user: User, incident: Incident, milestones: list[Milestone], part: str | None = None,
+                    shared: SharedView | None = None) -> list[str]:
+    """The actions this user may take on this incident now, in the order the page shows them (desk.actions).
+    A supporting party's responder sees its own acknowledgement as "acknowledge"; a responder, its own tasks."""
+    states = {m.key: m.state for m in milestones}
+    if shared is not None:
+        states.update({c.key: c.state for c in shared.clocks if c.key.startswith("task-") and c.mine})
+        if part == SUPPORTING:
+            own = next((c for c in shared.clocks if c.key.startswith("support-") and c.mine), None)
+            states.pop("acknowledge", None)
+            if own is not None:
+                states["acknowledge"] = own.state
+    return actions.allowed_actions(user, incident, states, part)
+
+
+@dataclass
+class SharedClock:
+    """A supporting party's acknowledgement or a task, as the incident page shows it."""
+
+    key: str  # support-<n> | task-<n>
+    name: str  # in the viewer's language
+    party: str
+    state: str
+    state_label: str
+    tone: str  # as a milestone's: red (overdue), amber (at risk), "" otherwise
+    due_at: datetime | None
+    met_at: datetime | None
+    text: str = ""  # a task's
+    result: str = ""  # a task's note
+    attachment: str = ""
+    needs_attachment: bool = False
+    mine: bool = False  # the viewer's party's (or any, for a supervisor)
+    n: int = 0
+
+    @property
+    def open(self) -> bool:
+        return self.state in (clk.PENDING, clk.OVERDUE)
+
+
+@dataclass
+class SharedView:
+    supporters: list[SharedClock]
+    tasks: list[SharedClock]
+
+    @property
+    def clocks(self) -> list[SharedClock]:
+        return [*self.supporters, *self.tasks]
+
+
+def shared_views(user: User, part: str | None, supporters: list[tuple[IncidentSupport, str]],
+                 tasks: list[tuple[IncidentTask, str]], now: datetime, _: Translate, lang: str) -> SharedView:
+    """The incident's supporting parties (each with its acknowledgement) and tasks, for the page."""
+    everyone = user.role != RESPONDER
+
+    def tone(state: str, start: datetime, due: datetime | None) -> str:
+        if due is None or state not in (clk.PENDING, clk.OVERDUE):
+            return ""
+        if state == clk.OVERDUE or due <= now:
+            return "red"
+        return "amber" if clk.at_risk_from(start, due) <= now else ""
+
+    def label(state: str, due: datetime | None) -> str:
+        if state == clk.PENDING and due is not None and due <= now:
+            state = clk.OVERDUE
+        return _(labels.MILESTONE_STATES.get(state, state)) if state else _("No acknowledgement deadline")
+
+    out_s = [SharedClock(key=f"support-{row.n}", name=name, party=row.party_code, state=row.ack_state or "",
+                         state_label=label(row.ack_state or "", row.ack_due_at),
+                         tone=tone(row.ack_state or "", row.added_at, row.ack_due_at), due_at=row.ack_due_at,
+                         met_at=row.ack_met_at, mine=everyone or row.party_code == user.party_code, n=row.n)
+             for row, name in supporters]
+    out_t = [SharedClock(key=f"task-{row.n}", name=_("Task %(n)s", n=row.n), party=name, state=row.state,
+                         state_label=label(row.state, row.due_at), tone=tone(row.state, row.assigned_at, row.due_at),
+                         due_at=row.due_at, met_at=row.met_at, text=row.text, result=row.note,
+                         attachment=row.attachment_sha256, needs_attachment=row.needs_attachment,
+                         mine=everyone or row.party_code == user.party_code, n=row.n)
+             for row, name in tasks]
+    return SharedView(supporters=out_s, tasks=out_t)

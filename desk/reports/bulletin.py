@@ -103,14 +103,15 @@ def bulletin(session: Session, period: ReportPeriod, *, now: datetime | None = N
         f"{glossary.PENDING} {overall['pending']} 个，不计入。")]))
 
     columns = [Column("排名", COUNT, 1), Column("责任单位", width=4), Column("事件数", COUNT, 1.2)]
-    columns += [Column(f"{stats.MILESTONE_LABELS[k]}及时率", RATE, 1.6) for k in stats.ASSESSED]
+    lines = [m["key"] for m in report["milestones"]]  # the assessment's lines: its milestones and the tasks
+    columns += [Column(f"{stats.MILESTONE_LABELS[k]}及时率", RATE, 1.6) for k in lines]
     columns += [Column("总及时率", RATE, 1.4), Column("回应率", RATE, 1.4), Column(glossary.OVERDUE, COUNT, 1.2),
                 Column(glossary.MET_LATE, COUNT, 1.2)]
     rows = []
     for party in ranked:
         f = party["figures"]
         rows.append([party["rank"], party["name"], f["incidents"],
-                     *((party["milestones"].get(k) or {}).get("on_time_rate") for k in stats.ASSESSED),
+                     *((party["milestones"].get(k) or {}).get("on_time_rate") for k in lines),
                      f["on_time_rate"], f["response_rate"], f["overdue"], f["met_late"]])
     rows.append([None, "合计", overall["incidents"],
                  *(m["on_time_rate"] for m in report["milestones"]),

@@ -6,7 +6,8 @@ and computed only here. Rules that hold for every figure:
 - drills (演练) never count;
 - a period is a range of calendar days in Asia/Shanghai, both ends included, applied to
   ``detected_at`` (when the clocks started), so an incident belongs to the month it surfaced in;
-- the assessed milestones are acknowledgement, first authoritative release and press conference;
+- the assessed milestones are acknowledgement, first authoritative release and press conference,
+  each party on its own clocks (a supporting party's acknowledgement), and tasks as a line of their own;
   the rolling follow-up clock (动态发布) is not scored (only its latest window is kept);
 - a pending milestone whose deadline has passed counts as overdue, even if the breach has not been
   recorded yet;
@@ -33,10 +34,12 @@ from desk.stats.definitions import (
     CATEGORY_LABELS,
     DEFINITIONS,
     LEVEL_LABELS,
+    LINES,
     MILESTONE_LABELS,
     MILESTONE_LABELS_EN,
     RELEASE_BINS,
     STATE_LABELS,
+    TASK,
     Definition,
     definitions,
     milestone_label,
@@ -69,8 +72,8 @@ from desk.timefmt import SHANGHAI, naive_utc
 
 __all__ = [
     "ASSESSED", "BOM", "BUCKETS", "CACHE_SIZE", "CATEGORY_LABELS", "DEFINITIONS", "DETAIL_HEADER", "FORMULA_START",
-    "LEVEL_LABELS", "MILESTONE_LABELS", "MILESTONE_LABELS_EN", "RELEASE_BINS", "SHANGHAI", "STATE_LABELS",
-    "SUMMARY_HEADER", "Definition", "Figures", "Period", "assessment", "assessment_statements", "bucket_of",
+    "LEVEL_LABELS", "LINES", "MILESTONE_LABELS", "MILESTONE_LABELS_EN", "RELEASE_BINS", "SHANGHAI", "STATE_LABELS",
+    "SUMMARY_HEADER", "TASK", "Definition", "Figures", "Period", "assessment", "assessment_statements", "bucket_of",
     "clear_cache", "compute_assessment", "definitions", "detail_rows", "detail_sql", "durations_sql",
     "incident_counts_sql", "invalidate", "milestone_label", "month_of", "naive_utc", "outcome_counts_sql",
     "percentile", "rank_parties", "ratio", "release_distribution", "safe_cell", "seconds_between", "stamp_sql", "summary_rows",

@@ -8,7 +8,8 @@ The stamp (``stamp``) is what the figures depend on, read cheaply from SQL, plus
 
 - every recorded event raises ``Incident.version`` (the worker writes from another process), and a new or
   removed incident changes the count and the highest id;
-- a pending milestone passing its deadline changes the past-due count, with no write at all;
+- a pending milestone (or a supporting party's acknowledgement, or a task) passing its deadline changes the
+  past-due count, with no write at all;
 - party names are shown, so a rename changes the stamp too;
 - a write in this process that raises no version (a repair, a correction) is made known explicitly:
   whoever writes incidents or milestones calls :func:`invalidate` after committing.
@@ -48,9 +49,9 @@ def clear_cache() -> None:
 def stamp(session: Session, period: Period, party: str | None, now: datetime, names: dict) -> tuple:
     """What a report of the period depends on, now (see the module's docstring)."""
     generation = _generation  # read first: a write committed while the stamp is read makes it older, not newer
-    incidents_q, past_due_q = stamp_sql(period, party, now)
-    return (generation, tuple(session.execute(incidents_q).one()), session.execute(past_due_q).scalar_one(),
-            tuple(sorted(names.items())))
+    incidents_q, *past_due_qs = stamp_sql(period, party, now)
+    return (generation, tuple(session.execute(incidents_q).one()),
+            tuple(session.execute(q).scalar_one() for q in past_due_qs), tuple(sorted(names.items())))
 
 
 def recall(key: tuple, current: tuple) -> dict | None:

@@ -12,12 +12,15 @@ from desk.vocab import Category, Level, MilestoneKey, MilestoneState
 # here in the domain, which cannot use the pages' catalog (api/web/labels.py), and say "Not yet due" where a
 # page says "Pending".
 ASSESSED = (MilestoneKey.acknowledge, MilestoneKey.first_release, MilestoneKey.press_conference)
+TASK = "task"  # tasks (督办事项): a line of their own, beside the milestones
+LINES = (*ASSESSED, TASK)  # the assessment's lines per party and overall
 MILESTONE_LABELS: dict[str, str] = {MilestoneKey.acknowledge: "责任单位签收", MilestoneKey.first_release: "发布权威信息",
-                                    MilestoneKey.press_conference: "举行新闻发布会", MilestoneKey.follow_up: "动态发布"}
+                                    MilestoneKey.press_conference: "举行新闻发布会", MilestoneKey.follow_up: "动态发布",
+                                    TASK: "督办事项办结"}
 MILESTONE_LABELS_EN: dict[str, str] = {MilestoneKey.acknowledge: "Acknowledgement",
                                        MilestoneKey.first_release: "First authoritative release",
                                        MilestoneKey.press_conference: "Press conference",
-                                       MilestoneKey.follow_up: "Follow-up release"}
+                                       MilestoneKey.follow_up: "Follow-up release", TASK: "Tasks done"}
 LEVEL_LABELS = {Level.I: "特别重大", Level.II: "重大", Level.III: "较大", Level.IV: "一般"}
 CATEGORY_LABELS = {Category.natural_disaster: "自然灾害", Category.accident: "事故灾难",
                    Category.public_health: "公共卫生事件", Category.social_security: "社会安全事件",
@@ -44,8 +47,10 @@ DEFINITIONS: tuple[Definition, ...] = (
                "Non-drill incidents detected within the period (Asia/Shanghai days, both ends included); "
                "drills never count."),
     Definition("incidents", "事件数", "Incidents",
-               "统计范围内的事件数；在“时限”行中为设有该时限的事件数（新闻发布会仅特别重大事件设有）。",
-               "Incidents in scope; on a milestone row, the incidents that have that milestone."),
+               "统计范围内的事件数；在“时限”行中为设有该时限的事件数（新闻发布会仅特别重大事件设有）；"
+               "“责任单位签收”行另计每个配合单位的签收时限，“督办事项办结”行为督办事项数。",
+               "Incidents in scope; on a milestone row, the incidents that have that milestone; the acknowledgement "
+               "row also counts each supporting party's own acknowledgement, the tasks row counts tasks."),
     Definition("merged", "合并事件", "Merged incidents",
                "同一话题从多个渠道（12345、微博、上级交办等）登记为多个事件并被合并时，只按保留的事件计一次：被并入的事件"
                "不计入事件数、月度趋势、用时和首次发布用时分布；它在合并前已超时的时限（已超时或超时完成）仍计入其责任单位，"
@@ -55,6 +60,14 @@ DEFINITIONS: tuple[Definition, ...] = (
                "times and the time-to-first-release bins; a deadline it had already missed before the merge (overdue "
                "or met late) still counts against its party, so a merge never wipes a breach; its other milestones "
                "(met on time, or stopped by the merge before they were due) do not count."),
+    Definition("shared", "牵头与配合、督办事项", "Lead, supporting parties and tasks",
+               "每个单位只计本单位自己的时限：牵头单位计事件的各项时限；配合单位计自己的签收时限（自被列为配合单位时起算，"
+               "开案时列入的自发现时间起算）；督办事项计入被交办单位的“督办事项办结”行，按完成时限判定是否按时。"
+               "这些时限计入该单位的及时率和回应率，不计入用时中位数和 P90。",
+               "Each party is assessed on its own clocks: the lead on the incident's milestones; a supporting party on "
+               "its own acknowledgement (counted from when it was added, or from detection when named at opening); a "
+               "task on the tasks row of the party it was given to, on time if done by its due time. They count in "
+               "that party's rates, not in the median and P90 times."),
     Definition("met", "按时完成", "Met on time", "在截止时间前（含）完成的时限数。完成时间以实际发生时间为准。",
                "Milestones met at or before the deadline (the time it happened, not when it was recorded)."),
     Definition("met_late", "超时完成", "Met late", "截止时间之后才完成的时限数。", "Milestones met after the deadline."),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from desk.models import Party
-from desk.stats.definitions import ASSESSED, CATEGORY_LABELS, LEVEL_LABELS, MILESTONE_LABELS, STATE_LABELS
+from desk.stats.definitions import CATEGORY_LABELS, LEVEL_LABELS, LINES, MILESTONE_LABELS, STATE_LABELS
 from desk.stats.periods import Period
 from desk.stats.queries import detail_sql
 from desk.timefmt import local_naive
@@ -45,7 +45,7 @@ def summary_rows(report: dict) -> list[list]:
     """The CSV body: per party, one row per milestone and a 合计 row; then all parties; then definitions."""
     rows: list[list] = [SUMMARY_HEADER]
     for p in report["parties"]:
-        for key in ASSESSED:
+        for key in LINES:
             if key in p["milestones"]:
                 rows.append(_row(p["name"], p["party"], MILESTONE_LABELS[key], p["milestones"][key]))
         rows.append(_row(p["name"], p["party"], "全部时限合计", p["figures"]))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, case, cast, false, func, literal_column, or_, select
+from sqlalchemy import Float, case, cast, false, func, literal, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
-from desk.models import Incident, Milestone, TimelineEvent
+from desk.models import Incident, IncidentSupport, IncidentTask, Milestone, TimelineEvent
 from desk.release_content import PARTS
-from desk.stats.definitions import ASSESSED
+from desk.stats.definitions import ASSESSED, TASK
 from desk.stats.periods import Period
 from desk.timefmt import naive_utc
 from desk.vocab import EventKind, Level, MilestoneState
@@ -35,15 +35,16 @@ def seconds_between(session: Session, start, end) -> ColumnElement:
     return cast(func.extract("epoch", end - start), Float)  # a float, not a Decimal per row
 
 
-def bucket_of(now: datetime) -> ColumnElement:
-    """A milestone's outcome (one of BUCKETS); a pending one past its deadline is overdue already."""
+def bucket_of(now: datetime, state=Milestone.state, due=Milestone.due_at) -> ColumnElement:
+    """A clock's outcome (one of BUCKETS); a pending one past its deadline is overdue already. A milestone's by
+    default; a supporting party's acknowledgement or a task's with their columns."""
     met, met_late, waived, overdue = (MilestoneState.met, MilestoneState.met_late, MilestoneState.waived,
                                       MilestoneState.overdue)
     return case(
-        (col(Milestone.state) == met, met.value),
-        (col(Milestone.state) == met_late, met_late.value),
-        (col(Milestone.state) == waived, waived.value),
-        (or_(col(Milestone.state) == overdue, col(Milestone.due_at) <= now), overdue.value),
+        (col(state) == met, met.value),
+        (col(state) == met_late, met_late.value),
+        (col(state) == waived, waived.value),
+        (or_(col(state) == overdue, col(due) <= now), overdue.value),
         else_=MilestoneState.pending.value,
     )
 
@@ -80,6 +81,32 @@ def outcome_counts_sql(session: Session, period: Period, party: str | None, now:
         .group_by(literal_column("party"), literal_column("mkey"), literal_column("month"),
                   literal_column("bucket"), literal_column("level_one"))
     )
+
+
+def shared_outcomes_sql(session: Session, period: Period, party: str | None, now: datetime) -> list:
+    """The parties' own clocks besides the lead's milestones, in the shape of outcome_counts_sql: each supporting
+    party's acknowledgement counts on its own "acknowledge" line, each task on the "task" line, for the party
+    it was given to (the incident's period and drill rules apply)."""
+    supports = (
+        select(col(IncidentSupport.party_code).label("party"), literal("acknowledge").label("mkey"),
+               month_of(session, Incident.detected_at).label("month"),
+               bucket_of(now, IncidentSupport.ack_state, IncidentSupport.ack_due_at).label("bucket"),
+               literal(False).label("level_one"), func.count().label("n"))
+        .select_from(IncidentSupport).join(Incident, col(Incident.id) == col(IncidentSupport.incident_id))
+        .where(*scope(period, None), col(IncidentSupport.ack_state).is_not(None),
+               *([col(IncidentSupport.party_code) == party] if party else []))
+        .group_by(literal_column("party"), literal_column("month"), literal_column("bucket"))
+    )
+    tasks = (
+        select(col(IncidentTask.party_code).label("party"), literal(TASK).label("mkey"),
+               month_of(session, Incident.detected_at).label("month"),
+               bucket_of(now, IncidentTask.state, IncidentTask.due_at).label("bucket"),
+               literal(False).label("level_one"), func.count().label("n"))
+        .select_from(IncidentTask).join(Incident, col(Incident.id) == col(IncidentTask.incident_id))
+        .where(*scope(period, None), *([col(IncidentTask.party_code) == party] if party else []))
+        .group_by(literal_column("party"), literal_column("month"), literal_column("bucket"))
+    )
+    return [supports, tasks]
 
 
 def durations_sql(session: Session, period: Period, party: str | None):
@@ -132,7 +159,16 @@ def stamp_sql(period: Period, party: str | None, now: datetime) -> list:
     past_due = select(func.count()).select_from(Milestone).where(
         col(Milestone.state) == MilestoneState.pending, col(Milestone.due_at) <= now, col(Milestone.key).in_(ASSESSED),
         select(col(Incident.id)).where(col(Incident.id) == col(Milestone.incident_id), *scope(period, party)).exists())
-    return [incidents, past_due]
+    # The parties' own clocks (supporting acknowledgements, tasks) pending past due, the same way.
+    in_scope = select(col(Incident.id)).where(*scope(period, None))
+    shared_past_due = select(
+        select(func.count()).select_from(IncidentSupport).where(
+            col(IncidentSupport.ack_state) == MilestoneState.pending, col(IncidentSupport.ack_due_at) <= now,
+            col(IncidentSupport.incident_id).in_(in_scope)).scalar_subquery()
+        + select(func.count()).select_from(IncidentTask).where(
+            col(IncidentTask.state) == MilestoneState.pending, col(IncidentTask.due_at) <= now,
+            col(IncidentTask.incident_id).in_(in_scope)).scalar_subquery())
+    return [incidents, past_due, shared_past_due]
 
 
 def detail_sql(session: Session, period: Period, party: str | None):

@@ -12,10 +12,10 @@ from sqlmodel import Session, col
 
 from desk.models import Party
 from desk.stats import cache
-from desk.stats.definitions import ASSESSED, definitions, milestone_label
+from desk.stats.definitions import LINES, definitions, milestone_label
 from desk.stats.figures import Figures, release_distribution
 from desk.stats.periods import Period
-from desk.stats.queries import assessment_statements
+from desk.stats.queries import assessment_statements, shared_outcomes_sql
 from desk.vocab import MilestoneKey
 
 
@@ -46,7 +46,8 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
     cells: dict[tuple[str, str], Figures] = defaultdict(Figures)  # (party, milestone)
     by_month: dict[str, Figures] = defaultdict(Figures)
     press = Figures()
-    for row in session.execute(outcome_q):
+    shared_rows = [row for q in shared_outcomes_sql(session, period, party, now) for row in session.execute(q)]
+    for row in [*session.execute(outcome_q), *shared_rows]:
         cells[(row.party, row.mkey)].add(row.bucket, row.n)
         by_month[row.month].add(row.bucket, row.n)
         if row.mkey == MilestoneKey.press_conference and row.level_one:
@@ -68,13 +69,13 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
                                            for row in session.execute(content_q)}
 
     parties = sorted(set(incidents_by_party) | {p for p, _ in cells}, key=lambda c: (names.get(c, c), c))
-    by_milestone: dict[str, Figures] = {key: Figures() for key in ASSESSED}
+    by_milestone: dict[str, Figures] = {key: Figures() for key in LINES}
     party_rows = []
     overall = Figures()
     for code in parties:
         total = Figures()
         milestones: dict[str, dict] = {}
-        for key in ASSESSED:
+        for key in LINES:
             cell = cells.get((code, key))
             if cell is None:
                 continue
@@ -109,7 +110,7 @@ def compute_assessment(session: Session, period: Period, *, party: str | None = 
         "overall": overall_dict,
         "parties": party_rows,
         "milestones": [{"key": k, "label": milestone_label(k, language), **by_milestone[k].as_dict()}
-                       for k in ASSESSED],
+                       for k in LINES],
         "press_conference": press_dict,
         "monthly": monthly,
         "release_distribution": release_distribution(release_hours),

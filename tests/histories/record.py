@@ -1,8 +1,9 @@
 """Record workflow histories for the replay test: `python -m tests.histories.record [SUFFIX]`.
 
-Runs real scenarios (every human action, reminders, breach, repeats, close, reopen) on a fresh dev
-server and saves each history as JSON beside this file. Re-record only on purpose: a history recorded
-from old code is what proves new code can still replay live workflows.
+Runs real scenarios (every human action, reminders, breach, repeats, close, reopen; supporting parties and
+tasks with their own ladders) on a fresh dev server and saves each history as JSON beside this file.
+Re-record only on purpose: a history recorded from old code is what proves new code can still replay live
+workflows.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.common import SearchAttributeKey
@@ -50,13 +52,46 @@ async def scenario_refused_actions(desk) -> str:
     return iid
 
 
+async def scenario_shared_duties(desk) -> str:
+    """牵头/配合 and 督办事项: a supporting party named at opening, one added later, tasks done, waived."""
+    iid = (await desk.open(level="III", party="bazhou", supporting=["enyang"])).json()["id"]
+
+    def due(seconds: float) -> str:
+        return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+    r = await desk.http.post(f"/api/incidents/{iid}/tasks", headers=desk.auth("bazhou"), json={
+        "party": "enyang", "text": "核实现场情况", "due_at": due(6), "needs_attachment": True})
+    assert r.status_code == 200, r.text
+    await asyncio.sleep(11)  # both parties' acknowledgement ladders and the task's: reminders, breach, repeats
+    steps = [
+        ("acknowledge", "bazhou", {"note": "收到"}),
+        ("acknowledge", "enyang", {"note": "配合单位收到"}),
+        ("supporting-parties", "super", {"party": "dept-wjw"}),
+        ("task-results", "enyang", {"task": 1, "note": "已核实", "attachment": "ab" * 32}),
+        ("tasks", "super", {"party": "dept-wjw", "text": "提供收治数据", "due_at": due(3600)}),
+        ("waive", "super", {"milestone": "task-2", "reason": "数据已由上级提供"}),
+        ("waive", "super", {"milestone": "support-2", "reason": "无需签收"}),
+        ("reassign", "super", {"party": "tongjiang", "reason": "属地调整"}),
+        ("releases", "super", {"channel": "政府网站"}),
+        ("close", "super", {"reason": "处置完毕"}),
+    ]
+    for path, who, body in steps:
+        r = await desk.http.post(f"/api/incidents/{iid}/{path}", json=body, headers=desk.auth(who))
+        assert r.status_code == 200, (path, r.text)
+    return iid
+
+
+SCENARIOS = [("full_life", scenario_full_life), ("refused_actions", scenario_refused_actions),
+             ("shared_duties", scenario_shared_duties)]
+
+
 async def main(suffix: str = "") -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
     )
     try:
-        for name, scenario in [("full_life", scenario_full_life), ("refused_actions", scenario_refused_actions)]:
+        for name, scenario in SCENARIOS:
             tmp = Path(tempfile.mkdtemp())
             settings = make_settings(tmp, None, policy=str(FAST), drill_policy=str(FAST))
             async for desk in start_desk(env.client, settings, f"sqlite:///{tmp / 'desk.db'}", Receiver()):

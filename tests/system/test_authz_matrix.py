@@ -19,6 +19,7 @@ from api.auth import Tokens
 from api.ratelimit import MAX_FAILURES, WINDOW_SECONDS, LoginLimiter
 from desk.db import session_scope
 from desk.models import Incident, TimelineEvent, User
+from desk.users import create_user
 from tests.helpers import PASSWORD, TEST_SECRET_KEY, eventually, png
 
 ANON, DUTY, OWN, OTHER, SUPER, ADMIN = "anonymous", "duty", "bazhou", "enyang", "super", "admin"
@@ -60,6 +61,9 @@ MATRIX = [
     ("post", A + "/withdraw", {"reason": "矩阵"}, {OWN, SUPER, ADMIN}),
     ("post", I + "/links", {"other": "{human_id}"}, {DUTY, SUPER, ADMIN}),  # itself: refused (422) when allowed
     ("post", I + "/merge", {"into": "{human_id}"}, {DUTY, SUPER, ADMIN}),
+    ("post", I + "/tasks", {"party": "bazhou", "text": "矩阵督办事项", "due_at": "2099-01-01T09:00:00+08:00"}, RESPONDS),
+    ("post", I + "/task-results", {"task": 1, "note": "已办结"}, RESPONDS),
+    ("post", I + "/supporting-parties", {"party": "dept-wjw"}, SUPERVISES),
     ("get", "/api/parties", None, SIGNED_IN),
     ("get", "/api/board", None, {DUTY, SUPER, ADMIN}),
     ("get", "/api/stats", None, SUPERVISES),
@@ -141,6 +145,50 @@ async def test_responders_only_list_their_own_partys_incidents(desk):
                                         headers=desk.auth(who))).json()
         assert filtered == []
     assert len((await desk.http.get("/api/incidents", headers=desk.auth(DUTY))).json()) == 2
+
+
+async def test_a_supporting_party_sees_the_incident_and_takes_only_its_part(desk):
+    """牵头/配合: the supporting party's liaison sees the incident, acknowledges on its own clock, adds notes and
+    reports its task done; releases and assigning tasks stay with the lead; a third party sees nothing."""
+    with session_scope(desk.database_url) as s:
+        create_user(s, username="sthjj", password=PASSWORD, role="responder", party_code="dept-sthjj")
+    r = await desk.http.post("/api/auth/token", data={"username": "sthjj", "password": PASSWORD})
+    support = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    # Bad input at opening: the lead named as its own supporting party; nothing is opened.
+    r = await desk.open(title="河道污染", party="bazhou", supporting=["bazhou"])
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "supporting"
+    assert (await desk.http.get("/api/incidents", headers=desk.auth(DUTY))).json() == []
+    iid = (await desk.open(title="跨区河道污染", party="bazhou", supporting=["dept-sthjj"])).json()["id"]
+    url = f"/api/incidents/{iid}"
+    assert (await desk.http.get(url, headers=support)).status_code == 200
+    assert (await desk.http.get(url + "/timeline", headers=support)).status_code == 200
+    assert [i["id"] for i in (await desk.http.get("/api/incidents", headers=support)).json()] == [iid]
+    assert (await desk.http.get(url, headers=desk.auth(OTHER))).status_code == 404  # a third party
+    before = timeline_len(desk.database_url, iid)
+    for path, body in (("/releases", {}), ("/press-conferences", {}), ("/tasks", {
+            "party": "dept-sthjj", "text": "自行交办", "due_at": "2099-01-01T09:00:00+08:00"})):
+        r = await desk.http.post(url + path, json=body, headers=support)
+        assert r.status_code == 403 and "牵头单位" in r.json()["detail"], (path, r.text)
+    assert timeline_len(desk.database_url, iid) == before
+    assert (await desk.http.post(url + "/notes", json={"text": "已派员现场取样"}, headers=support)).status_code == 200
+    r = await desk.http.post(url + "/acknowledge", json={}, headers=support)
+    states = {m["key"]: m["state"] for m in r.json()["milestones"]}
+    assert r.status_code == 200 and states["acknowledge"] == "pending"  # its own clock, not the lead's
+    assert [(p["party"]["code"], p["acknowledge_state"]) for p in r.json()["supporting"]] == [("dept-sthjj", "met")]
+    # Bad input for a task: due in the past; a supporting party equal to the lead.
+    r = await desk.http.post(url + "/tasks", json={"party": "dept-sthjj", "text": "核实",
+                                                   "due_at": "2020-01-01T09:00:00+08:00"}, headers=desk.auth(OWN))
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "due_at"
+    r = await desk.http.post(url + "/supporting-parties", json={"party": "bazhou"}, headers=desk.auth(SUPER))
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "party"
+    r = await desk.http.post(url + "/tasks", json={"party": "dept-sthjj", "text": "提供水质监测报告",
+                                                   "due_at": "2099-01-01T09:00:00+08:00"}, headers=desk.auth(OWN))
+    assert r.status_code == 200, r.text
+    r = await desk.http.post(url + "/task-results", json={"task": 1, "note": "报告已上报"}, headers=support)
+    assert r.status_code == 200, r.text
+    assert [(t["n"], t["state"], t["note"]) for t in r.json()["tasks"]] == [(1, "met", "报告已上报")]
+    kinds = [e["kind"] for e in (await desk.http.get(url + "/timeline", headers=support)).json()["events"]]
+    assert {"acknowledged", "task_assigned", "task_done", "note"} <= set(kinds)
 
 
 async def test_passwords_are_stored_as_argon2id_hashes(desk):

@@ -153,3 +153,19 @@ def test_at_risk_comes_before_an_earlier_deadline_that_is_on_track(database_url)
     # a page that cannot show everything keeps the ones that need attention most
     assert titles(first_two) == ["签收已超期", "发布还剩10小时"]
     assert (first_two["truncated"], first_two["matching"]) == (True, 5)
+
+
+def test_open_and_overdue_tasks_show_on_their_incidents_row(database_url):
+    from desk.models import IncidentTask
+
+    init_db(database_url)
+    now = datetime.now(UTC)
+    with session_scope(database_url) as s:
+        incident = add_incident(s, party="bazhou", level="III", status="open", detected_at=now - timedelta(hours=2),
+                                next_due_at=now + timedelta(hours=40), milestones={"first_release": "pending"})
+        for n, (due, state) in enumerate(((-1, "pending"), (3, "pending"), (-5, "met")), 1):
+            s.add(IncidentTask(incident_id=incident.id, n=n, party_code="enyang", text="核实", state=state,
+                               assigned_at=now - timedelta(hours=6), due_at=now + timedelta(hours=due)))
+        s.commit()
+        row = board(s, BoardFilters())["rows"][0]
+    assert (row["tasks_open"], row["tasks_overdue"]) == (2, 1)  # the one done is not counted

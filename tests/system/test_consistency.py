@@ -532,3 +532,35 @@ async def test_doctor_counts_incidents_opened_now_as_newer_than_every_patch(desk
     await desk.open(title="新版本下开立的事件")
     report = await eventually(lambda: counted(desk.client, desk.task_queue, 1))
     assert report.unknown == 0 and report.older == {patch: 0 for patch in PATCHES}
+
+
+def test_the_rebuilt_state_keeps_the_supporting_parties_and_tasks_with_their_own_clocks(database_url):
+    """A lost workflow restarted from SQL still has its supporting parties' and tasks' clocks, to their parties,
+    and does not send again what went out."""
+    from desk.models import IncidentSupport, IncidentTask
+
+    init_db(database_url)
+    t0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    h = timedelta(hours=1)
+    with session_scope(database_url) as s:
+        incident = Incident(human_id="YQ-2026-000043", workflow_id="incident-YQ-2026-000043-abc123", title="重建",
+                            source="weibo", category="accident", level="III", party_code="bazhou", detected_at=t0,
+                            opened_at=t0)
+        s.add(incident)
+        s.flush()
+        s.add(IncidentSupport(incident_id=incident.id, party_code="enyang", n=1, added_at=t0, ack_due_at=t0 + h,
+                              ack_state="overdue"))
+        s.add(IncidentTask(incident_id=incident.id, n=1, party_code="enyang", text="核实", due_at=t0 + 3 * h,
+                           assigned_at=t0 + h, state="overdue"))
+        s.add(TimelineEvent(incident_id=incident.id, event_key="k1", seq=1, kind="escalated", at=t0 + 3 * h,
+                            payload={"rung": "task-1/g1/breach", "due_at": (t0 + 3 * h).isoformat()}))
+        s.commit()
+        state = rebuild_state(s, incident, party=s.get(Party, "bazhou"), policy=load_policy("bazhong"), now=t0 + 4 * h)
+    clocks = {c.key: c for c in state.clocks}
+    assert [(c.party, c.state, c.window_start) for c in (clocks["support-1"], clocks["task-1"])] == [
+        ("enyang", "overdue", t0), ("enyang", "overdue", t0 + h)]
+    assert clocks["task-1"].sent_rungs == ["task-1/g1/breach"]
+    assert [(p.party_code, p.party_name) for p in state.supporting] == [("enyang", "恩阳区人民政府")]
+    assert state.tasks[0].text == "核实"
+    due = [r.key for r in clk.due_rungs(state.clocks, load_policy("bazhong"), "bazhou", t0 + 4 * h)]
+    assert "support-1/g1/breach" in due and "task-1/g1/breach" not in due

@@ -37,7 +37,7 @@ def test_a_page_of_incidents_is_read_in_a_fixed_number_of_queries(database_url):
             page = incidents_out(session, incidents)
         finally:
             event.remove(engine, "before_cursor_execute", listener)
-        assert len(statements) <= 2
+        assert len(statements) <= 4  # parties, milestones, supporting parties, tasks: whatever the page size
         # the same as reading each one alone
         assert page == [incident_out(session, i) for i in incidents]
         assert [m.key for m in page[0].milestones] == ["acknowledge", "first_release"]

@@ -43,6 +43,8 @@ def test_the_bulletin_shows_the_assessments_figures_as_numbers_and_ranks_like_th
     header, body = rows[0], {r[1]: r for r in rows[1:]}
     assert header[:3] == ("排名", "责任单位", "事件数")
     csv_rates = {(r[0], r[2]): r[9] for r in stats.summary_rows(rep)[1:] if len(r) > 9}  # the CSV's on-time rates
+    total = 3 + len(rep["milestones"])  # after a rate per line (the milestones, then the tasks): the totals
+    assert header[3:total] == tuple(f"{stats.MILESTONE_LABELS[m['key']]}及时率" for m in rep["milestones"])
     for party in rep["parties"]:
         row = body[party["name"]]
         assert row[2] == party["figures"]["incidents"] and isinstance(row[2], int)
@@ -51,8 +53,8 @@ def test_the_bulletin_shows_the_assessments_figures_as_numbers_and_ranks_like_th
             assert row[i] == rate, (party["name"], key)
             assert (f"{row[i] * 100:.1f}" if row[i] is not None else "") == csv_rates[(party["name"],
                                                                                         stats.MILESTONE_LABELS[key])]
-        assert row[6] == party["figures"]["on_time_rate"] and isinstance(row[6], int | float)  # a number, not "60.0%"
-        assert row[8] == party["figures"]["overdue"]
+        assert row[total] == party["figures"]["on_time_rate"] and isinstance(row[total], int | float)  # not "60.0%"
+        assert row[total + 2] == party["figures"]["overdue"]
     assert [r[0] for r in rows[1:-1]] == [p["rank"] for p in stats.rank_parties(rep["parties"])]
     assert body["合计"][2] == rep["overall"]["incidents"] == 7  # the drill and the incidents outside Q1 never count
     assert book["排名"]["G4"].number_format == "0.0%"

@@ -277,3 +277,37 @@ async def test_formulas_typed_into_titles_party_names_and_reasons_are_neutralise
 def test_numbers_and_ordinary_text_are_left_as_they_are():
     assert [stats.safe_cell(v) for v in (3, 1.5, "-0.50", "-12", "", "巴州区", "a=b", " =1")] == \
         [3, 1.5, "-0.50", "-12", "", "巴州区", "a=b", " =1"]
+
+
+def test_each_party_counts_its_own_acknowledgement_clocks_and_tasks_have_their_own_line(database_url):
+    """牵头/配合: a supporting party is assessed on its own acknowledgement, not on the lead's milestones; a task
+    counts for the party it was given to, on a line of its own; a drill's count nowhere."""
+    from desk.models import IncidentSupport, IncidentTask
+
+    init_db(database_url)
+    with session_scope(database_url) as s:
+        detected = shanghai(2026, 2, 1, 8)
+        for drill in (False, True):
+            i = add_incident(s, party="bazhou", level="III", detected_at=detected, drill=drill,
+                             milestones={"acknowledge": ("met", 0.5), "first_release": ("met", 10)})
+            s.add(IncidentSupport(incident_id=i.id, party_code="dept-sthjj", n=1, added_at=detected,
+                                  ack_due_at=detected + timedelta(hours=1), ack_state="met_late",
+                                  ack_met_at=detected + timedelta(hours=3)))
+            s.add(IncidentSupport(incident_id=i.id, party_code="enyang", n=2, added_at=detected,
+                                  ack_due_at=detected + timedelta(hours=1), ack_state="pending"))  # past due: overdue
+            for n, (party_code, state) in enumerate((("dept-sthjj", "met"), ("bazhou", "pending")), 1):
+                s.add(IncidentTask(incident_id=i.id, n=n, party_code=party_code, text="核实", assigned_at=detected,
+                                   due_at=detected + timedelta(hours=4), state=state))
+        s.commit()
+    rep = report(database_url)
+    sthjj, enyang, bazhou = party(rep, "dept-sthjj"), party(rep, "enyang"), party(rep, "bazhou")
+    assert set(sthjj["milestones"]) == {"acknowledge", "task"}  # never the lead's release
+    assert (sthjj["milestones"]["acknowledge"]["met_late"], sthjj["milestones"]["task"]["met"]) == (1, 1)
+    assert enyang["milestones"]["acknowledge"]["overdue"] == 1
+    assert bazhou["milestones"]["acknowledge"]["met"] == 1 and bazhou["milestones"]["task"]["overdue"] == 1
+    tasks = next(m for m in rep["milestones"] if m["key"] == "task")
+    assert (tasks["label"], tasks["incidents"], tasks["met"], tasks["overdue"]) == ("督办事项办结", 2, 1, 1)
+    ack = next(m for m in rep["milestones"] if m["key"] == "acknowledge")
+    assert (ack["incidents"], ack["met"], ack["met_late"], ack["overdue"]) == (3, 1, 1, 1)
+    assert rep["overall"]["incidents"] == 1
+    assert any(d["key"] == "shared" for d in rep["definitions"])

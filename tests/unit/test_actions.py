@@ -7,6 +7,7 @@ import pytest
 
 from desk.actions import ACTIONS, allowed_actions
 from desk.models import Incident, User
+from desk.service import LEAD, SUPPORTING
 from desk.users import ADMIN, DUTY_OFFICER, RESPONDER, SUPERVISOR
 
 FRESH = {"acknowledge": "pending", "first_release": "overdue"}
@@ -14,24 +15,26 @@ RELEASED = {"acknowledge": "met", "first_release": "met_late", "follow_up": "pen
 ALL_DONE = {"acknowledge": "met", "first_release": "waived"}
 
 
-@pytest.mark.parametrize("role, status, states, expected", [
-    (DUTY_OFFICER, "open", FRESH, ["note", "link", "merge"]),
-    (RESPONDER, "open", FRESH, ["acknowledge", "release", "press_conference", "note"]),
-    (RESPONDER, "open", RELEASED, ["release", "press_conference", "update", "note"]),
-    (RESPONDER, "closed", RELEASED, ["note"]),
-    (SUPERVISOR, "open", FRESH, ["acknowledge", "release", "press_conference", "note", "urge", "reassign", "level",
-                                 "waive", "close", "link", "merge"]),
-    (ADMIN, "open", ALL_DONE, ["release", "press_conference", "update", "note", "urge", "reassign", "level", "close",
-                               "link", "merge"]),
-    (SUPERVISOR, "closed", ALL_DONE, ["note", "reopen", "link"]),
-    (SUPERVISOR, "merged", ALL_DONE, ["note"]),  # closed as merged: no reopening, no link, no merge
+@pytest.mark.parametrize("role, status, states, part, expected", [
+    (DUTY_OFFICER, "open", FRESH, None, ["note", "link", "merge"]),
+    (RESPONDER, "open", FRESH, LEAD, ["acknowledge", "release", "press_conference", "note", "task"]),
+    (RESPONDER, "open", RELEASED, LEAD, ["release", "press_conference", "update", "note", "task"]),
+    (RESPONDER, "closed", RELEASED, LEAD, ["note"]),
+    # a supporting party: its own acknowledgement, notes, its tasks' results; releases stay with the lead
+    (RESPONDER, "open", {**FRESH, "task-1": "overdue"}, SUPPORTING, ["acknowledge", "note", "task_done"]),
+    (SUPERVISOR, "open", FRESH, None, ["acknowledge", "release", "press_conference", "note", "task", "support", "urge",
+                                       "reassign", "level", "waive", "close", "link", "merge"]),
+    (ADMIN, "open", ALL_DONE, None, ["release", "press_conference", "update", "note", "task", "support", "urge",
+                                     "reassign", "level", "close", "link", "merge"]),
+    (SUPERVISOR, "closed", ALL_DONE, None, ["note", "reopen", "link"]),
+    (SUPERVISOR, "merged", ALL_DONE, None, ["note"]),  # closed as merged: no reopening, no link, no merge
 ])
-def test_each_role_is_offered_the_actions_the_incident_allows_now(role, status, states, expected):
+def test_each_role_is_offered_the_actions_the_incident_allows_now(role, status, states, part, expected):
     merged = status == "merged"
     incident = Incident(human_id="YQ-2026-000001", workflow_id="w", title="t", source="web", category="accident",
                         level="III", party_code="bazhou", status="closed" if merged else status,
                         merged_into="YQ-2026-000002" if merged else None)
-    assert allowed_actions(User(username="u", password_hash="", role=role), incident, states) == expected
+    assert allowed_actions(User(username="u", password_hash="", role=role), incident, states, part) == expected
 
 
 def test_the_api_has_one_route_per_action_with_its_roles(desk_app_routes):
