@@ -10,6 +10,8 @@ when uvicorn trusts the proxy that forwarded it (DESK_TRUSTED_PROXIES); otherwis
 Kept in the process's memory: each API replica counts on its own, which still bounds guessing to a few
 tries per replica per window.
 
+Every attempt is written to the audit log: success, wrong name or password, refused while locked out.
+
 Checking a password costs argon2id 64 MiB and tens of milliseconds of CPU. It runs in a worker thread,
 never on the event loop (which would freeze every other request of the process), and at most
 ``HASHES_AT_ONCE`` at a time per process: further attempts wait their turn without holding a thread.
@@ -26,8 +28,10 @@ from collections import deque
 from fastapi import HTTPException, Request
 
 from api.auth import authenticate
+from desk.audit import record_login
 from desk.db import session_scope
 from desk.models import User
+from desk.vocab import AuditAction
 
 MAX_FAILURES = 5  # per username and address
 MAX_FAILURES_PER_ADDRESS = 50  # any usernames, one address
@@ -139,10 +143,19 @@ async def log_in(request: Request, username: str, password: str) -> User:
     limits = limiter(request)
     wait, mark = limits.begin(username, address)
     if wait:
+        await _audit(request, username, AuditAction.login_lockout)
         raise too_many_attempts(wait)
     async with _hash_slots(request):
         user = await asyncio.to_thread(_check_password, request.app.state.database_url, username, password)
     if user is None:
+        await _audit(request, username, AuditAction.login_failure)
         raise HTTPException(401, WRONG_PASSWORD, headers={"WWW-Authenticate": "Bearer"})
     limits.succeeded(username, address, mark)
+    await _audit(request, username, AuditAction.login_success)
     return user
+
+
+async def _audit(request: Request, username: str, action: AuditAction) -> None:
+    """Every login attempt into the audit log (desk.audit): who tried, from where, how it ended."""
+    await asyncio.to_thread(record_login, request.app.state.database_url, username=username[:64], action=action,
+                            address=client_address(request))

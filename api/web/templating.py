@@ -65,6 +65,8 @@ NAV = (
     ("/incidents/new", i18n.N_("New incident"), OPENERS),
     ("/board", i18n.N_("Board"), BOARD_VIEWERS),
     ("/assessment", i18n.N_("Assessment"), SUPERVISORS),
+    ("/admin/users", i18n.N_("Admin"), (Role.admin,)),
+    ("/admin/audit", i18n.N_("Audit log"), (Role.supervisor,)),
 )
 
 
@@ -86,7 +88,8 @@ def _nav(request: Request, user: Any, gettext) -> list[dict[str, Any]]:
     mounted = getattr(request.app.state, "page_paths", None)
     if mounted is None:
         mounted = request.app.state.page_paths = _paths(request.app.routes)
-    return [{"href": path, "label": gettext(label), "current": request.url.path == path}
+    return [{"href": path, "label": gettext(label),
+             "current": request.url.path == path or (path.startswith("/admin") and request.url.path.startswith("/admin"))}
             for path, label, roles in NAV if user.role in roles and path in mounted]
 
 
