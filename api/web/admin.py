@@ -315,7 +315,7 @@ def _file_channels(path) -> list[dict[str, str]]:  # noqa: ANN001 (a Path or Non
 
     config = apprise.AppriseConfig()
     config.add(str(path))
-    return [{"masked": redact(s.url(privacy=True))[:200], "tags": ", ".join(sorted(s.tags)), "service": s.service_name}
+    return [{"masked": redact(s.url(privacy=True))[:200], "tags": ", ".join(sorted(str(t) for t in s.tags))}
             for s in apprise.Apprise(config)]
 
 
