@@ -8,6 +8,9 @@ channel's outcome to the workflow, which logs the attempts (through its outbox) 
 owed. Every message carries a stable id (`消息编号` in the text; `desk_message_id` in a json:// body) so a
 receiver can drop the one repeat left by a worker that died between the post and the ledger's update.
 
+The channels are the `DESK_NOTIFY_CONFIG` file's and those added on the admin pages (`NotificationChannel`
+rows), read again every few seconds; while the database cannot answer, the last ones read are used.
+
 `send_notification` is the first version, kept for runs started before "durable-delivery".
 """
 
