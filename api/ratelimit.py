@@ -10,7 +10,8 @@ when uvicorn trusts the proxy that forwarded it (DESK_TRUSTED_PROXIES); otherwis
 Kept in the process's memory: each API replica counts on its own, which still bounds guessing to a few
 tries per replica per window.
 
-Every attempt is written to the audit log: success, wrong name or password, refused while locked out.
+Every attempt is written to the audit log (desk.audit): success or wrong name or password with the password
+check, in its thread and session; refused while locked out, on its own.
 
 Checking a password costs argon2id 64 MiB and tens of milliseconds of CPU. It runs in a worker thread,
 never on the event loop (which would freeze every other request of the process), and at most
@@ -28,7 +29,7 @@ from collections import deque
 from fastapi import HTTPException, Request
 
 from api.auth import authenticate
-from desk.audit import record_login
+from desk import audit
 from desk.db import session_scope
 from desk.models import User
 from desk.vocab import AuditAction
@@ -131,9 +132,14 @@ def too_many_attempts(seconds: int) -> HTTPException:
 WRONG_PASSWORD = "用户名或密码错误。"
 
 
-def _check_password(database_url: str, username: str, password: str) -> User | None:
+def _check_password(database_url: str, username: str, password: str, address: str) -> User | None:
+    """The user if the password is right; the attempt goes into the audit log in the same thread and session."""
     with session_scope(database_url) as session:
-        return authenticate(session, username, password)
+        user = authenticate(session, username, password)
+        audit.record(session, actor=username, action=AuditAction.login_success if user else AuditAction.login_failure,
+                     address=address)
+        session.commit()
+        return user
 
 
 async def log_in(request: Request, username: str, password: str) -> User:
@@ -143,19 +149,12 @@ async def log_in(request: Request, username: str, password: str) -> User:
     limits = limiter(request)
     wait, mark = limits.begin(username, address)
     if wait:
-        await _audit(request, username, AuditAction.login_lockout)
+        await asyncio.to_thread(audit.record_login, request.app.state.database_url, username=username,
+                                action=AuditAction.login_lockout, address=address)
         raise too_many_attempts(wait)
     async with _hash_slots(request):
-        user = await asyncio.to_thread(_check_password, request.app.state.database_url, username, password)
+        user = await asyncio.to_thread(_check_password, request.app.state.database_url, username, password, address)
     if user is None:
-        await _audit(request, username, AuditAction.login_failure)
         raise HTTPException(401, WRONG_PASSWORD, headers={"WWW-Authenticate": "Bearer"})
     limits.succeeded(username, address, mark)
-    await _audit(request, username, AuditAction.login_success)
     return user
-
-
-async def _audit(request: Request, username: str, action: AuditAction) -> None:
-    """Every login attempt into the audit log (desk.audit): who tried, from where, how it ended."""
-    await asyncio.to_thread(record_login, request.app.state.database_url, username=username[:64], action=action,
-                            address=client_address(request))
