@@ -8,6 +8,9 @@ channel's outcome to the workflow, which logs the attempts (through its outbox) 
 owed. Every message carries a stable id (`消息编号` in the text; `desk_message_id` in a json:// body) so a
 receiver can drop the one repeat left by a worker that died between the post and the ledger's update.
 
+The channels are the `DESK_NOTIFY_CONFIG` file's and those added on the admin pages (`NotificationChannel`
+rows), read again every few seconds; while the database cannot answer, the last ones read are used.
+
 `send_notification` is the first version, kept for runs started before "durable-delivery".
 """
 
@@ -16,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import re
+import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
 
 import apprise
 from sqlalchemy import update
@@ -31,8 +34,9 @@ from temporalio.exceptions import ApplicationError
 
 from desk import ids
 from desk.db import session_scope
+from desk.masking import redact
 from desk.messages import ChannelResult, Deliver, Delivered, Notify, NotifyOutcome
-from desk.models import NotificationAttempt, NotificationDelivery, utcnow
+from desk.models import NotificationAttempt, NotificationChannel, NotificationDelivery, utcnow
 from desk.notify_text import compose, message_id
 from desk.vocab import DeliveryStatus, NotificationKind
 
@@ -48,6 +52,8 @@ CLAIMED, ALREADY, GONE = DeliveryStatus.claimed, DeliveryStatus.already, Deliver
 CLAIM_LEASE = timedelta(minutes=2)
 # The ledger is a courtesy to the send, never a condition of it: past this, post without it.
 LEDGER_TIMEOUT = 3.0
+# Channels added on the admin pages are taken up by every worker within this many seconds.
+STORED_REFRESH = 10.0
 NOTIFY_TYPES: dict[str, apprise.NotifyType] = {
     NotificationKind.reminder: apprise.NotifyType.WARNING,
     NotificationKind.breach: apprise.NotifyType.FAILURE,
@@ -83,23 +89,6 @@ def load_channels(path: Path | None) -> apprise.Apprise:
         reason = detail[-1] if detail else "no valid notification URL found"
         raise ChannelConfigError(f"notification config {path}: {reason}")
     return channels
-
-
-_SECRET_PARAM = re.compile(r"token|key|secret|pass|auth|sign", re.IGNORECASE)
-
-
-def redact(url: str) -> str:
-    """apprise's privacy URL still shows custom headers (``+Authorization=Bearer …``) and some query
-    tokens: mask those values too, so the notification log never holds a secret."""
-    base, sep, query = url.partition("?")
-    if not sep:
-        return url
-    params = []
-    for name, value in parse_qsl(query, keep_blank_values=True):
-        if value and (name.startswith("+") or _SECRET_PARAM.search(name)) and value != "****":
-            value = "****"
-        params.append((name, value))
-    return f"{base}?{urlencode(params, safe='*')}"
 
 
 def _check_entries(path: Path) -> None:
@@ -152,16 +141,22 @@ def _status(service: str, ok: bool) -> str:
 
 
 class Notifier:
-    def __init__(self, channels: apprise.Apprise, database_url: str | None = None) -> None:
-        self.channels = channels
+    def __init__(self, channels: apprise.Apprise, database_url: str | None = None, *,
+                 stored_refresh: float = STORED_REFRESH) -> None:
+        self.file_channels = channels  # DESK_NOTIFY_CONFIG
+        self.channels = channels  # the file's and the admin pages' (NotificationChannel), as last read
         self.database_url = database_url
+        self.stored_refresh = stored_refresh
+        self._stored: list[tuple[str, str]] = []
+        self._stored_read_at = -math.inf
         # Ledger calls that outlive LEDGER_TIMEOUT (a locked SQLite file waits 30 s) finish here, off the
         # event loop's small default pool.
         self.ledger_pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ledger")
 
     @activity.defn(name="deliver")
     async def deliver(self, d: Deliver) -> Delivered:
-        matched = {s.url_id(): s for s in self.channels.find(tag=d.tags, match_always=False)}
+        channels = await self._current_channels()
+        matched = {s.url_id(): s for s in channels.find(tag=d.tags, match_always=False)}
         wanted = list(matched) if d.channels is None else d.channels
         results = [ChannelResult(channel_id=c, status=GONE) for c in wanted if c not in matched]
         todo = [c for c in wanted if c in matched]
@@ -194,6 +189,39 @@ class Notifier:
             log.warning("notification channels failed: %s", "; ".join(f"{r.service}: {r.error}" for r in failed)[:500],
                         extra=where)
         return Delivered(matched=len(matched), results=results)
+
+    async def _current_channels(self) -> apprise.Apprise:
+        """The config file's channels and those added on the admin pages. The stored ones are read again at
+        most every ``stored_refresh`` seconds; while the database cannot answer, the last reading is used
+        (sending never waits on the database)."""
+        now = time.monotonic()
+        if now - self._stored_read_at < self.stored_refresh:
+            return self.channels
+        self._stored_read_at = now
+        loop = asyncio.get_running_loop()
+        try:
+            stored = await asyncio.wait_for(loop.run_in_executor(self.ledger_pool, self._read_stored), LEDGER_TIMEOUT)
+        except Exception as exc:  # the database is away: keep what was read last
+            log.warning("stored notification channels unavailable, using the last ones read: %s", str(exc)[:200])
+            return self.channels
+        if stored != self._stored:
+            combined = apprise.Apprise()
+            for server in self.file_channels:
+                combined.add(server)
+            apprise_log = logging.getLogger("apprise")
+            quiet, apprise_log.disabled = apprise_log.disabled, True  # it would log a bad URL whole
+            try:
+                for url, tag in stored:
+                    combined.add(url, tag=tag)
+            finally:
+                apprise_log.disabled = quiet
+            self._stored, self.channels = stored, combined
+        return self.channels
+
+    def _read_stored(self) -> list[tuple[str, str]]:
+        with session_scope(self.database_url) as session:
+            return [(url, tag) for url, tag in session.exec(
+                select(NotificationChannel.url, NotificationChannel.tag).order_by(col(NotificationChannel.id))).all()]
 
     async def _ledger(self, fn, d: Deliver, arg):  # noqa: ANN001, ANN202 (one of the two ledger calls)
         """Run a ledger call with a deadline; None when the database cannot answer in time."""
@@ -253,7 +281,7 @@ class Notifier:
     @activity.defn(name="send_notification")
     async def send_notification(self, n: Notify) -> NotifyOutcome:
         attempt = activity.info().attempt
-        matched = list(self.channels.find(tag=n.tags, match_always=False))
+        matched = list((await self._current_channels()).find(tag=n.tags, match_always=False))
         already = await asyncio.to_thread(self._delivered_channels, n.dedupe_key)
         pending = [s for s in matched if s.url_id() not in already]
         outcome = NotifyOutcome(matched=len(matched), skipped=len(matched) - len(pending))

@@ -10,6 +10,9 @@ when uvicorn trusts the proxy that forwarded it (DESK_TRUSTED_PROXIES); otherwis
 Kept in the process's memory: each API replica counts on its own, which still bounds guessing to a few
 tries per replica per window.
 
+Every attempt is written to the audit log (desk.audit): success or wrong name or password with the password
+check, in its thread and session; refused while locked out, on its own.
+
 Checking a password costs argon2id 64 MiB and tens of milliseconds of CPU. It runs in a worker thread,
 never on the event loop (which would freeze every other request of the process), and at most
 ``HASHES_AT_ONCE`` at a time per process: further attempts wait their turn without holding a thread.
@@ -31,10 +34,11 @@ from collections import deque
 from fastapi import HTTPException, Request
 
 from api.auth import authenticate
-from desk import directory
+from desk import audit, directory
 from desk.db import session_scope
 from desk.models import User
 from desk.users import has_local_password
+from desk.vocab import AuditAction
 
 MAX_FAILURES = 5  # per username and address
 MAX_FAILURES_PER_ADDRESS = 50  # any usernames, one address
@@ -151,12 +155,18 @@ class LoginRefused(HTTPException):
         self.code = refusal.code
 
 
-def _check_password(database_url: str, username: str, password: str, ask_directory: bool) -> User | None | bool:
-    """The user if the local password is right, None if not; True: not a local account, ask the directory."""
+def _check_password(database_url: str, username: str, password: str, address: str,
+                    ask_directory: bool) -> User | None | bool:
+    """The user if the local password is right, None if not; True: not a local account, ask the directory.
+    A local attempt goes into the audit log in the same thread and session."""
     with session_scope(database_url) as session:
         if ask_directory and not has_local_password(session, username):
             return True
-        return authenticate(session, username, password)
+        user = authenticate(session, username, password)
+        audit.record(session, actor=username, action=AuditAction.login_success if user else AuditAction.login_failure,
+                     address=address)
+        session.commit()
+        return user
 
 
 def _check_directory(database_url: str, where: directory.Directory, username: str, password: str) -> User:
@@ -172,14 +182,18 @@ async def log_in(request: Request, username: str, password: str) -> User:
     limits = limiter(request)
     wait, mark = limits.begin(username, address)
     if wait:
+        await asyncio.to_thread(audit.record_login, request.app.state.database_url, username=username,
+                                action=AuditAction.login_lockout, address=address)
         raise too_many_attempts(wait)
     database_url, where = request.app.state.database_url, getattr(request.app.state, "directory", None)
     async with _slots(request, "hash_slots", HASHES_AT_ONCE):
-        user = await asyncio.to_thread(_check_password, database_url, username, password, where is not None)
-    if user is True:
+        user = await asyncio.to_thread(_check_password, database_url, username, password, address, where is not None)
+    if user is True:  # a directory account: its outcome goes into the audit log too
+        outcome = AuditAction.login_failure
         try:
             async with _slots(request, "directory_slots", DIRECTORY_AT_ONCE):
                 user = await asyncio.to_thread(_check_directory, database_url, where, username, password)
+            outcome = AuditAction.login_success
         except directory.WrongCredentials:
             user = None
         except directory.NotAdmitted as exc:
@@ -188,6 +202,9 @@ async def log_in(request: Request, username: str, password: str) -> User:
         except directory.DirectoryUnavailable as exc:
             limits.withdrawn(username, address, mark)
             raise LoginRefused(503, exc, headers={"Retry-After": "30"}) from None
+        finally:
+            await asyncio.to_thread(audit.record_login, database_url, username=username, action=outcome,
+                                    address=address)
     if not isinstance(user, User):
         raise HTTPException(401, WRONG_PASSWORD, headers={"WWW-Authenticate": "Bearer"})
     limits.succeeded(username, address, mark)

@@ -95,15 +95,18 @@ def _warn_unreached(settings: Settings) -> None:
     """Say it when the policy's messages would reach no one (no channel for some of its tags)."""
     from sqlmodel import col
 
+    from desk.channels import stored_tags
     from desk.coverage import uncovered_tags
     from desk.db import session_scope
     from desk.models import Party
     with session_scope() as session:
         codes = [p.code for p in session.query(Party).filter(col(Party.active) == True)]  # noqa: E712
-    tags = uncovered_tags([configured_policy(settings.policy, settings.holidays)], codes, settings.notify_config)
+        stored = stored_tags(session)
+    tags = uncovered_tags([configured_policy(settings.policy, settings.holidays)], codes, settings.notify_config,
+                          stored)
     if not tags:
         return
-    if settings.notify_config is None:
+    if settings.notify_config is None and not stored:
         typer.secho("  注意：未配置通知渠道（DESK_NOTIFY_CONFIG 未设置），提醒和督办只记入时间线，不会送达任何人 / "
                     "warning: no notification channel (DESK_NOTIFY_CONFIG is not set): reminders and escalations "
                     "reach no one", fg=typer.colors.YELLOW)
@@ -255,7 +258,8 @@ def _find_user(session, username: str):
 @user_app.command("add")
 def user_add(
     username: str = typer.Option(..., help="login name"),
-    password: str | None = typer.Option(None, help="at least 8 characters; omit it to be asked (not echoed)"),
+    password: str | None = typer.Option(None, help="at least 8 characters, letters with digits or symbols; omit it "
+                                                   "to be asked (not echoed)"),
     role: str = typer.Option(..., help="duty_officer | responder | supervisor | admin"),
     party: str | None = typer.Option(None, help="party code; required for a responder"),
     name: str = typer.Option("", help="display name"),
@@ -264,6 +268,7 @@ def user_add(
 ) -> None:
     """Add a user with a hashed (argon2) password."""
     from desk.db import init_db, session_scope
+    from desk.errors import DeskError
     from desk.users import create_user
 
     init_db()
@@ -273,7 +278,7 @@ def user_add(
         try:
             user = create_user(session, username=username, password=password, role=role, party_code=party,
                                display_name=name, language=language, phone=phone)
-        except ValueError as exc:
+        except DeskError as exc:
             _fail(str(exc))
     typer.echo(f"added {user.username} ({user.role}{', ' + user.party_code if user.party_code else ''})")
 
@@ -282,6 +287,7 @@ def user_add(
 def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
     """Set a new password (asked twice, not echoed). Every login of the user ends, on every device."""
     from desk.db import init_db, session_scope
+    from desk.errors import DeskError
     from desk.users import set_password
 
     init_db()
@@ -289,8 +295,8 @@ def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
         user = _find_user(session, username)
         try:
             set_password(session, user, _new_password())
-        except ValueError as exc:
-            _fail(f"密码至少 8 个字符 / {exc}")
+        except DeskError as exc:
+            _fail(str(exc))
     typer.echo(f"已为 {username} 设置新密码，其所有已登录的会话和令牌均已失效 / "
                f"new password set for {username}; all of its sessions and tokens are revoked")
 
@@ -311,25 +317,25 @@ def user_disable(username: str = typer.Argument(..., help="login name")) -> None
 def user_enable(username: str = typer.Argument(..., help="login name")) -> None:
     """Let a disabled user log in again (tokens from before it was disabled stay revoked)."""
     from desk.db import init_db, session_scope
+    from desk.users import enable_user
 
     init_db()
     with session_scope() as session:
-        user = _find_user(session, username)
-        user.active = True
-        session.add(user)
-        session.commit()
+        enable_user(session, _find_user(session, username))
     typer.echo(f"已启用 {username} / {username} enabled")
 
 
 @party_app.command("import")
 def party_import(file: Path = typer.Argument(..., exists=True, readable=True)) -> None:
     """Add or update parties from a TOML file ([[parties]] code, name, kind)."""
-    from desk.db import import_parties, init_db, session_scope
+    from desk import audit
+    from desk.db import init_db, session_scope
+    from desk.parties import import_file
 
     init_db()
     with session_scope() as session:
         try:
-            added, updated = import_parties(session, file)
+            added, updated = import_file(session, file, actor=audit.CLI)
         except ValueError as exc:
             _fail(str(exc))
     typer.echo(f"parties: {added} added, {updated} updated")

@@ -1,6 +1,7 @@
 """Which notification tags the policy sends to have no channel at all: a message to them reaches no one.
 
-The default install has no ``DESK_NOTIFY_CONFIG``: every reminder and escalation is logged as "no channel".
+The default install has no ``DESK_NOTIFY_CONFIG`` and no channel added on the admin pages: every reminder
+and escalation is logged as "no channel".
 That must not look like messages that went out, so the pages (to supervisors and admins) and
 ``opinion-desk up`` say it while it is true.
 """
@@ -46,7 +47,9 @@ def policy_tags(policies: Iterable[Policy], party_codes: Iterable[str]) -> list[
     return found
 
 
-def uncovered_tags(policies: Iterable[Policy], party_codes: Iterable[str], path: Path | None) -> list[str]:
-    """The tags the policies send to that no channel of the config at ``path`` answers to."""
-    configured = configured_tags(path)
+def uncovered_tags(policies: Iterable[Policy], party_codes: Iterable[str], path: Path | None,
+                   stored: Iterable[str] = ()) -> list[str]:
+    """The tags the policies send to that no channel answers to: none of the config at ``path``, none of the
+    ``stored`` tags (the channels added on the admin pages, desk.channels.stored_tags)."""
+    configured = configured_tags(path) | set(stored)
     return [tag for tag in policy_tags(policies, party_codes) if tag not in configured]

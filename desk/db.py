@@ -148,7 +148,7 @@ def seed_parties(session: Session, path: Path | None = None) -> int:
     return import_parties(session, path, update=False)[0]
 
 
-def import_parties(session: Session, path: Path | None, *, update: bool = True) -> tuple[int, int]:
+def import_parties(session: Session, path: Path | None, *, update: bool = True, commit: bool = True) -> tuple[int, int]:
     """Add parties from a file; with ``update``, also rename existing ones. Returns (added, updated)."""
     existing = {p.code: p for p in session.exec(select(models.Party)).all()}
     added = updated = 0
@@ -162,7 +162,8 @@ def import_parties(session: Session, path: Path | None, *, update: bool = True) 
             party.name, party.kind = row["name"], kind
             session.add(party)
             updated += 1
-    session.commit()
+    if commit:
+        session.commit()
     return added, updated
 
 

@@ -290,3 +290,38 @@ class IncidentTask(SQLModel, table=True):
     note: str = Field(default="", max_length=5000)
     attachment_sha256: str = Field(default="", max_length=64)  # the attachment given as the result (branch attach)
     waived_reason: str | None = Field(default=None, max_length=2000)
+
+
+class NotificationChannel(SQLModel, table=True):
+    """A notification channel an admin added on the admin pages: an apprise URL answering to one tag.
+
+    Delivery uses these beside the ``DESK_NOTIFY_CONFIG`` file. ``url`` holds the secret (a bot key, a
+    token): it is read only by delivery and the test message, never shown or logged after saving; the
+    pages show ``masked`` (apprise's privacy URL with any remaining secret values masked)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    party_code: str | None = Field(default=None, foreign_key="party.code", max_length=64, index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True)  # a person's own channel
+    audience: str = Field(max_length=16)  # party | leaders | supervisor (desk.vocab.Audience)
+    tag: str = Field(max_length=80)  # what the ladder sends to: <code>, <code>-leaders, supervisor
+    url: str = Field(max_length=2000)
+    masked: str = Field(max_length=500)
+    service: str = Field(default="", max_length=64)
+    label: str = Field(default="", max_length=100)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = utc_column(default_factory=utcnow)
+
+
+class AuditEntry(SQLModel, table=True):
+    """The audit log: every admin action and every login (success, failure, lockout). Append-only: no code
+    path updates or deletes a row, and the database refuses it (a trigger, migration 0008)."""
+
+    __table_args__ = (Index("ix_auditentry_at", "at"), Index("ix_auditentry_action_at", "action", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_column(default_factory=utcnow)
+    actor: str = Field(default="", max_length=64)  # who did it (the username tried, for a login)
+    action: str = Field(max_length=40)  # desk.vocab.AuditAction
+    target: str = Field(default="", max_length=200)  # the user, party or channel it was done to
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # never a secret
+    address: str = Field(default="", max_length=64)  # the client's address (logins)

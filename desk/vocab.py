@@ -162,3 +162,36 @@ class MilestoneKey(StrEnum):
     first_release = "first_release"
     press_conference = "press_conference"
     follow_up = "follow_up"
+
+
+class Audience(StrEnum):
+    """Whom a notification channel on the admin pages reaches: the tag the ladder sends it under."""
+
+    party = "party"  # the party's own messages (tag: its code)
+    leaders = "leaders"  # the party's leadership, on breach (tag: <code>-leaders)
+    supervisor = "supervisor"  # the city supervisor (tag: supervisor)
+
+
+class AuditAction(StrEnum):
+    """What an audit log row records (``AuditEntry.action``): logins and admin actions."""
+
+    login_success = "login.success"
+    login_failure = "login.failure"
+    login_lockout = "login.lockout"  # refused without checking the password: too many failures
+    user_added = "user.added"
+    user_changed = "user.changed"  # role, party, language, name, phone
+    user_password_reset = "user.password_reset"
+    user_disabled = "user.disabled"
+    user_enabled = "user.enabled"
+    party_added = "party.added"
+    party_changed = "party.changed"  # renamed or another kind
+    party_deactivated = "party.deactivated"
+    party_activated = "party.activated"
+    party_deleted = "party.deleted"  # only one that never had an incident
+    parties_imported = "parties.imported"
+    channel_added = "channel.added"
+    channel_removed = "channel.removed"
+    channel_tested = "channel.tested"
+
+
+AUDIT_READERS = (Role.supervisor, Role.admin)  # the audit log; everything else on the admin pages: admins only

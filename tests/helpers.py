@@ -262,6 +262,26 @@ async def api_desk(client: Client, tmp_path: Path, database_url: str, task_queue
     return Desk(client, http, settings, database_url, task_queue, await log_in_all(http), receiver=None)
 
 
+@asynccontextmanager
+async def pages_app(settings: Settings, database_url: str):
+    """The web app without a server or Temporal (httpx's ASGI transport), the test users in its database: for
+    pages that only read and write SQL (the admin pages). ``http.app`` is the app."""
+    add_users(database_url)
+    closed = await Client.connect(f"127.0.0.1:{free_port()}", lazy=True)
+    app = create_app(settings, client=closed, database_url=database_url)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://desk.test") as http:
+        http.app = app
+        yield http
+
+
+async def page_login(http: httpx.AsyncClient, who: str, password: str = PASSWORD) -> str:
+    """Log in through the login page (cookies kept by ``http``); returns a CSRF token for the next forms."""
+    r = await http.post("/login", data={"username": who, "password": password,
+                                        "csrf_token": csrf_of((await http.get("/login")).text)})
+    assert r.status_code == 303, r.text
+    return csrf_of((await http.get("/incidents")).text)
+
+
 def workflow_id(desk: Desk, human_id: str) -> str:
     with session_scope(desk.database_url) as session:
         return session.exec(select(Incident.workflow_id).where(Incident.human_id == human_id)).one()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from api.web.i18n import N_
 from desk.vocab import (
     RESCHEDULED,
+    Audience,
+    AuditAction,
     Category,
     DeliveryStatus,
     EventKind,
@@ -118,6 +120,36 @@ NOTIFICATION_KINDS = {
     NotificationKind.assigned: N_("New assignment"),
     NotificationKind.urge: N_("Urge"),
 }
+PARTY_KINDS = {
+    "county": N_("County or district government"),
+    "department": N_("City department"),
+    "coordinator": N_("Coordinator"),
+}
+AUDIENCES = {
+    Audience.party: N_("The party's reminders and escalations"),
+    Audience.leaders: N_("The party's leadership (on a missed deadline)"),
+    Audience.supervisor: N_("The city supervisor"),
+}
+AUDIT_ACTIONS = {
+    AuditAction.login_success: N_("Logged in"),
+    AuditAction.login_failure: N_("Login failed (wrong user name or password)"),
+    AuditAction.login_lockout: N_("Login refused (too many failures)"),
+    AuditAction.user_added: N_("User added"),
+    AuditAction.user_changed: N_("User changed"),
+    AuditAction.user_password_reset: N_("Password reset"),
+    AuditAction.user_disabled: N_("User disabled"),
+    AuditAction.user_enabled: N_("User enabled"),
+    AuditAction.party_added: N_("Party added"),
+    AuditAction.party_changed: N_("Party renamed or changed"),
+    AuditAction.party_deactivated: N_("Party deactivated"),
+    AuditAction.party_activated: N_("Party activated"),
+    AuditAction.party_deleted: N_("Party deleted"),
+    AuditAction.parties_imported: N_("Parties imported"),
+    AuditAction.channel_added: N_("Channel added"),
+    AuditAction.channel_removed: N_("Channel removed"),
+    AuditAction.channel_tested: N_("Test message sent"),
+}
+AUDIT_FAMILIES = {"login": N_("Logins"), "user": N_("Users"), "party": N_("Parties"), "channel": N_("Channels")}
 DELIVERY = {
     DeliveryStatus.delivered: N_("Delivered"),
     DeliveryStatus.accepted_unconfirmed: N_("Accepted (platform cannot confirm)"),
@@ -159,6 +191,32 @@ KNOWN_MESSAGES = {
 # The incident service's refusals (desk.errors) and the workflow's (desk.refusals), by their code; params fill
 # the %(name)s (milestones and levels by their names in the catalog: api.web.views.desk_error_text).
 ERROR_MESSAGES = {
+    "password.too_short": N_("Password: at least %(n)s characters."),
+    "password.weak": N_("Password: too weak. Mix letters with digits or symbols, and do not include the user name."),
+    "user.name_invalid": N_("User name: 2 to 64 letters, digits, dots, underscores or hyphens, starting with a letter "
+                            "or digit."),
+    "user.duplicate": N_("User name: %(username)s is already taken; choose another."),
+    "user.role_unknown": N_("Role: choose one of the listed roles."),
+    "user.party_missing": N_("Party: a responder belongs to one party; choose it."),
+    "user.language_unknown": N_("Language: choose Chinese or English."),
+    "party.code_invalid": N_("Code: lower-case letters, digits, underscores and hyphens only, starting with a letter "
+                             "or digit (e.g. bazhou, dept-wjw)."),
+    "party.code_taken": N_("Code: %(code)s is already used by another party."),
+    "party.name_missing": N_("Name: enter the party's name."),
+    "party.name_too_long": N_("Name: at most %(n)s characters."),
+    "party.name_taken": N_("Name: a party named “%(name)s” already exists (%(code)s); choose another name."),
+    "party.kind_unknown": N_("Kind: choose one of the listed kinds."),
+    "party.has_incidents": N_("%(name)s has %(n)s incidents and cannot be deleted; deactivate it instead."),
+    "party.in_use": N_("%(name)s still has users or notification channels: move or remove them first, or deactivate "
+                       "the party."),
+    "channel.audience_unknown": N_("Reaches: choose whom the channel reaches."),
+    "channel.person_unknown": N_("Person: choose a person from the list."),
+    "channel.party_missing": N_("Party: a channel for a party or its leadership belongs to one party; choose it."),
+    "channel.url_missing": N_("Notification URL: enter an apprise URL, such as wecombot://…, dingtalk://… or "
+                              "mailto://…"),
+    "channel.url_too_long": N_("Notification URL: at most %(n)s characters."),
+    "channel.url_invalid": N_("Notification URL: apprise cannot use it (unknown service or malformed); check it and "
+                              "enter it again."),
     "search.too_long": N_("The search words are too long: at most %(n)s characters."),
     "search.nul": N_("Remove the invalid (NUL) character from the search words."),
     "search.dates_reversed": N_("The end date is before the start date; swap them or choose again."),

@@ -65,6 +65,8 @@ NAV = (
     ("/incidents/new", i18n.N_("New incident"), OPENERS),
     ("/board", i18n.N_("Board"), BOARD_VIEWERS),
     ("/assessment", i18n.N_("Assessment"), SUPERVISORS),
+    ("/admin/users", i18n.N_("Admin"), (Role.admin,)),
+    ("/admin/audit", i18n.N_("Audit log"), (Role.supervisor,)),
     ("/admin/release-templates", i18n.N_("Release templates"), (Role.admin,)),
 )
 
@@ -87,17 +89,19 @@ def _nav(request: Request, user: Any, gettext) -> list[dict[str, Any]]:
     mounted = getattr(request.app.state, "page_paths", None)
     if mounted is None:
         mounted = request.app.state.page_paths = _paths(request.app.routes)
-    return [{"href": path, "label": gettext(label), "current": request.url.path == path}
+    return [{"href": path, "label": gettext(label),
+             "current": request.url.path == path or (path.startswith("/admin") and request.url.path.startswith("/admin"))}
             for path, label, roles in NAV if user.role in roles and path in mounted]
 
 
-COVERAGE_TTL = 60.0  # seconds a reading of which tags have no channel is reused (parties change rarely)
+COVERAGE_TTL = 60.0  # seconds a reading of which tags have no channel is reused (the admin pages clear it)
 
 
 def unreached(request: Request) -> dict[str, Any] | None:
     """For supervisors and admins: the tags the policy sends to that no channel answers to, by name
     (a party, its leadership, the city supervisor), or None when every one has a channel."""
     from api.web.views import tag_names
+    from desk.channels import stored_tags
     from desk.coverage import configured_tags, uncovered_tags
     from desk.db import session_scope
     from desk.models import Party
@@ -107,9 +111,10 @@ def unreached(request: Request) -> dict[str, Any] | None:
     if cached is None or time.monotonic() - cached[0] > COVERAGE_TTL:
         with session_scope(state.database_url) as session:
             names = {p.code: p.name for p in session.query(Party).filter(Party.active == True)}  # noqa: E712
+            stored = stored_tags(session)
         path = state.settings.notify_config
-        tags = uncovered_tags([state.desk.policy], names, path)
-        cached = state.coverage = (time.monotonic(), tags, names, bool(path and configured_tags(path)))
+        tags = uncovered_tags([state.desk.policy], names, path, stored)
+        cached = state.coverage = (time.monotonic(), tags, names, bool(stored or (path and configured_tags(path))))
     _at, tags, names, configured = cached
     if not tags:
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from sqlmodel import select
 
 from api.auth import Tokens
@@ -20,7 +21,7 @@ from api.ratelimit import MAX_FAILURES, WINDOW_SECONDS, LoginLimiter
 from desk.db import session_scope
 from desk.models import Incident, TimelineEvent, User
 from desk.users import create_user
-from tests.helpers import PASSWORD, TEST_SECRET_KEY, eventually, png
+from tests.helpers import PASSWORD, TEST_SECRET_KEY, csrf_of, eventually, make_settings, page_login, pages_app, png
 
 ANON, DUTY, OWN, OTHER, SUPER, ADMIN = "anonymous", "duty", "bazhou", "enyang", "super", "admin"
 ROLES = (ANON, DUTY, OWN, OTHER, SUPER, ADMIN)
@@ -324,3 +325,74 @@ async def test_every_role_on_the_report_pages(desk):
     r = await desk.http.get("/assessment/report?period=2026-13&format=pdf", cookies={"desk_session": cookies[SUPER]})
     assert r.status_code == 422 and "2026-Q1" in r.text  # says how to write a period
     assert failures == [], "\n".join(failures)
+
+
+# The admin pages (not in the OpenAPI document): admins only; supervisors also read the audit log. The targets
+# do not exist and the forms are empty, so an allowed request is answered 404/422 and nothing is written.
+AUDIT_READERS = {SUPER, ADMIN}
+ADMINS = {ADMIN}
+ADMIN_PAGES = [
+    ("get", "/admin", AUDIT_READERS),
+    ("get", "/admin/users", ADMINS),
+    ("post", "/admin/users", ADMINS),
+    ("get", "/admin/users/{username}", ADMINS),
+    ("post", "/admin/users/{username}", ADMINS),
+    ("post", "/admin/users/{username}/password", ADMINS),
+    ("post", "/admin/users/{username}/active", ADMINS),
+    ("get", "/admin/parties", ADMINS),
+    ("post", "/admin/parties", ADMINS),
+    ("get", "/admin/parties/{code}", ADMINS),
+    ("post", "/admin/parties/{code}", ADMINS),
+    ("post", "/admin/parties/{code}/active", ADMINS),
+    ("post", "/admin/parties/{code}/delete", ADMINS),
+    ("get", "/admin/channels", ADMINS),
+    ("post", "/admin/channels", ADMINS),
+    ("post", "/admin/channels/{channel_id}/test", ADMINS),
+    ("post", "/admin/channels/{channel_id}/delete", ADMINS),
+    ("get", "/admin/policy", ADMINS),
+    ("get", "/admin/audit", AUDIT_READERS),
+    ("get", "/admin/audit.csv", AUDIT_READERS),
+]
+MISSING = {"{username}": "nobody", "{code}": "no-such-party", "{channel_id}": "999999"}
+
+
+async def test_every_role_on_every_admin_page(tmp_path, database_url):
+    from api.web.admin import router
+    from desk.models import AuditEntry
+
+    async with pages_app(make_settings(tmp_path, None), database_url) as app_http:
+        mounted = {(m.lower(), r.path) for r in router.routes for m in getattr(r, "methods", ()) if m != "HEAD"}
+        assert mounted == {(m, p) for m, p, _ in ADMIN_PAGES}, "an admin page without a line in the matrix"
+        clients = {}
+        for role in ROLES:
+            http = httpx.AsyncClient(transport=app_http._transport, base_url="http://desk.test")
+            http.csrf = await page_login(http, role) if role != ANON else csrf_of((await http.get("/login")).text)
+            clients[role] = http
+        with session_scope(database_url) as s:
+            audit_before = len(s.exec(select(AuditEntry.id).where(~AuditEntry.action.startswith("login"))).all())
+        failures = []
+        for method, path, allowed in ADMIN_PAGES:
+            url = path
+            for placeholder, value in MISSING.items():
+                url = url.replace(placeholder, value)
+            for role, http in clients.items():
+                if method == "post":
+                    r = await http.post(url, data={"csrf_token": http.csrf})
+                else:
+                    r = await http.get(url)
+                to_login = r.status_code == 303 and r.headers["location"].startswith("/login")
+                denied = to_login or r.status_code in (401, 403)
+                if r.status_code >= 500:
+                    failures.append(f"{role:9} {method.upper()} {path}: server error")
+                elif denied != (role not in allowed):
+                    failures.append(f"{role:9} {method.upper()} {path}: {'denied' if denied else 'allowed'} "
+                                    f"({r.status_code})")
+                elif denied and (role == ANON) != to_login:
+                    failures.append(f"{role:9} {method.upper()} {path}: denied without the right answer ({r.status_code})")
+        for http in clients.values():
+            await http.aclose()
+        with session_scope(database_url) as s:
+            audit_after = len(s.exec(select(AuditEntry.id).where(~AuditEntry.action.startswith("login"))).all())
+    print(f"\nadmin pages: {len(ADMIN_PAGES) * len(ROLES)} cases, {len(failures)} failures")
+    assert failures == [], "\n".join(failures)
+    assert audit_after == audit_before, "a refused or empty admin request changed something"

@@ -23,7 +23,7 @@ from desk.search import is_search_table
 from tests.helpers import ROOT
 
 DESK_TABLES = {"party", "user", "incident", "milestone", "timelineevent", "notificationattempt",
-               "notificationdelivery", "attachment"}
+               "notificationdelivery", "attachment", "notificationchannel", "auditentry"}
 
 
 def _tables(url: str) -> set[str]:
@@ -150,3 +150,26 @@ def test_processes_starting_together_migrate_once(database_url):
     with session_scope(database_url) as session:
         codes = session.exec(select(Party.code)).all()
     assert len(codes) == len(set(codes)) and "bazhou" in codes
+
+
+def test_the_database_refuses_to_change_or_delete_an_audit_entry(database_url):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    from desk import audit
+
+    init_db(database_url)
+    with session_scope(database_url) as session:
+        audit.record(session, actor="admin", action="user.added", target="duty")
+        session.commit()
+    for statement in ("UPDATE auditentry SET actor = 'someone-else'", "DELETE FROM auditentry"):
+        with get_engine(database_url).connect() as conn:
+            try:
+                conn.execute(text(statement))
+                conn.commit()
+            except DatabaseError as exc:
+                assert "append-only" in str(exc)
+            else:
+                raise AssertionError(f"the database allowed: {statement}")
+    with session_scope(database_url) as session:
+        assert [(e.actor, e.action) for e in audit.entries(session)] == [("admin", "user.added")]

@@ -11,6 +11,8 @@ from api.web import i18n, labels
 from desk import ids
 from desk.temporal import SEARCH_ATTRIBUTES
 from desk.vocab import (
+    Audience,
+    AuditAction,
     Category,
     DeliveryStatus,
     EventKind,
@@ -34,6 +36,8 @@ CATALOGS = [
     (Category, labels.CATEGORIES),
     (Source, labels.SOURCES),
     (MilestoneKey, labels.MILESTONES),
+    (AuditAction, labels.AUDIT_ACTIONS),
+    (Audience, labels.AUDIENCES),
 ]
 
 
