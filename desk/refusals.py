@@ -31,6 +31,9 @@ CLOSE_BLOCKED = "close.blocked"  # params: milestones ({key: the policy's name},
 REASON_MISSING = "reason.missing"
 REASON_TOO_LONG = "reason.too_long"  # params: max
 TEXT_TOO_LONG = "text.too_long"  # params: field, max
+# the shift handover (workflows/handover.py)
+HANDOVER_CONFIRMED = "handover.already_confirmed"
+HANDOVER_NOT_INCOMING = "handover.not_incoming"  # params: incoming (the person's name)
 
 
 def details(code: str, **params: Any) -> dict[str, Any]:
