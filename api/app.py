@@ -16,7 +16,7 @@ from api.errors import desk_error
 from api.headers import SecurityHeaders
 from api.limits import RequestLimits
 from api.metrics import install_metrics
-from api.routes import auth, board, health, incidents, parties, stats
+from api.routes import auth, board, handovers, health, incidents, parties, roster, stats
 from api.web import install as install_pages
 from desk.db import init_db
 from desk.errors import DeskError
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(DeskError, desk_error)
     app.add_middleware(RequestLimits)
-    for module in (auth, incidents, parties, board, stats, health):
+    for module in (auth, incidents, parties, board, stats, roster, handovers, health):
         app.include_router(module.router)
     install_metrics(app, app.state.database_url)
     install_pages(app)
