@@ -402,7 +402,7 @@ def import_roster(session: Session, *, filename: str, content: bytes, actor: str
     end = max(d.ends_at for d in drafts)
     try:
         replaced = session.exec(delete(DutyShift).where(col(DutyShift.starts_at) < end,
-                                                        col(DutyShift.ends_at) > start)).rowcount  # type: ignore[attr-defined]
+                                                        col(DutyShift.ends_at) > start)).rowcount
         for d in drafts:
             assert d.user.id is not None
             session.add(DutyShift(party_code=d.party_code, user_id=d.user.id, starts_at=d.starts_at,

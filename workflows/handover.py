@@ -8,7 +8,6 @@ confirmation, which is recorded whenever it comes. Deterministic: no I/O, only `
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -57,7 +56,7 @@ class HandoverWorkflow:
     async def _confirmed_within(self, wait: timedelta) -> bool:
         try:
             await workflow.wait_condition(lambda: bool(self.confirmed_by), timeout=wait)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 

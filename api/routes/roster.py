@@ -15,6 +15,7 @@ from desk.timefmt import SHANGHAI
 from desk.vocab import ROSTER_EDITORS, ROSTER_VIEWERS
 
 router = APIRouter(prefix="/api/roster", tags=["roster"])
+COLUMNS = "columns 日期, 开始时间, 结束时间, 单位 (party name or code; 市值班室: the city duty office), 值班人员, 电话"
 
 
 def shift_out(s: roster.ShiftView, now: datetime) -> ShiftOut:
@@ -37,8 +38,7 @@ def list_shifts(session: SessionDep, start: date | None = Query(default=None, de
 
 @router.post("/import", response_model=RosterImportOut, summary="Import the office's roster (.xlsx or .csv), all or nothing",
              dependencies=[Depends(require(*ROSTER_EDITORS))])
-async def import_roster(session: SessionDep, user: CurrentUser,
-                        file: UploadFile = File(description="columns 日期, 开始时间, 结束时间, 单位, 值班人员, 电话")) -> RosterImportOut:
+async def import_roster(session: SessionDep, user: CurrentUser, file: UploadFile = File(description=COLUMNS)) -> RosterImportOut:
     content = await file.read(roster.MAX_BYTES + 1)
     done = roster.import_roster(session, filename=file.filename or "", content=content, actor=user.username)
     return RosterImportOut(added=done.added, replaced=done.replaced, starts_at=done.starts_at, ends_at=done.ends_at)

@@ -18,7 +18,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    from api.web import csrf, pages, supervisor
+    from api.web import csrf, duty, pages, supervisor
     from api.web.security import LoginRequired, PageError, login_url
     from api.web.templating import render, translator
 
@@ -42,3 +42,4 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(pages.router)
     app.include_router(supervisor.router)
+    app.include_router(duty.router)
