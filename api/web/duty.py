@@ -17,7 +17,7 @@ from api.deps import get_desk, get_session
 from api.errors import status_of
 from api.web import csrf, labels, views
 from api.web.security import PageError, page_role
-from api.web.templating import render, translator
+from api.web.templating import language, render, translator
 from desk import handover, roster
 from desk.errors import DeskError, InvalidInput
 from desk.models import Handover, Party, User, utcnow
@@ -87,7 +87,7 @@ def _roster_page(request: Request, session: Session, user: User, *, week: str = 
         "values": values or {"party": CITY, "starts_at": _local_input(start_default),
                              "ends_at": _local_input(start_default + timedelta(hours=12))},
         "columns": [(shown, _(labels.ROSTER_COLUMNS[shown])) for shown, _accepted in roster.COLUMNS.values()],
-        "city_names": roster.CITY_NAMES[0],
+        "city_names": roster.CITY_LABEL if language(request) == "zh" else "city",  # both are read (roster.CITY_NAMES)
     }, status_code=status_code)
 
 

@@ -201,7 +201,7 @@ ERROR_MESSAGES = {
     "roster.bad_time": N_("Row %(row)s, column %(col)s (%(header)s): “%(value)s” is not a time; write it as 08:30."),
     "roster.same_time": N_("Row %(row)s: the shift ends when it starts."),
     "roster.unknown_party": N_("Row %(row)s, column %(col)s (%(header)s): there is no party “%(value)s”; write the "
-                               "party's full name or code, or 市值班室 for the city duty office."),
+                               "party's full name or code, or city for the city duty office."),
     "roster.unknown_person": N_("Row %(row)s, column %(col)s (%(header)s): there is no active account “%(value)s”; "
                                 "write the user name or the person's name."),
     "roster.ambiguous_person": N_("Row %(row)s, column %(col)s (%(header)s): “%(value)s” names several accounts; "
