@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from desk.db import session_scope
 from desk.models import DutyShift, Handover, User
+from desk.timefmt import SHANGHAI
 from tests.helpers import add_incident, login, logout, new_page
 
 pytestmark = pytest.mark.sqlite_only  # nothing here depends on the database
@@ -56,3 +57,27 @@ async def test_a_shift_is_handed_over_and_taken_over(web_desk, context):
     assert (row.outgoing, row.incoming, row.status) == ("duty", "super", "confirmed")
     assert row.handed_over_at <= row.confirmed_at and row.escalated_at is None
     assert [i["human_id"] for i in row.note["incidents"]] == [incident.human_id]
+
+
+async def test_the_roster_page_imports_the_office_sheet_or_says_which_row_is_wrong(web_desk):
+    today = datetime.now(UTC).astimezone(SHANGHAI).date().isoformat()
+    good = f"日期,开始时间,结束时间,单位,值班人员,电话\n{today},08:00,20:00,市值班室,市值班员,13800000000\n" \
+           f"{today},00:00,23:59,巴州区人民政府,巴州区联络员,\n"
+    bad = good + f"{today},12:00,13:00,巴州区人民政府,恩阳区联络员,\n"
+    async with web_desk.client() as http:
+        token = await web_desk.login(http, "super")
+        r = await http.post("/roster/import", data={"csrf_token": token},
+                            files={"file": ("值班表.csv", bad.encode("gb18030"), "text/csv")})
+        assert r.status_code == 422
+        assert "第 4 行：恩阳区联络员 不是巴州区人民政府的联络员" in r.text  # named next to the file field
+        week = (await http.get("/roster")).text.split('id="week"')[1].split("</section>")[0]
+        assert "巴州区联络员" not in week  # nothing of the file was imported
+
+        r = await http.post("/roster/import", data={"csrf_token": token},
+                            files={"file": ("值班表.csv", good.encode("gb18030"), "text/csv")})
+        assert r.status_code == 303
+        page = (await http.get(r.headers["location"])).text
+        assert "值班表已导入" in page
+        now = page.split('id="on-duty-now"')[1].split("</section>")[0]
+        assert "巴州区联络员" in now  # today's duty, and who is on duty now
+        assert "13800000000" in page.split('id="week"')[1]  # this week's table
