@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import CurrentUser, DeskDep, SessionDep, require
+from api.deps import CurrentUser, DeskDep, RowId, SessionDep, require
 from api.schemas import HandoverDraftOut, HandoverIn, HandoverOut
 from desk import handover
 from desk.models import Handover
@@ -41,10 +41,10 @@ async def hand_over(data: HandoverIn, session: SessionDep, user: CurrentUser, de
 
 
 @router.get("/{handover_id}", response_model=HandoverOut, summary="One handover")
-def get_handover(handover_id: int, session: SessionDep) -> HandoverOut:
+def get_handover(handover_id: RowId, session: SessionDep) -> HandoverOut:
     return handover_out(handover.get_handover(session, handover_id))
 
 
 @router.post("/{handover_id}/confirm", response_model=HandoverOut, summary="Take the shift over (the incoming officer)")
-async def confirm(handover_id: int, session: SessionDep, user: CurrentUser, desk: DeskDep) -> HandoverOut:
+async def confirm(handover_id: RowId, session: SessionDep, user: CurrentUser, desk: DeskDep) -> HandoverOut:
     return handover_out(await handover.confirm_handover(session=session, desk=desk, user=user, handover_id=handover_id))

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
-from api.deps import CurrentUser, SessionDep, require
+from api.deps import CurrentUser, RowId, SessionDep, require
 from api.schemas import RosterImportOut, ShiftIn, ShiftOut
 from desk import roster
 from desk.models import utcnow
@@ -55,5 +55,5 @@ def add_shift(data: ShiftIn, session: SessionDep, user: CurrentUser) -> ShiftOut
 
 @router.post("/shifts/{shift_id}/remove", status_code=204, summary="Remove one shift",
              dependencies=[Depends(require(*ROSTER_EDITORS))])
-def remove_shift(shift_id: int, session: SessionDep) -> None:
+def remove_shift(shift_id: RowId, session: SessionDep) -> None:
     roster.remove_shift(session, shift_id=shift_id)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session, col, select
 
-from api.deps import get_desk, get_session
+from api.deps import RowId, get_desk, get_session
 from api.errors import status_of
 from api.web import csrf, labels, views
 from api.web.security import PageError, page_role
@@ -160,7 +160,7 @@ async def roster_add(request: Request, user: User = Depends(page_role(*ROSTER_ED
 
 
 @router.post("/roster/shifts/{shift_id}/remove", dependencies=CSRF)
-def roster_remove(request: Request, shift_id: int, user: User = Depends(page_role(*ROSTER_EDITORS)),
+def roster_remove(request: Request, shift_id: RowId, user: User = Depends(page_role(*ROSTER_EDITORS)),
                   session: Session = Depends(get_session)):
     _ = translator(request)
     try:
@@ -237,7 +237,7 @@ async def hand_over(request: Request, user: User = Depends(page_role(*ON_CITY_DU
 
 
 @router.get("/handover/{handover_id}")
-def handover_view(request: Request, handover_id: int, done: str = "", user: User = Depends(page_role(*ON_CITY_DUTY)),
+def handover_view(request: Request, handover_id: RowId, done: str = "", user: User = Depends(page_role(*ON_CITY_DUTY)),
                   session: Session = Depends(get_session)):
     _ = translator(request)
     try:
@@ -256,7 +256,7 @@ def handover_view(request: Request, handover_id: int, done: str = "", user: User
 
 
 @router.post("/handover/{handover_id}/confirm", dependencies=CSRF)
-async def confirm(request: Request, handover_id: int, user: User = Depends(page_role(*ON_CITY_DUTY)),
+async def confirm(request: Request, handover_id: RowId, user: User = Depends(page_role(*ON_CITY_DUTY)),
                   session: Session = Depends(get_session), desk: Desk = Depends(get_desk)):
     _ = translator(request)
     try:
