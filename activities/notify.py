@@ -167,13 +167,17 @@ class Notifier:
     @activity.defn(name="deliver")
     async def deliver(self, d: Deliver) -> Delivered:
         matched = {s.url_id(): s for s in self.channels.find(tag=d.tags, match_always=False)}
-        for server in await self._on_duty(d):
+        on_duty = await self._on_duty(d)
+        for server in on_duty or ():
             matched.setdefault(server.url_id(), server)
         wanted = list(matched) if d.channels is None else d.channels
-        results = [ChannelResult(channel_id=c, status=GONE) for c in wanted if c not in matched]
+        # Not configured any more; or, while the roster cannot be read, perhaps a liaison's own: still owed then.
+        results = [ChannelResult(channel_id=c, status=GONE) if on_duty is not None else
+                   ChannelResult(channel_id=c, status=FAILED, error="值班表暂时无法读取") for c in wanted if c not in matched]
         todo = [c for c in wanted if c in matched]
         where = {"incident": d.human_id, "rung": ids.rung_in(d.dedupe_key), "attempt": d.attempt}
-        claims = await self._ledger(self._claim, d, todo) or {}
+        # The database just failed to answer (on_duty None): post without the ledger rather than wait for it again.
+        claims = (await self._ledger(self._claim, d, todo) if on_duty is not None else None) or {}
         for channel_id, claim in claims.items():
             if claim == ALREADY:
                 results.append(ChannelResult(channel_id=channel_id, status=ALREADY))
@@ -193,7 +197,8 @@ class Notifier:
                     channel_id=by_url.get(r.url_id, r.url_id or ""), status=_status(r.url, bool(r)),
                     service=r.name[:64], channel=redact(r.url)[:500],
                     error="" if r else ("; ".join(errors)[:1000] or "发送失败"), at=datetime.now(UTC)))
-            await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
+            if on_duty is not None:
+                await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
         failed = [r for r in results if r.status == FAILED]
         log.info("%s %s: %d channel(s) matched, %d posted, %d failed, %d had it already", d.kind, where["rung"],
                  len(matched), len(post), len(failed), len([r for r in results if r.status == ALREADY]), extra=where)
@@ -202,8 +207,8 @@ class Notifier:
                         extra=where)
         return Delivered(matched=len(matched), results=results)
 
-    async def _on_duty(self, d: Deliver) -> list:
-        """The personal channels of the parties' liaisons on duty now; none while the database cannot answer."""
+    async def _on_duty(self, d: Deliver) -> list | None:
+        """The personal channels of the parties' liaisons on duty now; None when the database cannot answer."""
         loop = asyncio.get_running_loop()
         at = datetime.now(UTC)
         try:
@@ -212,7 +217,7 @@ class Notifier:
         except Exception as exc:  # the configured channels still get it
             log.warning("duty roster unavailable, the liaison on duty is not reached: %s", str(exc)[:200],
                         extra={"incident": d.human_id})
-            return []
+            return None
         servers = []
         apprise_log = logging.getLogger("apprise")
         quiet, apprise_log.disabled = apprise_log.disabled, True  # it would log a bad URL whole, secret included
