@@ -81,3 +81,9 @@ async def test_the_roster_page_imports_the_office_sheet_or_says_which_row_is_wro
         now = page.split('id="on-duty-now"')[1].split("</section>")[0]
         assert "巴州区联络员" in now  # today's duty, and who is on duty now
         assert "13800000000" in page.split('id="week"')[1]  # this week's table
+
+        # One shift on the page: a second liaison for the same hours is refused next to the start field.
+        r = await http.post("/roster/shifts", data={"csrf_token": token, "party": "bazhou", "person": "bazhou",
+                                                    "starts_at": f"{today}T09:00", "ends_at": f"{today}T10:00"})
+        assert r.status_code == 422
+        assert 'id="starts_at-error">巴州区联络员 在' in r.text and "已有值班" in r.text
