@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from desk import clocks as clk
 from desk import refusals
@@ -160,6 +160,22 @@ def _release(kind: str) -> Callable[[User, ReleaseIn, Session], RecordRelease]:
                                                 facts=body.facts, measures=body.measures, progress=body.progress)
 
 
+def _complete_task(user: User, body: TaskDoneIn, session: Session, incident: Incident) -> CompleteTask:
+    """The result of a task; a file given as the result must be one kept as evidence of this incident (not
+    withdrawn): refused on the field otherwise, before the workflow is asked."""
+    if body.attachment:
+        from desk.models import Attachment
+
+        kept = session.exec(select(Attachment.id).where(Attachment.incident_id == incident.id,
+                                                       Attachment.sha256 == body.attachment,
+                                                       col(Attachment.withdrawn_at).is_(None))).first()
+        if kept is None:
+            raise InvalidInput("所附文件不是本事件的附件（或已撤回）；请先在“证据与附件”中上传，再选择它。",
+                               code="task.attachment_unknown", field="attachment")
+    return CompleteTask(actor=user.username, task=body.task, note=body.note, attachment=body.attachment,
+                        by_party=_responder_party(user))
+
+
 def _release_time(incident: Incident, body: ReleaseIn) -> None:
     check_release_time(incident=incident, released_at=body.released_at)
 
@@ -210,12 +226,10 @@ _ACTIONS = [
            N_("Add this note to the timeline of %(id)s? Timeline entries cannot be edited or deleted."),
            _always, parts=(LEAD, SUPPORTING)),
     Action("task_done", "task-results", "Report a task done (督办事项办结)", TaskDoneIn, RESPONDERS,
-           IncidentWorkflow.complete_task,
-           lambda u, b, _s: CompleteTask(actor=u.username, task=b.task, note=b.note, attachment=b.attachment,
-                                         by_party=_responder_party(u)),
+           IncidentWorkflow.complete_task, None,
            N_("Report a task done"),
            N_("Report this task of %(id)s as done? The result is kept in the timeline."),
-           _task_open, parts=(LEAD, SUPPORTING)),
+           _task_open, parts=(LEAD, SUPPORTING), command_on=_complete_task),
     Action("task", "tasks", "Assign a task to a party (交办督办事项)", TaskIn, RESPONDERS, IncidentWorkflow.assign_task,
            _assign_task,
            N_("Assign a task"),

@@ -319,6 +319,8 @@ ERROR_MESSAGES = {
     "task.not_open": N_("Task %(task)s is already done or waived."),
     "task.not_yours": N_("Task %(task)s was not given to your party."),
     "task.result_missing": N_("Write the result, or attach a file."),
+    "task.attachment_unknown": N_("The file given is not one of this incident's files (or it was withdrawn): "
+                                  "upload it under Evidence first, then choose it."),
     "task.file_required": N_("Task %(task)s must be done with a file: upload the attachment first."),
     # the duty roster (desk.roster): a file's problems name its row and column
     "roster.no_file": N_("Choose the roster file to import."),

@@ -90,3 +90,26 @@ async def test_bad_files_are_refused_with_a_sentence_and_leave_nothing_behind(de
     assert [a.key for a in rows(desk.database_url, Attachment)] == [kept["key"]]
     assert len(events(desk, "attachment_added")) == 1
     assert blobs(desk) == before  # no orphan blob (nor thumbnail) from any refused upload
+
+
+async def test_a_task_done_only_with_a_file_takes_one_of_the_incidents_files(desk):
+    """A task that needs a file as its result: a file that is not this incident's (or one withdrawn) is refused on
+    the field before the workflow is asked; one of its files, uploaded by the party, completes it."""
+    iid = (await desk.open(title="须附文件的督办事项", party="bazhou")).json()["id"]
+    url = f"/api/incidents/{iid}"
+    r = await desk.http.post(url + "/tasks", headers=desk.auth("super"), json={
+        "party": "bazhou", "text": "上传现场处置照片", "due_at": "2099-01-01T09:00:00+08:00", "needs_attachment": True})
+    assert r.status_code == 200, r.text
+    picture = png(color="#336699")
+    r = await desk.http.post(url + "/attachments", headers=desk.auth("bazhou"),
+                             files={"files": ("现场.png", picture, "image/png")})
+    assert r.status_code in (200, 201, 202), r.text
+    kept = hashlib.sha256(picture).hexdigest()
+    r = await desk.http.post(url + "/task-results", headers=desk.auth("bazhou"),
+                             json={"task": 1, "note": "已上传", "attachment": "ab" * 32})
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "attachment", r.text
+    assert "不是本事件的附件" in r.json()["detail"][0]["msg"]
+    r = await desk.http.post(url + "/task-results", headers=desk.auth("bazhou"),
+                             json={"task": 1, "note": "已上传", "attachment": kept})
+    assert r.status_code == 200, r.text
+    assert [(t["n"], t["state"]) for t in r.json()["tasks"]] == [(1, "met")]
