@@ -170,8 +170,9 @@ class Notifier:
                    ChannelResult(channel_id=c, status=FAILED, error="值班表暂时无法读取") for c in wanted if c not in matched]
         todo = [c for c in wanted if c in matched]
         where = {"incident": d.human_id, "rung": ids.rung_in(d.dedupe_key), "attempt": d.attempt}
-        # The database just failed to answer (on_duty None): post without the ledger rather than wait for it again.
-        claims = (await self._ledger(self._claim, d, todo) if on_duty is not None else None) or {}
+        # The ledger is asked whatever the roster read did: a slow database that timed the roster out must not
+        # turn off "never twice" (the ledger has its own bounded wait and, when it cannot answer, we post).
+        claims = await self._ledger(self._claim, d, todo) or {}
         for channel_id, claim in claims.items():
             if claim == ALREADY:
                 results.append(ChannelResult(channel_id=channel_id, status=ALREADY))
@@ -191,8 +192,7 @@ class Notifier:
                     channel_id=by_url.get(r.url_id, r.url_id or ""), status=_status(r.url, bool(r)),
                     service=r.name[:64], channel=redact(r.url)[:500],
                     error="" if r else ("; ".join(errors)[:1000] or "发送失败"), at=datetime.now(UTC)))
-            if on_duty is not None:
-                await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
+            await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
         failed = [r for r in results if r.status == FAILED]
         log.info("%s %s: %d channel(s) matched, %d posted, %d failed, %d had it already", d.kind, where["rung"],
                  len(matched), len(post), len(failed), len([r for r in results if r.status == ALREADY]), extra=where)
