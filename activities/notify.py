@@ -2,7 +2,8 @@
 
 `deliver` (runs since "durable-delivery") needs no SQL to send. Before posting to a channel it claims the
 (rung, channel) pair in the delivery ledger, a unique row, so a retried activity racing the first one, or
-one finding the message already delivered, does not post again; when the database is away it posts
+one finding the message already delivered, does not post again (it reports the delivery the ledger holds,
+which the workflow never heard of when the first try's report was lost); when the database is away it posts
 without the claim (the workflow knows what each channel took and never asks twice). It reports each
 channel's outcome to the workflow, which logs the attempts (through its outbox) and keeps what failed
 owed. Every message carries a stable id (`消息编号` in the text; `desk_message_id` in a json:// body) so a
@@ -47,7 +48,7 @@ log = logging.getLogger("desk.notify")
 UNCONFIRMED_SERVICES = {"dingtalk", "wecombot", "feishu", "lark"}
 DELIVERED, ACCEPTED, FAILED, NO_CHANNEL = (DeliveryStatus.delivered, DeliveryStatus.accepted_unconfirmed,
                                           DeliveryStatus.failed, DeliveryStatus.no_channel)
-CLAIMED, ALREADY, GONE = DeliveryStatus.claimed, DeliveryStatus.already, DeliveryStatus.gone
+CLAIMED, GONE = DeliveryStatus.claimed, DeliveryStatus.gone
 # A claim older than this belongs to a sender that died (the activity's own timeout is one minute).
 CLAIM_LEASE = timedelta(minutes=2)
 # The ledger is a courtesy to the send, never a condition of it: past this, post without it.
@@ -162,9 +163,16 @@ class Notifier:
         todo = [c for c in wanted if c in matched]
         where = {"incident": d.human_id, "rung": ids.rung_in(d.dedupe_key), "attempt": d.attempt}
         claims = await self._ledger(self._claim, d, todo) or {}
+        already = 0
         for channel_id, claim in claims.items():
-            if claim == ALREADY:
-                results.append(ChannelResult(channel_id=channel_id, status=ALREADY))
+            if isinstance(claim, tuple):  # the ledger has it delivered: by an earlier try whose report was lost
+                # (the worker or the Temporal server died after the post). The workflow never logged that
+                # delivery, so it is reported now, as the ledger recorded it, and not posted again.
+                status, at = claim
+                already += 1
+                server = matched[channel_id]
+                results.append(ChannelResult(channel_id=channel_id, status=status, service=server.service_name[:64],
+                                             channel=redact(server.url(privacy=True))[:500], at=at))
             elif claim == "busy":  # another sender holds the claim: this channel is tried again later
                 results.append(ChannelResult(channel_id=channel_id, status=FAILED, error="另一次发送尚未结束"))
         post = [c for c in todo if claims.get(c) in (None, CLAIMED)]
@@ -184,7 +192,7 @@ class Notifier:
             await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
         failed = [r for r in results if r.status == FAILED]
         log.info("%s %s: %d channel(s) matched, %d posted, %d failed, %d had it already", d.kind, where["rung"],
-                 len(matched), len(post), len(failed), len([r for r in results if r.status == ALREADY]), extra=where)
+                 len(matched), len(post), len(failed), already, extra=where)
         if failed:
             log.warning("notification channels failed: %s", "; ".join(f"{r.service}: {r.error}" for r in failed)[:500],
                         extra=where)
@@ -235,11 +243,11 @@ class Notifier:
                         extra={"incident": d.human_id})
             return None
 
-    def _claim(self, d: Deliver, channel_ids: list[str]) -> dict[str, str]:
-        """Claim (rung, channel) before posting: CLAIMED (post), ALREADY (it was delivered), busy (another
-        sender holds a live claim)."""
+    def _claim(self, d: Deliver, channel_ids: list[str]) -> dict[str, str | tuple[str, datetime]]:
+        """Claim (rung, channel) before posting: CLAIMED (post), (status, when) of the delivery the ledger
+        holds (do not post), busy (another sender holds a live claim)."""
+        out: dict[str, str | tuple[str, datetime]] = {}
         now = utcnow()
-        out: dict[str, str] = {}
         with session_scope(self.database_url) as session:
             rows = {r.channel_id: r for r in session.exec(select(NotificationDelivery).where(
                 col(NotificationDelivery.dedupe_key) == d.dedupe_key,
@@ -256,7 +264,7 @@ class Notifier:
                     except IntegrityError:  # another sender claimed it a moment ago
                         out[channel_id] = "busy"
                 elif row.status in (DELIVERED, ACCEPTED):
-                    out[channel_id] = ALREADY
+                    out[channel_id] = (row.status, row.updated_at)
                 elif row.status == CLAIMED and now - row.claimed_at < CLAIM_LEASE:
                     out[channel_id] = "busy"
                 else:  # failed before, or claimed by a sender that died: take it over, if nobody else did
