@@ -1,4 +1,4 @@
-"""The Temporal worker: registers the incident workflow and its activities, nothing else."""
+"""The Temporal worker: registers the incident and handover workflows and their activities, nothing else."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from activities.notify import Notifier, load_channels
 from activities.records import Recorder
 from desk.settings import Settings, get_settings
+from workflows.handover import HandoverWorkflow
 from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("desk.worker")
@@ -32,8 +33,8 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[IncidentWorkflow],
-        activities=[recorder.record_batch, notifier.deliver,
+        workflows=[IncidentWorkflow, HandoverWorkflow],
+        activities=[recorder.record_batch, notifier.deliver, recorder.record_handover,
                     recorder.record_event, notifier.send_notification],  # the last two: runs before "durable-delivery"
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,

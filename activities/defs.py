@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from desk.messages import Deliver, Delivered, Notify, NotifyOutcome, RecordBatch, RecordEvent
+from desk.messages import Deliver, Delivered, HandoverRecord, Notify, NotifyOutcome, RecordBatch, RecordEvent
 
 RUN_BY_THE_WORKER = "a signature only: the worker runs the implementation registered under this name"
 
@@ -24,6 +24,12 @@ async def deliver(d: Deliver) -> Delivered:
 @activity.defn(name="record_batch")
 def record_batch(b: RecordBatch) -> None:
     """Write timeline events, notification attempts and the read model in one transaction, idempotently."""
+    raise NotImplementedError(RUN_BY_THE_WORKER)
+
+
+@activity.defn(name="record_handover")
+def record_handover(r: HandoverRecord) -> None:
+    """A handover's confirmation, or its escalation and each attempt to deliver it, on its row; idempotently."""
     raise NotImplementedError(RUN_BY_THE_WORKER)
 
 

@@ -11,6 +11,9 @@ receiver can drop the one repeat left by a worker that died between the post and
 
 The channels are the `DESK_NOTIFY_CONFIG` file's and those added on the admin pages (`NotificationChannel`
 rows), read again every few seconds; while the database cannot answer, the last ones read are used.
+A message to a party also goes to its liaison on duty (desk/roster.py), through that person's own apprise URL:
+looked up when the message is sent, each person a channel of its own (its own ledger row, its own attempt in
+the log). While the database cannot answer, the message goes to the configured channels only.
 
 `send_notification` is the first version, kept for runs started before "durable-delivery".
 """
@@ -39,6 +42,7 @@ from desk.masking import redact
 from desk.messages import ChannelResult, Deliver, Delivered, Notify, NotifyOutcome
 from desk.models import NotificationAttempt, NotificationChannel, NotificationDelivery, utcnow
 from desk.notify_text import compose, message_id
+from desk.roster import personal_urls_on_duty
 from desk.vocab import DeliveryStatus, NotificationKind
 
 log = logging.getLogger("desk.notify")
@@ -158,10 +162,17 @@ class Notifier:
     async def deliver(self, d: Deliver) -> Delivered:
         channels = await self._current_channels()
         matched = {s.url_id(): s for s in channels.find(tag=d.tags, match_always=False)}
+        on_duty = await self._on_duty(d)
+        for server in on_duty or ():
+            matched.setdefault(server.url_id(), server)
         wanted = list(matched) if d.channels is None else d.channels
-        results = [ChannelResult(channel_id=c, status=GONE) for c in wanted if c not in matched]
+        # Not configured any more; or, while the roster cannot be read, perhaps a liaison's own: still owed then.
+        results = [ChannelResult(channel_id=c, status=GONE) if on_duty is not None else
+                   ChannelResult(channel_id=c, status=FAILED, error="值班表暂时无法读取") for c in wanted if c not in matched]
         todo = [c for c in wanted if c in matched]
         where = {"incident": d.human_id, "rung": ids.rung_in(d.dedupe_key), "attempt": d.attempt}
+        # The ledger is asked whatever the roster read did: a slow database that timed the roster out must not
+        # turn off "never twice" (the ledger has its own bounded wait and, when it cannot answer, we post).
         claims = await self._ledger(self._claim, d, todo) or {}
         already = 0
         for channel_id, claim in claims.items():
@@ -231,6 +242,36 @@ class Notifier:
             return [(url, tag) for url, tag in session.exec(
                 select(NotificationChannel.url, NotificationChannel.tag).order_by(col(NotificationChannel.id))).all()]
 
+    async def _on_duty(self, d: Deliver) -> list | None:
+        """The personal channels of the parties' liaisons on duty now; None when the database cannot answer."""
+        loop = asyncio.get_running_loop()
+        at = datetime.now(UTC)
+        try:
+            found = await asyncio.wait_for(loop.run_in_executor(self.ledger_pool, self._read_on_duty, d.tags, at),
+                                           LEDGER_TIMEOUT)
+        except Exception as exc:  # the configured channels still get it
+            log.warning("duty roster unavailable, the liaison on duty is not reached: %s", str(exc)[:200],
+                        extra={"incident": d.human_id})
+            return None
+        servers = []
+        apprise_log = logging.getLogger("apprise")
+        quiet, apprise_log.disabled = apprise_log.disabled, True  # it would log a bad URL whole, secret included
+        try:
+            for tag, url in found:
+                server = apprise.Apprise.instantiate(url, tag=tag)
+                if server is None:
+                    log.warning("a liaison on duty for %s has a notify URL apprise cannot use", tag,
+                                extra={"incident": d.human_id})
+                    continue
+                servers.append(server)
+        finally:
+            apprise_log.disabled = quiet
+        return servers
+
+    def _read_on_duty(self, tags: list[str], at: datetime) -> list[tuple[str, str]]:
+        with session_scope(self.database_url) as session:
+            return personal_urls_on_duty(session, tags=tags, at=at)
+
     async def _ledger(self, fn, d: Deliver, arg):  # noqa: ANN001, ANN202 (one of the two ledger calls)
         """Run a ledger call with a deadline; None when the database cannot answer in time."""
         if not arg:
@@ -258,7 +299,7 @@ class Notifier:
                     try:
                         with session.begin_nested():
                             session.add(NotificationDelivery(
-                                incident_id=d.incident_id, dedupe_key=d.dedupe_key, channel_id=channel_id,
+                                incident_id=d.incident_id or None, dedupe_key=d.dedupe_key, channel_id=channel_id,
                                 status=CLAIMED, claimed_at=now, updated_at=now))
                         out[channel_id] = CLAIMED
                     except IntegrityError:  # another sender claimed it a moment ago

@@ -19,9 +19,10 @@ from temporalio.exceptions import ApplicationError
 from desk import clocks as clk
 from desk import ids, search
 from desk.db import session_scope
-from desk.messages import AttemptLog, IncidentState, RecordBatch, RecordEvent, TimelineEntry
+from desk.messages import AttemptLog, HandoverRecord, IncidentState, RecordBatch, RecordEvent, TimelineEntry
 from desk.models import (
     Attachment,
+    Handover,
     Incident,
     IncidentLink,
     IncidentSupport,
@@ -33,7 +34,7 @@ from desk.models import (
     utcnow,
 )
 from desk.stats import cache as stats_cache
-from desk.vocab import DELIVERED_STATUSES, SYSTEM, EventKind
+from desk.vocab import DELIVERED_STATUSES, SYSTEM, EventKind, HandoverStatus
 
 log = logging.getLogger("desk.records")
 
@@ -63,6 +64,27 @@ class Recorder:
         log.info("recorded %s #%d by %s", r.entry.kind, r.entry.seq, r.entry.actor or SYSTEM,
                  extra={"incident": r.state.facts.human_id, "event": r.entry.kind})
 
+
+    @activity.defn(name="record_handover")
+    def record_handover(self, r: HandoverRecord) -> None:
+        """Confirmation and escalation each set once (a retry finds them set); attempts appended by their key."""
+        with session_scope(self.database_url) as session:
+            row = session.exec(select(Handover).where(Handover.id == r.handover_id).with_for_update()).first()
+            if row is None:
+                raise ApplicationError(f"handover {r.handover_id} has no row", non_retryable=True)
+            if r.confirmed_at is not None and row.confirmed_at is None:
+                row.confirmed_at, row.status = r.confirmed_at, HandoverStatus.confirmed
+            if r.escalated_at is not None and row.escalated_at is None:
+                row.escalated_at = r.escalated_at
+                if row.confirmed_at is None:
+                    row.status = HandoverStatus.escalated
+            logged = {a.get("attempt_key") for a in row.escalation}
+            new = [json.loads(json.dumps(a.__dict__, default=str)) for a in r.attempts if a.attempt_key not in logged]
+            if new:
+                row.escalation = [*row.escalation, *new]  # a new list: the JSON column sees the change
+            session.add(row)
+            session.commit()
+        log.info("handover %d: %s", r.handover_id, "confirmed" if r.confirmed_at else f"{len(r.attempts)} attempt(s)")
 
     @activity.defn(name="record_batch")
     def record_batch(self, b: RecordBatch) -> None:

@@ -16,7 +16,7 @@ from api.errors import desk_error
 from api.headers import SecurityHeaders
 from api.limits import MAX_BODY_BYTES, RequestLimits
 from api.metrics import install_metrics
-from api.routes import attachments, auth, board, health, incidents, parties, stats
+from api.routes import attachments, auth, board, handovers, health, incidents, parties, roster, stats
 from api.web import install as install_pages
 from desk.blobs import blob_store
 from desk.db import init_db
@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
     # An upload may carry its files in one body: the cap at the door is theirs, the size of each is checked after.
     app.add_middleware(RequestLimits, upload_bytes=settings.attachment_max_bytes * settings.attachment_max_files
                        + MAX_BODY_BYTES)
-    for module in (auth, incidents, attachments, parties, board, stats, health):
+    for module in (auth, incidents, attachments, parties, board, stats, roster, handovers, health):
         app.include_router(module.router)
     install_metrics(app, app.state.database_url)
     install_pages(app)

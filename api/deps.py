@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -77,3 +77,4 @@ SessionDep = Annotated[Session, Depends(get_session)]
 CurrentUser = Annotated[User, Depends(current_user)]
 DeskDep = Annotated[Desk, Depends(get_desk)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="a row's number")]  # a larger one would fail in SQL

@@ -31,6 +31,7 @@ __all__ = [
     "CLOCK_SKEW", "SHANGHAI", "AcknowledgeIn", "Category", "CloseIn", "IncidentCreate", "IncidentOut", "Level",
     "LevelIn", "MilestoneKey", "MilestoneOut", "NoteIn", "NotificationOut", "PartyOut", "ReassignIn", "ReleaseIn",
     "ReopenIn", "Source", "TimelineEventOut", "TimelineOut", "TokenOut", "UNGRADED_CATEGORIES", "WaiveIn", "as_utc",
+    "HandoverDraftOut", "HandoverIn", "HandoverOut", "RosterImportOut", "ShiftIn", "ShiftOut",
 ]
 
 
@@ -199,3 +200,83 @@ class AttachmentOut(BaseModel):
     withdrawn_at: datetime | None = None
     withdrawn_by: str | None = None
     withdrawn_reason: str | None = None
+
+
+# --- the duty roster and the shift handover -----------------------------------------------------------------
+
+
+class ShiftIn(BaseModel):
+    """One shift: ``party`` a party's code for its liaison on duty, or empty (or 市值班室) for the city duty office."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party: str = Field(default="", max_length=64)
+    person: str = Field(min_length=1, max_length=64, description="the user name of the person on duty")
+    starts_at: datetime = Field(description="Beijing time when no zone is given")
+    ends_at: datetime
+    phone: str = Field(default="", max_length=32)
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+    @field_validator("party", "person", "phone")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return clean_text(value)
+
+
+class ShiftOut(BaseModel):
+    id: int
+    party: str | None = Field(description="the party's code; null: the city duty office (市值班室)")
+    party_name: str
+    username: str
+    person: str
+    phone: str
+    starts_at: datetime
+    ends_at: datetime
+    on_duty_now: bool
+    personal_channel: bool = Field(description="the person has a notify URL of their own (never shown)")
+
+
+class RosterImportOut(BaseModel):
+    added: int
+    replaced: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+class HandoverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incoming: str = Field(min_length=1, max_length=64, description="the user name of the officer taking over")
+    remarks: str = Field(default="", max_length=2000)
+
+    @field_validator("incoming", "remarks")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return clean_text(value)
+
+
+class HandoverOut(BaseModel):
+    id: int
+    outgoing: str
+    incoming: str
+    status: str = Field(description="handed_over | escalated | confirmed")
+    shift_start: datetime
+    shift_end: datetime
+    handed_over_at: datetime
+    confirm_due_at: datetime
+    confirmed_at: datetime | None
+    escalated_at: datetime | None
+    remarks: str
+    note: dict = Field(description="open incidents with their open deadlines, the shift's timeline, what is missing")
+
+
+class HandoverDraftOut(BaseModel):
+    shift_start: datetime
+    shift_end: datetime
+    on_roster: bool
+    incoming: str | None = Field(description="the roster's proposal for who takes over")
+    note: dict

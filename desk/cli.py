@@ -301,6 +301,31 @@ def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
                f"new password set for {username}; all of its sessions and tokens are revoked")
 
 
+@user_app.command("notify")
+def user_notify(username: str = typer.Argument(..., help="login name"),
+                clear: bool = typer.Option(False, "--clear", help="remove the person's own channel")) -> None:
+    """Set the person's own notification URL (apprise: SMS gateway, personal WeCom/DingTalk, mailto://...). While they
+    are on duty (the roster), messages to their party reach them too. Asked for, not echoed: it holds a secret."""
+    import logging
+
+    import apprise
+
+    from desk.db import init_db, session_scope
+
+    url = "" if clear else typer.prompt("通知地址 / notify URL", hide_input=True).strip()
+    if url:
+        logging.getLogger("apprise").disabled = True  # it would print the URL, secret included
+        if apprise.Apprise.instantiate(url) is None:
+            _fail("apprise 无法使用该地址（服务未知或格式有误）/ apprise cannot use this URL (unknown service or malformed)")
+    init_db()
+    with session_scope() as session:
+        user = _find_user(session, username)
+        user.notify_url = url
+        session.add(user)
+        session.commit()
+    typer.echo(f"{username}: {'personal channel set' if url else 'personal channel removed'}")
+
+
 @user_app.command("disable")
 def user_disable(username: str = typer.Argument(..., help="login name")) -> None:
     """Stop a user from logging in; every session and token of the user ends now."""

@@ -25,6 +25,7 @@ NOTIFICATION_TITLES = {
     NotificationKind.channel_failure: "【通知渠道故障】",
     NotificationKind.assigned: "【新交办】",
     NotificationKind.urge: f"【{ESCALATE}】",
+    NotificationKind.handover_unconfirmed: "【交接班未确认】",
 }
 # Said for the same thing by earlier versions; the catalog and these tables must not use them any more.
 REPLACED = ("已超期", "超期未完成", "升级")

@@ -422,3 +422,40 @@ class NotifyOutcome:
     delivered: int = 0  # channels that confirmed delivery (or accepted it, where the platform cannot confirm)
     skipped: int = 0  # channels that had already received this rung
     matched: int = 0  # channels configured for these tags
+
+
+# --- shift handover (交接班): workflows/handover.py ------------------------------------------------------
+
+
+@dataclass
+class HandoverInput:
+    """A handed-over shift: who must confirm it by when, and whom to tell if nobody does."""
+
+    handover_id: int
+    outgoing: str  # usernames
+    incoming: str
+    handed_over_at: datetime
+    confirm_within_seconds: int  # the policy's handover.confirm_within
+    escalate_to: list[str]  # tags
+    outgoing_name: str = ""
+    incoming_name: str = ""
+    link: str = ""
+    retry_first_seconds: int = 30  # the policy's delivery backoff, for a channel that fails
+    retry_max_seconds: int = 600
+
+
+@dataclass
+class ConfirmHandover:
+    actor: str
+    received_at: datetime | None = None
+
+
+@dataclass
+class HandoverRecord:
+    """What the handover workflow decided, for its row: confirmed, or escalated and each attempt to say so."""
+
+    handover_id: int
+    confirmed_by: str = ""
+    confirmed_at: datetime | None = None
+    escalated_at: datetime | None = None
+    attempts: list[AttemptLog] = field(default_factory=list)

@@ -72,6 +72,9 @@ class User(SQLModel, table=True):
     # In every token and session cookie; bumped by logout, a new password and disabling, which revokes them all.
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     phone: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": text("''")})
+    # The person's own apprise URL (SMS gateway, personal WeCom/DingTalk, e-mail): while they are on duty
+    # (DutyShift), messages to their party reach them too (activities/notify.py). Holds a secret: never shown.
+    notify_url: str = Field(default="", max_length=2000, sa_column_kwargs={"server_default": text("''")})
 
 
 class Incident(SQLModel, table=True):
@@ -198,7 +201,7 @@ class NotificationDelivery(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("dedupe_key", "channel_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incident.id", index=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)  # None: a handover's
     dedupe_key: str = Field(max_length=160)
     channel_id: str = Field(max_length=64)
     status: str = Field(max_length=24)
@@ -312,6 +315,26 @@ class NotificationChannel(SQLModel, table=True):
     created_at: datetime = utc_column(default_factory=utcnow)
 
 
+class DutyShift(SQLModel, table=True):
+    """One person on duty from ``starts_at`` to ``ends_at``: a city duty officer (``party_code`` None, 市值班室)
+    or a party's liaison on duty (值班联络员). Imported from the office's spreadsheet or added on the roster
+    page (desk/roster.py); a person's shifts never overlap, nor do two liaisons of one party."""
+
+    __table_args__ = (
+        Index("ix_dutyshift_party_time", "party_code", "starts_at", "ends_at"),
+        Index("ix_dutyshift_user_time", "user_id", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    party_code: str | None = Field(default=None, foreign_key="party.code", max_length=64)
+    user_id: int = Field(foreign_key="user.id")
+    starts_at: datetime = utc_column()
+    ends_at: datetime = utc_column()
+    phone: str = Field(default="", max_length=32)  # as the roster gives it (the user's own phone otherwise)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = utc_column(default_factory=utcnow)
+
+
 class AuditEntry(SQLModel, table=True):
     """The audit log: every admin action and every login (success, failure, lockout). Append-only: no code
     path updates or deletes a row, and the database refuses it (a trigger, migration 0008)."""
@@ -325,3 +348,27 @@ class AuditEntry(SQLModel, table=True):
     target: str = Field(default="", max_length=200)  # the user, party or channel it was done to
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # never a secret
     address: str = Field(default="", max_length=64)  # the client's address (logins)
+class Handover(SQLModel, table=True):
+    """A shift handover (交接班): the note as it was handed over, who handed over and who took over, when.
+
+    Written by the service when handed over; confirmation and escalation by the handover workflow (through
+    activities/records.py), so the row says what the workflow decided."""
+
+    __table_args__ = (Index("ix_handover_incoming_status", "incoming", "status"),
+                      Index("ix_handover_handed_over_at", "handed_over_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(unique=True, max_length=64)
+    outgoing: str = Field(max_length=64)  # usernames
+    incoming: str = Field(max_length=64)
+    status: str = Field(default="handed_over", max_length=16)  # desk.vocab.HandoverStatus
+    shift_start: datetime = utc_column()  # the period the note covers
+    shift_end: datetime = utc_column()
+    handed_over_at: datetime = utc_column()
+    confirm_due_at: datetime = utc_column()
+    remarks: str = Field(default="", max_length=2000)  # the outgoing officer's own words
+    note: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # desk.handover.HandoverNote
+    confirmed_at: datetime | None = utc_column(default=None)
+    escalated_at: datetime | None = utc_column(default=None)
+    # Each attempt to tell the supervisor (desk.messages.AttemptLog as JSON), appended once per attempt_key.
+    escalation: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

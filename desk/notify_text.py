@@ -31,6 +31,8 @@ def message_id(dedupe_key: str) -> str:
 
 def compose(n: Notify | Deliver, now: datetime) -> tuple[str, str]:
     """Return (title, body) for one notification."""
+    if n.kind == NotificationKind.handover_unconfirmed:
+        return _handover(n, now)
     drill = "【演练】" if n.drill else ""
     title = f"{drill}{KIND_TITLES.get(n.kind, '【通知】')}{n.human_id} {n.title}"[:250]
     lines = [
@@ -57,3 +59,19 @@ def compose(n: Notify | Deliver, now: datetime) -> tuple[str, str]:
     if isinstance(n, Deliver):  # the receiver drops a repeat of the same id (a crash between post and log)
         lines.append(f"消息编号：{message_id(n.dedupe_key)}")
     return title, "\n".join(lines)
+
+
+def _handover(n: Notify | Deliver, now: datetime) -> tuple[str, str]:
+    """【交接班未确认】: ``title`` says who handed over to whom, ``detail`` when; ``due_at`` the confirmation's time."""
+    head = KIND_TITLES[NotificationKind.handover_unconfirmed]
+    lines = [f"{head}值班交接：{n.title}"]
+    if n.detail:
+        lines.append(n.detail[:400])
+    if n.due_at is not None:
+        lines.append(f"确认时限：{local_time(n.due_at)}（北京时间），已超时：{human_span(n.due_at - now)}")
+    lines.append("接班人员尚未确认接班，请督促确认或另行安排值班。")
+    if n.link:
+        lines.append(f"处理：{n.link}")
+    if isinstance(n, Deliver):
+        lines.append(f"消息编号：{message_id(n.dedupe_key)}")
+    return f"{head}{n.title}"[:250], "\n".join(lines)

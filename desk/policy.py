@@ -105,6 +105,15 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class HandoverRule:
+    """A shift handover (交接班) not confirmed by the incoming officer within ``confirm_within_seconds`` of being
+    handed over is escalated to ``escalate_to`` (literal tags: supervisor, or any tag)."""
+
+    confirm_within_seconds: int = 30 * 60
+    escalate_to: list[str] = field(default_factory=lambda: ["supervisor"])
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     milestones: list[MilestoneRule]
@@ -114,6 +123,7 @@ class Policy:
     delivery: Delivery = field(default_factory=Delivery)
     # The official holidays and make-up working days, for working-day deadlines (None: the policy has none).
     calendar: WorkCalendar | None = None
+    handover: HandoverRule = field(default_factory=HandoverRule)
 
     @property
     def uses_working_days(self) -> bool:
@@ -163,7 +173,7 @@ def policy_from_dict(data: dict, *, calendar: WorkCalendar | None = None) -> Pol
     deadlines is in working days, and required then."""
     if not isinstance(data, dict):
         raise PolicyError("the policy must be a TOML table")
-    known = {"name", "milestones", "follow_up", "escalation", "reopen_within", "delivery"}
+    known = {"name", "milestones", "follow_up", "escalation", "reopen_within", "delivery", "handover"}
     for k in data:
         if k not in known:
             raise PolicyError(f"{k}: unknown key; expected one of {', '.join(sorted(known))}")
@@ -241,6 +251,19 @@ def policy_from_dict(data: dict, *, calendar: WorkCalendar | None = None) -> Pol
     if delivery.retry_max_seconds < delivery.retry_first_seconds:
         raise PolicyError("delivery.retry_max: must not be shorter than delivery.retry_first")
     uses_working_days = any(m.due_working_days for m in milestones)
+    raw_handover = data.get("handover") or {}
+    if not isinstance(raw_handover, dict):
+        raise PolicyError("handover: must be a table")
+    _known_keys(raw_handover, {"confirm_within", "escalate_to"}, "handover")
+    escalate_to = raw_handover.get("escalate_to", ["supervisor"])
+    if not isinstance(escalate_to, list) or not escalate_to:
+        raise PolicyError("handover.escalate_to: must be a list of tags, e.g. [\"supervisor\"]")
+    for i, tag in enumerate(escalate_to):
+        if not _TAG.match(str(tag)):
+            raise PolicyError(f"handover.escalate_to[{i}]: '{tag}' is not a tag ([a-z0-9][a-z0-9_-]*)")
+    handover = HandoverRule(
+        confirm_within_seconds=parse_duration(raw_handover.get("confirm_within", "30m"), key="handover.confirm_within"),
+        escalate_to=[str(t) for t in escalate_to])
     return Policy(
         name=name,
         milestones=milestones,
@@ -250,6 +273,7 @@ def policy_from_dict(data: dict, *, calendar: WorkCalendar | None = None) -> Pol
         reopen_within_seconds=reopen,
         delivery=delivery,
         calendar=calendar if uses_working_days else None,
+        handover=handover,
     )
 
 

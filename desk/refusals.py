@@ -51,6 +51,9 @@ TEXT_TOO_LONG = "text.too_long"  # params: field, max
 ATTACHMENT_UNSUPPORTED = "attachment.unsupported"  # a run from before the durable design
 ATTACHMENT_NONE = "attachment.none"  # an upload without a file
 ATTACHMENT_WITHDRAWN = "attachment.already_withdrawn"  # params: name
+# the shift handover (workflows/handover.py)
+HANDOVER_CONFIRMED = "handover.already_confirmed"
+HANDOVER_NOT_INCOMING = "handover.not_incoming"  # params: incoming (the person's name)
 
 
 # The form field a refusal is about, so a page shows it next to that field (others go on top of the form).

@@ -29,6 +29,10 @@ OPENERS = (Role.duty_officer, Role.supervisor, Role.admin)  # open an incident
 RESPONDERS = (Role.responder, Role.supervisor, Role.admin)  # acknowledge, record releases
 SUPERVISORS = (Role.supervisor, Role.admin)  # reassign, change level, waive, close, reopen; the assessment
 BOARD_VIEWERS = (Role.supervisor, Role.admin, Role.duty_officer)  # duty officers watch the board read-only
+# The duty roster (值班表): the city's duty side reads it and hands shifts over; supervisors and admins keep it.
+ROSTER_VIEWERS = (Role.duty_officer, Role.supervisor, Role.admin)
+ROSTER_EDITORS = SUPERVISORS
+ON_CITY_DUTY = (Role.duty_officer, Role.supervisor, Role.admin)  # who may stand city duty, hand over, take over
 
 
 SYSTEM = "system"  # the actor of the events the workflow writes on its own (the ladder, deliveries)
@@ -94,6 +98,7 @@ class NotificationKind(StrEnum):
     channel_failure = "channel_failure"
     assigned = "assigned"  # 【新交办】: the party (opened, or reassigned to it) hears of the incident at once
     urge = "urge"  # 【督办】: a supervisor's written urge to the party
+    handover_unconfirmed = "handover_unconfirmed"  # 【交接班未确认】: a shift handover nobody took over in time
 
 
 # Why an owed message is no longer due (a "notification_cancelled" event's reason), besides the milestone's
@@ -109,6 +114,14 @@ RUNG_EVENT = {
 REMINDER_EVENTS = (EventKind.reminder_sent,)
 ESCALATION_EVENTS = (EventKind.escalated, EventKind.escalation_repeated)
 FAILURE_EVENTS = (EventKind.notification_failed, EventKind.channel_failure_escalated)
+
+
+class HandoverStatus(StrEnum):
+    """Where a shift handover (交接班) stands; ``escalated`` is still waiting for the incoming officer."""
+
+    handed_over = "handed_over"  # the outgoing officer handed over; the incoming one has not confirmed yet
+    escalated = "escalated"  # not confirmed in time: the supervisor was told
+    confirmed = "confirmed"
 
 
 class DeliveryStatus(StrEnum):

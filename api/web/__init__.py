@@ -18,7 +18,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    from api.web import admin, csrf, pages, release_templates, reports, supervisor
+    from api.web import admin, csrf, duty, pages, release_templates, reports, supervisor
     from api.web.security import LoginRequired, PageError, login_url
     from api.web.templating import render, translator
 
@@ -45,3 +45,4 @@ def install(app: FastAPI) -> None:
     app.include_router(release_templates.router)
     app.include_router(reports.router)
     app.include_router(admin.router)
+    app.include_router(duty.router)

@@ -10,6 +10,7 @@ from desk.vocab import (
     Category,
     DeliveryStatus,
     EventKind,
+    HandoverStatus,
     IncidentStatus,
     Level,
     MilestoneKey,
@@ -119,6 +120,22 @@ NOTIFICATION_KINDS = {
     NotificationKind.channel_failure: N_("Channel failure alert"),
     NotificationKind.assigned: N_("New assignment"),
     NotificationKind.urge: N_("Urge"),
+    NotificationKind.handover_unconfirmed: N_("Handover not confirmed"),
+}
+HANDOVER_STATUSES = {
+    HandoverStatus.handed_over: N_("Waiting for the incoming officer"),
+    HandoverStatus.escalated: N_("Not confirmed in time: supervisor told"),
+    HandoverStatus.confirmed: N_("Taken over"),
+}
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
+# The roster spreadsheet's columns (desk.roster.COLUMNS), by the header the sheet uses.
+ROSTER_COLUMNS = {
+    "日期": N_("Date"),
+    "开始时间": N_("Start time"),
+    "结束时间": N_("End time"),
+    "单位": N_("Unit"),
+    "值班人员": N_("Person on duty"),
+    "电话": N_("Phone"),
 }
 PARTY_KINDS = {
     "county": N_("County or district government"),
@@ -305,4 +322,44 @@ ERROR_MESSAGES = {
     "task.attachment_unknown": N_("The file given is not one of this incident's files (or it was withdrawn): "
                                   "upload it under Evidence first, then choose it."),
     "task.file_required": N_("Task %(task)s must be done with a file: upload the attachment first."),
+    # the duty roster (desk.roster): a file's problems name its row and column
+    "roster.no_file": N_("Choose the roster file to import."),
+    "roster.file_type": N_("Upload the roster as an .xlsx or .csv file."),
+    "roster.too_big": N_("The file is too large (over %(mb)s MB): import only the period you need."),
+    "roster.unreadable": N_("The file could not be read (%(kind)s): save it from Excel as .xlsx or .csv and try again."),
+    "roster.empty": N_("The roster has no shifts."),
+    "roster.too_many_rows": N_("The roster has more than %(max)s rows: import it in parts."),
+    "roster.missing_column": N_("The header row (row %(row)s) has no “%(column)s” column."),
+    "roster.missing_value": N_("Row %(row)s, column %(col)s (%(header)s) is empty."),
+    "roster.bad_date": N_("Row %(row)s, column %(col)s (%(header)s): “%(value)s” is not a date; write it as 2026-12-01."),
+    "roster.bad_time": N_("Row %(row)s, column %(col)s (%(header)s): “%(value)s” is not a time; write it as 08:30."),
+    "roster.same_time": N_("Row %(row)s: the shift ends when it starts."),
+    "roster.unknown_party": N_("Row %(row)s, column %(col)s (%(header)s): there is no party “%(value)s”; write the "
+                               "party's full name or code, or city for the city duty office."),
+    "roster.unknown_person": N_("Row %(row)s, column %(col)s (%(header)s): there is no active account “%(value)s”; "
+                                "write the user name or the person's name."),
+    "roster.ambiguous_person": N_("Row %(row)s, column %(col)s (%(header)s): “%(value)s” names several accounts; "
+                                  "write the user name instead."),
+    "roster.not_liaison": N_("Row %(row)s: %(person)s is not a liaison of %(party)s and cannot stand its duty."),
+    "roster.not_city_duty": N_("Row %(row)s: %(person)s is a party's liaison and cannot stand city duty."),
+    "roster.overlap_person": N_("Rows %(first)s and %(row)s: %(person)s has two shifts at the same time."),
+    "roster.overlap_party": N_("Rows %(first)s and %(row)s: %(party)s has two liaisons on duty at the same time."),
+    "roster.more_problems": N_("And %(n)s more problems not listed."),
+    "shift.ends_before_start": N_("The end must be later than the start."),
+    "shift.too_long": N_("A shift cannot be longer than 48 hours."),
+    "shift.unknown_person": N_("Choose the person on duty from the list."),
+    "shift.not_liaison": N_("%(person)s is not a liaison of %(party)s and cannot stand its duty."),
+    "shift.not_city_duty": N_("%(person)s is a party's liaison and cannot stand city duty."),
+    "shift.overlap_person": N_("%(person)s is already on duty from %(start)s to %(end)s."),
+    "shift.overlap_party": N_("%(party)s already has a liaison on duty from %(start)s to %(end)s (%(person)s)."),
+    "shift.not_found": N_("There is no shift numbered %(id)s."),
+    # the shift handover (desk.handover, workflows/handover.py)
+    "handover.not_found": N_("There is no handover numbered %(id)s."),
+    "handover.unknown_incoming": N_("Choose who takes over from the list."),
+    "handover.to_self": N_("You cannot hand over to yourself: choose who takes over."),
+    "handover.pending": N_("You handed over to %(incoming)s, who has not confirmed yet; you can hand over again once "
+                           "they have."),
+    "handover.already_confirmed": N_("This handover has already been taken over."),
+    "handover.not_incoming": N_("This handover is addressed to %(incoming)s: only they can take it over."),
+    "input.nul": N_("Remove the invalid (NUL) character."),
 }

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse
 
 from api.web import csrf, i18n
 from desk.timefmt import SHANGHAI
-from desk.vocab import BOARD_VIEWERS, EVERYONE, OPENERS, SUPERVISORS, Role
+from desk.vocab import BOARD_VIEWERS, EVERYONE, ON_CITY_DUTY, OPENERS, ROSTER_VIEWERS, SUPERVISORS, Role
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 LANG_COOKIE = "desk_lang"
@@ -65,6 +65,8 @@ NAV = (
     ("/incidents/new", i18n.N_("New incident"), OPENERS),
     ("/board", i18n.N_("Board"), BOARD_VIEWERS),
     ("/assessment", i18n.N_("Assessment"), SUPERVISORS),
+    ("/roster", i18n.N_("Duty roster"), ROSTER_VIEWERS),
+    ("/handover", i18n.N_("Shift handover"), ON_CITY_DUTY),
     ("/admin/users", i18n.N_("Admin"), (Role.admin,)),
     ("/admin/audit", i18n.N_("Audit log"), (Role.supervisor,)),
     ("/admin/release-templates", i18n.N_("Release templates"), (Role.admin,)),

@@ -30,6 +30,7 @@ PUBLIC = set(ROLES)
 SEES_INCIDENT = SIGNED_IN - {OTHER}  # a responder of another party may not see it
 RESPONDS = {OWN, SUPER, ADMIN}
 SUPERVISES = {SUPER, ADMIN}
+CITY_DUTY = {DUTY, SUPER, ADMIN}  # the roster is read, and shifts handed over, by the city's duty side
 
 I = "/api/incidents/{human_id}"  # noqa: E741 (reads like the path it stands for)
 A = I + "/attachments/{key}"
@@ -69,6 +70,16 @@ MATRIX = [
     ("get", "/api/board", None, {DUTY, SUPER, ADMIN}),
     ("get", "/api/stats", None, SUPERVISES),
     ("get", "/api/stats.csv", None, SUPERVISES),
+    ("get", "/api/roster", None, CITY_DUTY),
+    ("post", "/api/roster/import", {"file": ("值班表.csv", "日期,开始时间,结束时间,单位,值班人员\n".encode())}, SUPERVISES),
+    ("post", "/api/roster/shifts", {"party": "bazhou", "person": "bazhou", "starts_at": "2030-01-01T08:00:00",
+                                    "ends_at": "2030-01-01T20:00:00"}, SUPERVISES),
+    ("post", "/api/roster/shifts/{shift_id}/remove", {}, SUPERVISES),
+    ("get", "/api/handovers", None, CITY_DUTY),
+    ("get", "/api/handovers/draft", None, CITY_DUTY),
+    ("post", "/api/handovers", {"incoming": "super", "remarks": "授权矩阵交班"}, CITY_DUTY),
+    ("get", "/api/handovers/{handover_id}", None, CITY_DUTY),
+    ("post", "/api/handovers/{handover_id}/confirm", {}, CITY_DUTY),
     ("get", "/healthz", None, PUBLIC),
     ("get", "/readyz", None, PUBLIC),
     ("get", "/metrics", None, set()),  # Prometheus's token only (test_security.py); no user's login reads it
@@ -94,18 +105,28 @@ async def test_every_role_on_every_route(desk):
     r = await desk.http.post(f"/api/incidents/{iid}/attachments", headers=desk.auth(OWN),
                              files={"files": ("截图.png", png(), "image/png")})
     key = r.json()[0]["key"]
+    shift = await desk.http.post("/api/roster/shifts", headers=desk.auth(ADMIN), json={
+        "party": "enyang", "person": "enyang", "starts_at": "2030-02-01T08:00:00", "ends_at": "2030-02-01T20:00:00"})
+    handed = await desk.http.post("/api/handovers", headers=desk.auth(SUPER), json={"incoming": "duty"})
+    assert shift.status_code == 201 and handed.status_code == 201, (shift.text, handed.text)
+    ids = {"{human_id}": iid, "{shift_id}": str(shift.json()["id"]), "{handover_id}": str(handed.json()["id"]),
+           "{key}": key}
 
     cases, failures = 0, []
     for method, path, body, allowed in MATRIX:
         for role in ROLES:
             headers = desk.auth(role) if role != ANON else {}
-            url = path.replace("{human_id}", iid).replace("{key}", key)
+            url = path
+            for placeholder, value in ids.items():
+                url = url.replace(placeholder, value)
             before = timeline_len(desk.database_url, iid)
             if body and body.get("form"):
                 r = await desk.http.post(url, data={"username": "duty", "password": PASSWORD})
             elif body and body.get("files"):  # a new picture each time: a repeat would be refused as one (409)
                 r = await desk.http.post(url, headers=headers,
                                          files={"files": (f"{role}.png", png(color=f"#{cases:06x}"), "image/png")})
+            elif body and "file" in body:
+                r = await desk.http.post(url, files={"file": body["file"]}, headers=headers)
             elif method == "post":
                 sent = {k: v.replace("{human_id}", iid) if isinstance(v, str) else v for k, v in body.items()}
                 r = await desk.http.post(url, json=sent, headers=headers)

@@ -14,8 +14,9 @@ from activities.notify import Notifier
 from activities.records import Recorder
 from tests.helpers import HISTORY_DIR
 
-IMPLEMENTATIONS = [Notifier.deliver, Recorder.record_batch, Notifier.send_notification, Recorder.record_event]
-SIGNATURES = [defs.deliver, defs.record_batch, defs.send_notification, defs.record_event]
+IMPLEMENTATIONS = [Notifier.deliver, Recorder.record_batch, Notifier.send_notification, Recorder.record_event,
+                   Recorder.record_handover]
+SIGNATURES = [defs.deliver, defs.record_batch, defs.send_notification, defs.record_event, defs.record_handover]
 
 
 def _name(fn) -> str:

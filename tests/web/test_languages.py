@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from desk.db import session_scope
-from desk.models import NotificationAttempt, Party, User
+from desk.models import DutyShift, NotificationAttempt, Party, User
 from tests.helpers import add_incident, browser_page, login
 
 # What these pages show does not depend on the database: the PostgreSQL pass of `make test` skips them.
@@ -46,6 +46,10 @@ def seed(database_url: str, english: bool) -> tuple[str, str]:
                                   tags="bazhou", channel_id="none", channel="", service="", attempt=1,
                                   status="no_channel", error="", at=now - timedelta(hours=49)))
         s.commit()
+        users = {u.username: u.id for u in s.exec(select(User)).all()}
+        s.add(DutyShift(user_id=users["duty"], starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=8)))
+        s.add(DutyShift(party_code="bazhou", user_id=users["bazhou"], starts_at=now, ends_at=now + timedelta(hours=8)))
+        s.commit()
         done = add_incident(s, party="bazhou", level="III", detected_at=now - timedelta(days=3), title=title,
                             milestones={"acknowledge": ("met", 0.5), "first_release": ("met_late", 50)})
         return overdue.human_id, done.human_id
@@ -61,7 +65,7 @@ async def test_every_page_speaks_one_language_and_shows_no_raw_code(web_desk, br
         await page.get_by_role("button", name="English").click()
         await page.wait_for_load_state()
     pages = ["/incidents", "/incidents?status=all", "/incidents/new", f"/incidents/{overdue}", f"/incidents/{closed}",
-             "/board", f"/board/incidents/{overdue}", "/assessment"]
+             "/board", f"/board/incidents/{overdue}", "/assessment", "/roster", "/handover"]
     found: dict[str, list[str]] = {}
     for path in pages:
         await page.goto(web_desk.base_url + path)

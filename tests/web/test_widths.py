@@ -26,7 +26,7 @@ async def test_no_page_runs_off_the_side_of_the_screen(web_desk, browser, width,
     ctx, page = await signed_in_page(browser, web_desk.base_url, "super", "/incidents", width, height)
     main_thing = {"/incidents": "ul.incidents", "/incidents/new": "form", f"/incidents/{human_id}": "#incident-title",
                   "/board": "#board-table", f"/board/incidents/{human_id}": "#supervisor-timeline",
-                  "/assessment": "#table-parties"}
+                  "/assessment": "#table-parties", "/roster": "#roster-table", "/handover": "#draft"}
     overflowing = {}
     for path, selector in main_thing.items():
         await page.goto(web_desk.base_url + path)
