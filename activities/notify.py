@@ -182,7 +182,7 @@ class Notifier:
                 status, at = claim
                 already += 1
                 server = matched[channel_id]
-                results.append(ChannelResult(channel_id=channel_id, status=status, service=server.service_name[:64],
+                results.append(ChannelResult(channel_id=channel_id, status=status, service=str(server.service_name or "")[:64],
                                              channel=redact(server.url(privacy=True))[:500], at=at))
             elif claim == "busy":  # another sender holds the claim: this channel is tried again later
                 results.append(ChannelResult(channel_id=channel_id, status=FAILED, error="另一次发送尚未结束"))
