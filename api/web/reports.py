@@ -215,10 +215,11 @@ def report_runs_page(request: Request, user: User = Depends(page_role(*ASSESSORS
 @router.get("/reports/runs/{run_id}/file")
 def report_run_file(request: Request, run_id: int, user: User = Depends(page_role(*ASSESSORS)),
                     session: Session = Depends(get_session)):
+    _ = translator(request)
     run = session.get(ReportRun, run_id)
     blobs = request.app.state.blobs
     if run is None or not blobs.exists(run.sha256):
-        raise PageError(404, translator(request)("This report is not kept here."))
+        raise PageError(404, _("This report's file is not kept here."))
     stem, _dot, fmt = run.filename.rpartition(".")
     headers = dict(_download(b"", fmt, stem).headers)
     headers.pop("content-length", None)
