@@ -41,6 +41,14 @@ def report_link(public_url: str, run_id: int) -> str:
     return f"{public_url.rstrip('/')}/reports/runs/{run_id}/file"
 
 
+def _attachment_name(row: ReportRun) -> str:
+    """The file's name in an e-mail: ASCII (apprise writes a Chinese one as an encoded word over the whole
+    Content-Disposition header, which mail clients read as a nameless attachment); the message names the
+    report in Chinese."""
+    fmt = row.filename.rpartition(".")[2]
+    return f"{row.kind}-report-{row.period}.{fmt}"
+
+
 def _is_email(server) -> bool:  # noqa: ANN001 (an apprise plugin)
     return str(server.url()).split("://", 1)[0].lower() in EMAIL_SCHEMES
 
@@ -97,12 +105,12 @@ class Reporter:
                 emails = [server for server in todo if _is_email(server)]
                 bots = [server for server in todo if not _is_email(server)]
                 if emails:
-                    path = Path(folder) / row.filename
+                    path = Path(folder) / _attachment_name(row)
                     with path.open("wb") as out:
                         for chunk in self.blobs.read(row.sha256):
                             out.write(chunk)
                     results += await _post(emails, title=prefix + s.title, attach=str(path),
-                                           body=f"{s.summary}\n\n附件：{row.filename}\n{link_text}")
+                                           body=f"{s.summary}\n\n附件：{row.filename}（{_attachment_name(row)}）\n{link_text}")
                 if bots:
                     results += await _post(bots, title=prefix + s.title, body=f"{s.summary}\n\n{link_text}")
         row = await _in_thread(self._record, s.run_id, results, not matched, activity.info().attempt)

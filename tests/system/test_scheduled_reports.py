@@ -12,7 +12,7 @@ from temporalio.client import ScheduleAlreadyRunningError
 from desk.models import ReportRun
 from desk.schedules import ensure_report_schedules, schedule_id
 from desk.vocab import DeliveryStatus, ReportKind, ReportStatus
-from tests.helpers import eventually, page_login, rows
+from tests.helpers import SmtpReceiver, eventually, make_settings, page_login, rows, start_desk
 
 LINK = re.compile(r"https?://\S+/reports/runs/\d+/file")
 
@@ -22,8 +22,16 @@ async def _ours(desk) -> list[str]:
 
 
 @pytest.fixture
-async def schedules(desk):
-    yield desk
+async def schedules(temporal_env, tmp_path, database_url, receiver):
+    """The desk with two channels for the supervisor: a chat bot (json:// to the receiver) and an e-mail box."""
+    mail = SmtpReceiver().start()
+    config = tmp_path / "notify.yml"
+    config.write_text(f"urls:\n  - {receiver.url('supervisor')}:\n    - tag: supervisor\n"
+                      f"  - {mail.url()}:\n    - tag: supervisor\n", encoding="utf-8")
+    async for desk in start_desk(temporal_env.client, make_settings(tmp_path, config), database_url, receiver):
+        desk.mail = mail
+        yield desk
+    mail.stop()
     for kind in ReportKind:
         try:
             await desk.client.get_schedule_handle(schedule_id(desk.task_queue, kind)).delete()
@@ -54,7 +62,7 @@ async def test_starting_twice_leaves_one_schedule_of_each_and_a_changed_setting_
     assert await _ours(desk) == [monthly, weekly]
 
 
-async def test_a_triggered_weekly_report_reaches_its_tag_with_a_link_behind_the_login_and_is_recorded(schedules):
+async def test_a_triggered_weekly_report_reaches_chat_as_a_link_behind_the_login_and_email_as_a_file(schedules):
     desk = schedules
     await ensure_report_schedules(desk.client, desk.settings, task_queue=desk.task_queue)
 
@@ -74,9 +82,16 @@ async def test_a_triggered_weekly_report_reaches_its_tag_with_a_link_behind_the_
     assert ".docx" in download.headers["content-disposition"]
     assert (await desk.http.get("/reports/runs")).text.count(path) == 1
 
+    mail = (await eventually(lambda: desk.mail.messages))[0]
+    assert str(mail["subject"]).startswith("【周报】")
+    files = list(mail.iter_attachments())
+    assert len(files) == 1 and re.fullmatch(r"weekly-report-\d{4}-W\d{2}\.docx", files[0].get_filename())
+    assert files[0].get_content() == download.content
+
     run = (await eventually(lambda: [r for r in rows(desk.database_url, ReportRun)
                                      if r.status != ReportStatus.made]))[0]
     assert (run.kind, run.tags, run.status) == (ReportKind.weekly, ["supervisor"], ReportStatus.delivered)
     assert re.fullmatch(r"\d{4}-W\d{2}", run.period) and run.sent_at is not None
-    assert [d["status"] for d in run.deliveries] == [DeliveryStatus.delivered]
-    assert len(desk.receiver.tagged("supervisor")) == 1
+    assert run.filename == f"通报_{run.period}.docx"
+    assert sorted(d["service"] for d in run.deliveries if d["status"] == DeliveryStatus.delivered) == ["E-Mail", "JSON"]
+    assert len(desk.receiver.tagged("supervisor")) == 1 and len(desk.mail.messages) == 1
