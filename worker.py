@@ -1,4 +1,5 @@
-"""The Temporal worker: registers the incident and handover workflows and their activities, nothing else."""
+"""The Temporal worker: registers the incident, handover and report workflows and their activities; makes the
+report schedules from the settings (desk/schedules.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from temporalio.worker import Worker
 
 from activities.notify import Notifier, load_channels
 from activities.records import Recorder
+from activities.reports import Reporter
+from desk.blobs import blob_store
 from desk.settings import Settings, get_settings
 from workflows.handover import HandoverWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.report import ReportWorkflow
 
 log = logging.getLogger("desk.worker")
 
@@ -29,18 +33,31 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     cancelled (a cancelled one is retried by another worker, so this only saves a retry)."""
     recorder = Recorder(database_url)
     notifier = Notifier(load_channels(settings.notify_config), database_url)
+    reporter = Reporter(notifier, blob_store(settings.data_dir), database_url)
     _cache_workflow_bytecode()
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[IncidentWorkflow, HandoverWorkflow],
+        workflows=[IncidentWorkflow, HandoverWorkflow, ReportWorkflow],
         activities=[recorder.record_batch, notifier.deliver, recorder.record_handover,
+                    reporter.make_report, reporter.send_report,
                     recorder.record_event, notifier.send_notification],  # the last two: runs before "durable-delivery"
         activity_executor=ThreadPoolExecutor(max_workers=32),
         max_concurrent_activities=32,
         max_cached_workflows=settings.worker_max_cached_workflows,
         graceful_shutdown_timeout=graceful_shutdown,
     )
+
+
+async def _report_schedules(client: Client, settings: Settings) -> None:
+    """The weekly and monthly report schedules, as the settings say (every worker; the ids keep one of each).
+    A schedule that cannot be made is logged: the incidents' clocks do not wait on the reports."""
+    from desk.schedules import ensure_report_schedules
+
+    try:
+        await ensure_report_schedules(client, settings)
+    except Exception:
+        log.exception("the report schedules could not be created or updated (check DESK_REPORT_* settings)")
 
 
 def _cache_workflow_bytecode() -> None:
@@ -64,6 +81,7 @@ async def main(settings: Settings | None = None) -> None:
     runtime = metrics_runtime(settings.worker_metrics_port) if settings.worker_metrics_port else None
     client = await connect(settings, runtime=runtime)
     await ensure_search_attributes(client)
+    await _report_schedules(client, settings)
     # `docker stop` sends SIGTERM: stop polling, let running activities finish (compose allows 30 s).
     worker = build_worker(client, settings, graceful_shutdown=timedelta(seconds=20))
     stop = asyncio.Event()

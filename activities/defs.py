@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from desk.messages import Deliver, Delivered, HandoverRecord, Notify, NotifyOutcome, RecordBatch, RecordEvent
+from desk.messages import (
+    Deliver,
+    Delivered,
+    HandoverRecord,
+    MakeReport,
+    Notify,
+    NotifyOutcome,
+    RecordBatch,
+    RecordEvent,
+    ReportMade,
+    ReportSent,
+    SendReport,
+)
 
 RUN_BY_THE_WORKER = "a signature only: the worker runs the implementation registered under this name"
 
@@ -42,4 +54,17 @@ async def send_notification(n: Notify) -> NotifyOutcome:
 @activity.defn(name="record_event")
 def record_event(r: RecordEvent) -> None:
     """One timeline event and the read model, for runs started before "durable-delivery"."""
+    raise NotImplementedError(RUN_BY_THE_WORKER)
+
+
+@activity.defn(name="make_report")
+def make_report(m: MakeReport) -> ReportMade:
+    """Write the period's report, keep the file in the blob store and its run's row; the same run again: that row."""
+    raise NotImplementedError(RUN_BY_THE_WORKER)
+
+
+@activity.defn(name="send_report")
+async def send_report(s: SendReport) -> ReportSent:
+    """Send a made report to its tags' channels that have not taken it (e-mail: the file attached; the others:
+    a link to it), each channel's answer recorded on the run's row."""
     raise NotImplementedError(RUN_BY_THE_WORKER)

@@ -139,7 +139,7 @@ def _check_entries(path: Path) -> None:
             "can use (unknown service or malformed)")
 
 
-def _status(service: str, ok: bool) -> str:
+def delivery_status(service: str, ok: bool) -> str:
     if not ok:
         return FAILED
     return ACCEPTED if service.split("://", 1)[0] in UNCONFIRMED_SERVICES else DELIVERED
@@ -160,7 +160,7 @@ class Notifier:
 
     @activity.defn(name="deliver")
     async def deliver(self, d: Deliver) -> Delivered:
-        channels = await self._current_channels()
+        channels = await self.current_channels()
         matched = {s.url_id(): s for s in channels.find(tag=d.tags, match_always=False)}
         on_duty = await self._on_duty(d)
         for server in on_duty or ():
@@ -197,7 +197,7 @@ class Notifier:
             for r in outcome:
                 errors = [e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
                 results.append(ChannelResult(
-                    channel_id=by_url.get(r.url_id, r.url_id or ""), status=_status(r.url, bool(r)),
+                    channel_id=by_url.get(r.url_id, r.url_id or ""), status=delivery_status(r.url, bool(r)),
                     service=r.name[:64], channel=redact(r.url)[:500],
                     error="" if r else ("; ".join(errors)[:1000] or "发送失败"), at=datetime.now(UTC)))
             await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
@@ -209,7 +209,7 @@ class Notifier:
                         extra=where)
         return Delivered(matched=len(matched), results=results)
 
-    async def _current_channels(self) -> apprise.Apprise:
+    async def current_channels(self) -> apprise.Apprise:
         """The config file's channels and those added on the admin pages. The stored ones are read again at
         most every ``stored_refresh`` seconds; while the database cannot answer, the last reading is used
         (sending never waits on the database)."""
@@ -330,7 +330,7 @@ class Notifier:
     @activity.defn(name="send_notification")
     async def send_notification(self, n: Notify) -> NotifyOutcome:
         attempt = activity.info().attempt
-        matched = list((await self._current_channels()).find(tag=n.tags, match_always=False))
+        matched = list((await self.current_channels()).find(tag=n.tags, match_always=False))
         already = await asyncio.to_thread(self._delivered_channels, n.dedupe_key)
         pending = [s for s in matched if s.url_id() not in already]
         outcome = NotifyOutcome(matched=len(matched), skipped=len(matched) - len(pending))
@@ -354,7 +354,7 @@ class Notifier:
             rows.append(NotificationAttempt(
                 incident_id=n.incident_id, dedupe_key=n.dedupe_key, kind=n.kind, tags=",".join(n.tags),
                 channel_id=r.url_id or redact(r.url)[:64], channel=redact(r.url)[:500], service=r.name[:64], attempt=attempt,
-                status=_status(r.url, ok), error="; ".join(errors)[:1000] if not ok else "",
+                status=delivery_status(r.url, ok), error="; ".join(errors)[:1000] if not ok else "",
             ))
             if ok:
                 outcome.delivered += 1

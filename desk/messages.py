@@ -459,3 +459,57 @@ class HandoverRecord:
     confirmed_at: datetime | None = None
     escalated_at: datetime | None = None
     attempts: list[AttemptLog] = field(default_factory=list)
+
+
+# --- scheduled reports: workflows/report.py ---------------------------------------------------------------
+
+
+@dataclass
+class ReportInput:
+    """What a schedule starts: which report, to whom (apprise tags), in which format; links start with
+    ``public_url``. The period is the last whole week or month before the run (desk.periods)."""
+
+    kind: str  # desk.vocab.ReportKind
+    tags: list[str]
+    format: str = "docx"  # docx | pdf
+    public_url: str = ""
+
+
+@dataclass
+class MakeReport:
+    run_key: str  # the workflow id: one row, one file per run, however often the activity is retried
+    kind: str
+    period: str  # 2026-W48 / 2026-11
+    period_name: str
+    start: str  # first and last Beijing calendar day, ISO (Temporal's JSON has no date)
+    end: str
+    tags: list[str]
+    format: str
+    public_url: str
+
+
+@dataclass
+class ReportMade:
+    run_id: int
+    title: str
+    summary: str  # the 通报's first paragraph: the period's figures in one sentence
+    filename: str  # with its extension
+    link: str  # the file, behind the desk's login
+
+
+@dataclass
+class SendReport:
+    run_id: int
+    run_key: str
+    tags: list[str]
+    title: str
+    summary: str
+    link: str
+    max_attempts: int = 1  # the last try reports what failed instead of raising for another
+
+
+@dataclass
+class ReportSent:
+    status: str  # desk.vocab.ReportStatus
+    delivered: int = 0
+    failed: int = 0

@@ -372,3 +372,28 @@ class Handover(SQLModel, table=True):
     escalated_at: datetime | None = utc_column(default=None)
     # Each attempt to tell the supervisor (desk.messages.AttemptLog as JSON), appended once per attempt_key.
     escalation: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class ReportRun(SQLModel, table=True):
+    """One run of a scheduled report (the weekly summary, the monthly 通报): the period it covers, the file it
+    made (a blob, by sha256) and who got it, per channel, when. Written by the report workflow's activities
+    (activities/reports.py), keyed by its run (the workflow id: one row per firing of the schedule)."""
+
+    __table_args__ = (Index("ix_reportrun_created_at", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_key: str = Field(unique=True, max_length=200)  # the workflow id
+    kind: str = Field(max_length=16)  # desk.vocab.ReportKind
+    period: str = Field(max_length=16)  # 2026-W48 / 2026-11
+    period_name: str = Field(max_length=100)
+    title: str = Field(max_length=300)
+    summary: str = Field(default="", max_length=2000)  # the report's first paragraph: said in the message
+    filename: str = Field(max_length=200)  # with its extension
+    sha256: str = Field(max_length=64)
+    size: int = 0
+    tags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Each channel's last answer: {channel_id, channel (masked), service, status, error, at, attempt}.
+    deliveries: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="made", max_length=16)  # desk.vocab.ReportStatus
+    created_at: datetime = utc_column(default_factory=utcnow)
+    sent_at: datetime | None = utc_column(default=None)

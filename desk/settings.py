@@ -7,6 +7,7 @@ import os
 import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,6 +108,17 @@ class Settings(BaseSettings):
     # under data_dir/blobs (a named volume in compose).
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     attachment_max_files: int = Field(default=10, ge=1)
+    # Scheduled reports (desk/schedules.py): the weekly summary and the monthly 通报, made and sent by the worker
+    # to these apprise tags (comma-separated; e-mail gets the file attached, chat bots a link behind the login).
+    # Cron times in report_time_zone; a schedule turned off stays in the Temporal UI, paused.
+    report_weekly: bool = True
+    report_weekly_cron: str = "30 8 * * 1"  # Monday 08:30
+    report_weekly_tags: str = "supervisor"
+    report_monthly: bool = True
+    report_monthly_cron: str = "30 8 1 * *"  # the 1st, 08:30
+    report_monthly_tags: str = "supervisor"
+    report_format: Literal["docx", "pdf"] = "docx"
+    report_time_zone: str = "Asia/Shanghai"
 
     @property
     def resolved_database_url(self) -> str:

@@ -139,6 +139,22 @@ class DeliveryStatus(StrEnum):
 DELIVERED_STATUSES = (DeliveryStatus.delivered, DeliveryStatus.accepted_unconfirmed)
 
 
+class ReportKind(StrEnum):
+    """The reports the desk sends on a schedule (desk/schedules.py): the week before, the month before."""
+
+    weekly = "weekly"  # the weekly summary: Monday to Sunday
+    monthly = "monthly"  # the monthly 通报
+
+
+class ReportStatus(StrEnum):
+    """Where one run of a scheduled report stands (``ReportRun.status``)."""
+
+    made = "made"  # the file is stored, not sent yet
+    delivered = "delivered"  # every channel of its tags took it
+    partly = "partly"  # some channels took it, some failed after every try
+    failed = "failed"  # no channel took it (or none is configured for its tags)
+
+
 class Level(StrEnum):
     I = "I"  # noqa: E741 (the level's own name)
     II = "II"

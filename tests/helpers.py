@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -22,6 +23,9 @@ import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
@@ -177,6 +181,57 @@ class Receiver:
             self.start()
         self.fail_with = 500 if mode == "500" else None
         self.hang_seconds = 8 if mode == "hang" else 0
+
+
+class SmtpReceiver:
+    """A local SMTP server for apprise's mailto:// (no TLS, no login): keeps each message as it was sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.server: socketserver.ThreadingTCPServer | None = None
+        self.port = 0
+
+    def url(self, to: str = "office@example.com") -> str:
+        return f"mailto://127.0.0.1:{self.port}?from=desk@example.com&to={to}&mode=insecure"
+
+    def start(self) -> SmtpReceiver:
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                def say(line: str) -> None:
+                    self.wfile.write(line.encode() + b"\r\n")
+
+                say("220 test ESMTP")
+                while line := self.rfile.readline():
+                    command = line.decode(errors="replace").strip().upper()
+                    if command.startswith(("EHLO", "HELO")):
+                        say("250-test")
+                        say("250 OK")
+                    elif command == "DATA":
+                        say("354 end with .")
+                        data = b"".join(iter(lambda: self.rfile.readline(), b".\r\n"))
+                        receiver.messages.append(BytesParser(policy=email_policy.default).parsebytes(data))
+                        say("250 queued")
+                    elif command == "QUIT":
+                        say("221 bye")
+                        return
+                    else:  # MAIL, RCPT, RSET, NOOP
+                        say("250 OK")
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
 
 
 def notify_yaml(path: Path, urls: dict[str, str]) -> Path:

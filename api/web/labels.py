@@ -16,6 +16,8 @@ from desk.vocab import (
     MilestoneKey,
     MilestoneState,
     NotificationKind,
+    ReportKind,
+    ReportStatus,
     Role,
     Source,
 )
@@ -172,6 +174,16 @@ DELIVERY = {
     DeliveryStatus.accepted_unconfirmed: N_("Accepted (platform cannot confirm)"),
     DeliveryStatus.failed: N_("Failed"),
     DeliveryStatus.no_channel: N_("No channel configured"),
+}
+REPORT_KINDS = {
+    ReportKind.weekly: N_("Weekly summary"),
+    ReportKind.monthly: N_("Monthly bulletin"),
+}
+REPORT_STATUSES = {
+    ReportStatus.made: N_("Made, not sent yet"),
+    ReportStatus.delivered: N_("Sent to every channel"),
+    ReportStatus.partly: N_("Some channels did not take it"),
+    ReportStatus.failed: N_("Not delivered"),
 }
 RELEASE_CHANNELS = (
     N_("Government website"),

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
-from sqlmodel import Session
+from fastapi.responses import Response, StreamingResponse
+from sqlmodel import Session, col, select
 
 from api.deps import ensure_can_see, get_session
 from api.web import labels, views
@@ -23,7 +23,7 @@ from api.web.supervisor import ASSESSORS, page
 from api.web.templating import language, local, translator
 from desk import reports
 from desk.errors import DeskError, NotFound
-from desk.models import User
+from desk.models import ReportRun, User
 from desk.reports import Column, Document, Entries, Facts, Paragraph, Section, Table
 from desk.timefmt import SHANGHAI
 from desk.vocab import MilestoneState
@@ -196,3 +196,32 @@ def bulletin_download(request: Request, period: str = "", format: str = "docx", 
         raise PageError(422, views.desk_error_text(exc, _)) from None
     doc = reports.bulletin(session, chosen)
     return _download(reports.render(doc, format), format, doc.filename)
+
+
+# --- scheduled reports: the runs and their files ---------------------------------------------------------------
+
+RUNS_SHOWN = 200
+
+
+@router.get("/reports/runs")
+def report_runs_page(request: Request, user: User = Depends(page_role(*ASSESSORS)),
+                     session: Session = Depends(get_session)):
+    runs = session.exec(select(ReportRun).order_by(col(ReportRun.created_at).desc()).limit(RUNS_SHOWN)).all()
+    return page(request, "report_runs.html", {"runs": runs, "kinds": labels.REPORT_KINDS,
+                                              "statuses": labels.REPORT_STATUSES,
+                                              "deliveries": labels.DELIVERY})
+
+
+@router.get("/reports/runs/{run_id}/file")
+def report_run_file(request: Request, run_id: int, user: User = Depends(page_role(*ASSESSORS)),
+                    session: Session = Depends(get_session)):
+    _ = translator(request)
+    run = session.get(ReportRun, run_id)
+    blobs = request.app.state.blobs
+    if run is None or not blobs.exists(run.sha256):
+        raise PageError(404, _("This report's file is not kept here."))
+    stem, _dot, fmt = run.filename.rpartition(".")
+    headers = dict(_download(b"", fmt, stem).headers)
+    headers.pop("content-length", None)
+    return StreamingResponse(blobs.read(run.sha256), media_type=reports.FORMATS.get(fmt, "application/octet-stream"),
+                             headers=headers)

@@ -1,4 +1,4 @@
-"""Record workflow histories for the replay test: `python -m tests.histories.record [SUFFIX]`.
+"""Record workflow histories for the replay test: `python -m tests.histories.record [SUFFIX [SCENARIO]]`.
 
 Runs real scenarios (every human action, reminders, breach, repeats, close, reopen; supporting parties and
 tasks with their own ladders) on a fresh dev server and saves each history as JSON beside this file.
@@ -17,8 +17,9 @@ from pathlib import Path
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
+from desk.schedules import ensure_report_schedules, schedule_id
 from desk.temporal import SEARCH_ATTRIBUTES
-from tests.helpers import BIN, FAST, HISTORY_DIR, Receiver, make_settings, start_desk, workflow_id
+from tests.helpers import BIN, FAST, HISTORY_DIR, Receiver, eventually, make_settings, start_desk, workflow_id
 
 
 async def scenario_full_life(desk) -> str:
@@ -81,22 +82,41 @@ async def scenario_shared_duties(desk) -> str:
     return iid
 
 
+async def scenario_report_weekly(desk) -> str:
+    """The weekly report's schedule triggered: the report made, then sent (to no channel: the row says so)."""
+    await ensure_report_schedules(desk.client, desk.settings, task_queue=desk.task_queue)
+    handle = desk.client.get_schedule_handle(schedule_id(desk.task_queue, "weekly"))
+    await handle.trigger()
+    described = await eventually(lambda: _recent_action(handle))
+    await desk.client.get_workflow_handle(described).result()
+    for kind in ("weekly", "monthly"):
+        await desk.client.get_schedule_handle(schedule_id(desk.task_queue, kind)).delete()
+    return described
+
+
+async def _recent_action(handle) -> str:
+    actions = (await handle.describe()).info.recent_actions
+    return actions[0].action.workflow_id if actions else ""
+
+
 SCENARIOS = [("full_life", scenario_full_life), ("refused_actions", scenario_refused_actions),
-             ("shared_duties", scenario_shared_duties)]
+             ("shared_duties", scenario_shared_duties), ("report_weekly", scenario_report_weekly)]
 
 
-async def main(suffix: str = "") -> None:
+async def main(suffix: str = "", only: str = "") -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=[SearchAttributeKey.for_keyword(n) for n in SEARCH_ATTRIBUTES],
     )
     try:
         for name, scenario in SCENARIOS:
+            if only and name != only:
+                continue
             tmp = Path(tempfile.mkdtemp())
             settings = make_settings(tmp, None, policy=str(FAST), drill_policy=str(FAST))
             async for desk in start_desk(env.client, settings, f"sqlite:///{tmp / 'desk.db'}", Receiver()):
-                iid = await scenario(desk)
-                handle = env.client.get_workflow_handle(workflow_id(desk, iid))
+                key = await scenario(desk)  # an incident's id, or a report run's workflow id
+                handle = env.client.get_workflow_handle(key if "-report-" in key else workflow_id(desk, key))
                 history = await handle.fetch_history()
                 (HISTORY_DIR / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
@@ -105,4 +125,4 @@ async def main(suffix: str = "") -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else ""))
+    asyncio.run(main(*sys.argv[1:3]))

@@ -318,6 +318,7 @@ PAGES = [
     ("/incidents/{human_id}/review", SEES_INCIDENT),
     ("/incidents/{human_id}/review.docx", SEES_INCIDENT),
     ("/assessment/report?period=2026-03&format=xlsx", SUPERVISES),
+    ("/reports/runs", SUPERVISES),  # the scheduled reports; their files behind the same guard (test_scheduled_reports)
 ]
 
 

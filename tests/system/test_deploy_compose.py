@@ -152,6 +152,9 @@ def test_attachments_are_kept_on_a_named_volume_at_the_data_dir(compose: dict) -
     assert "desk-files:/var/lib/opinion-desk" in web["volumes"]  # DESK_DATA_DIR in the image (Dockerfile)
     assert "desk-files" in compose["volumes"]
     assert "./config/notify.yml:/etc/opinion-desk/notify.yml:ro" in web["volumes"]  # still mounted beside it
+    worker = compose["services"]["worker"]  # writes the scheduled reports' files the web app serves
+    assert "desk-files:/var/lib/opinion-desk" in worker["volumes"]
+    assert "./config/notify.yml:/etc/opinion-desk/notify.yml:ro" in worker["volumes"]
 
 
 def test_web_waits_for_migrations_and_temporal_setup(compose: dict) -> None:

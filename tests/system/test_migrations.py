@@ -23,7 +23,8 @@ from desk.search import is_search_table
 from tests.helpers import ROOT
 
 DESK_TABLES = {"party", "user", "incident", "milestone", "timelineevent", "notificationattempt",
-               "notificationdelivery", "attachment", "notificationchannel", "auditentry", "dutyshift", "handover"}
+               "notificationdelivery", "attachment", "notificationchannel", "auditentry", "dutyshift", "handover",
+               "reportrun"}
 
 
 def _tables(url: str) -> set[str]:

@@ -12,11 +12,14 @@ from temporalio import activity
 from activities import defs
 from activities.notify import Notifier
 from activities.records import Recorder
+from activities.reports import Reporter
 from tests.helpers import HISTORY_DIR
 
 IMPLEMENTATIONS = [Notifier.deliver, Recorder.record_batch, Notifier.send_notification, Recorder.record_event,
+                   Reporter.make_report, Reporter.send_report,
                    Recorder.record_handover]
-SIGNATURES = [defs.deliver, defs.record_batch, defs.send_notification, defs.record_event, defs.record_handover]
+SIGNATURES = [defs.deliver, defs.record_batch, defs.send_notification, defs.record_event, defs.record_handover,
+              defs.make_report, defs.send_report]
 
 
 def _name(fn) -> str:

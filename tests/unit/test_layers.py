@@ -35,7 +35,7 @@ def test_nothing_under_desk_imports_the_http_layer():
 
 # The layers of docs/architecture.md: what each group of modules must never import.
 CORE = ("desk.vocab", "desk.ids", "desk.clocks", "desk.policy", "desk.workdays", "desk.messages", "desk.refusals",
-        "desk.release_content", "desk.filetypes")
+        "desk.release_content", "desk.filetypes", "desk.periods")
 IO = ("sqlalchemy", "sqlmodel", "apprise", "httpx", "psycopg", "requests", "fastapi", "uvicorn", "desk.db",
       "desk.models", "desk.service", "desk.settings")
 FORBIDDEN = {

@@ -21,6 +21,8 @@ from desk.vocab import (
     MilestoneKey,
     MilestoneState,
     NotificationKind,
+    ReportKind,
+    ReportStatus,
     Role,
     Source,
 )
@@ -38,6 +40,8 @@ CATALOGS = [
     (MilestoneKey, labels.MILESTONES),
     (AuditAction, labels.AUDIT_ACTIONS),
     (Audience, labels.AUDIENCES),
+    (ReportKind, labels.REPORT_KINDS),
+    (ReportStatus, labels.REPORT_STATUSES),
 ]
 
 

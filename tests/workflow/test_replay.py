@@ -13,6 +13,7 @@ from temporalio.worker import Replayer
 
 from tests.helpers import HISTORY_DIR
 from workflows.incident import IncidentWorkflow
+from workflows.report import ReportWorkflow
 
 HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 
@@ -20,9 +21,9 @@ HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"incident-{path.stem}", path.read_text(encoding="utf-8"))
-    result = await Replayer(workflows=[IncidentWorkflow]).replay_workflow(history, raise_on_replay_failure=False)
+    result = await Replayer(workflows=[IncidentWorkflow, ReportWorkflow]).replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
 
 
 def test_there_are_histories_to_replay():
-    assert {p.stem for p in HISTORIES} >= {"full_life", "refused_actions"}
+    assert {p.stem for p in HISTORIES} >= {"full_life", "refused_actions", "report_weekly"}
