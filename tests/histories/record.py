@@ -17,6 +17,8 @@ from pathlib import Path
 from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
+from desk.db import session_scope
+from desk.models import Handover
 from desk.schedules import ensure_report_schedules, schedule_id
 from desk.temporal import SEARCH_ATTRIBUTES
 from tests.helpers import BIN, FAST, HISTORY_DIR, Receiver, eventually, make_settings, start_desk, workflow_id
@@ -99,8 +101,28 @@ async def _recent_action(handle) -> str:
     return actions[0].action.workflow_id if actions else ""
 
 
+async def scenario_handover(desk) -> str:
+    """交接班 handed over, not confirmed in time (the supervisor told), then confirmed late."""
+    r = await desk.http.post("/api/handovers", json={"incoming": "super", "remarks": "夜班注意网民留言"},
+                             headers=desk.auth("duty"))
+    assert r.status_code == 201, r.text
+    handover = r.json()
+    await asyncio.sleep(HANDOVER_CONFIRM_SECONDS + 3)  # escalated to the supervisor
+    r = await desk.http.post(f"/api/handovers/{handover['id']}/confirm", json={}, headers=desk.auth("super"))
+    assert r.status_code == 200, r.text
+    with session_scope(desk.database_url) as session:
+        handover_workflow = session.get(Handover, handover["id"]).workflow_id
+    assert await desk.client.get_workflow_handle(handover_workflow).result() == "super"
+    return handover_workflow
+
+
+# The handover scenario's policy: fast clocks, and a handover confirmed within seconds (30 minutes in the presets).
+HANDOVER_CONFIRM_SECONDS = 3
+HANDOVER_POLICY = f'\n[handover]\nconfirm_within = "{HANDOVER_CONFIRM_SECONDS}s"\nescalate_to = ["supervisor"]\n'
+
 SCENARIOS = [("full_life", scenario_full_life), ("refused_actions", scenario_refused_actions),
-             ("shared_duties", scenario_shared_duties), ("report_weekly", scenario_report_weekly)]
+             ("shared_duties", scenario_shared_duties), ("report_weekly", scenario_report_weekly),
+             ("handover", scenario_handover)]
 
 
 async def main(suffix: str = "", only: str = "") -> None:
@@ -113,10 +135,15 @@ async def main(suffix: str = "", only: str = "") -> None:
             if only and name != only:
                 continue
             tmp = Path(tempfile.mkdtemp())
-            settings = make_settings(tmp, None, policy=str(FAST), drill_policy=str(FAST))
+            policy = FAST
+            if name == "handover":
+                policy = tmp / "handover.toml"
+                policy.write_text(FAST.read_text(encoding="utf-8") + HANDOVER_POLICY, encoding="utf-8")
+            settings = make_settings(tmp, None, policy=str(policy), drill_policy=str(FAST))
             async for desk in start_desk(env.client, settings, f"sqlite:///{tmp / 'desk.db'}", Receiver()):
                 key = await scenario(desk)  # an incident's id, or a report run's workflow id
-                handle = env.client.get_workflow_handle(key if "-report-" in key else workflow_id(desk, key))
+                own_workflow = key.startswith("handover-") or "-report-" in key
+                handle = env.client.get_workflow_handle(key if own_workflow else workflow_id(desk, key))
                 history = await handle.fetch_history()
                 (HISTORY_DIR / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.helpers import HISTORY_DIR
+from workflows.handover import HandoverWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
 
@@ -21,9 +22,10 @@ HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"incident-{path.stem}", path.read_text(encoding="utf-8"))
-    result = await Replayer(workflows=[IncidentWorkflow, ReportWorkflow]).replay_workflow(history, raise_on_replay_failure=False)
+    replayer = Replayer(workflows=[IncidentWorkflow, ReportWorkflow, HandoverWorkflow])
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
 
 
 def test_there_are_histories_to_replay():
-    assert {p.stem for p in HISTORIES} >= {"full_life", "refused_actions", "report_weekly"}
+    assert {p.stem for p in HISTORIES} >= {"full_life", "refused_actions", "report_weekly", "handover"}
