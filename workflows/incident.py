@@ -920,8 +920,11 @@ class IncidentWorkflow(LegacyBranch):
                                                             "reason": msg.reason},
                          key=ids.merged_from_event_key(self._workflow_id(), msg.human_id), at=msg.at)
 
-    def _require_durable(self) -> None:
+    def _require_durable(self, *, shared: bool = False) -> None:
+        """A run started before "durable-delivery" cannot take the newer actions (links, merges, shared duties)."""
         if not self.durable:
+            if shared:
+                raise _reject("该事件的处理流程版本较旧，不支持配合单位和督办事项；请改用备注。", why.SHARED_UNSUPPORTED)
             raise _reject("该事件的处理流程版本较旧，不支持此操作；请改用备注。", why.OLD_RUN)
 
     def _require_not_merged(self) -> None:
@@ -950,7 +953,7 @@ class IncidentWorkflow(LegacyBranch):
     @add_support.validator
     def _validate_add_support(self, cmd: AddSupport) -> None:
         self._require_open()
-        self._require_durable_for_shared()
+        self._require_durable(shared=True)
         if cmd.party_code == self.state.facts.party_code:
             raise _reject("该单位是本事件的牵头单位，不能同时作为配合单位。", why.SUPPORT_IS_LEAD, INVALID,
                           party=cmd.party_code)
@@ -978,7 +981,7 @@ class IncidentWorkflow(LegacyBranch):
     @assign_task.validator
     def _validate_assign_task(self, cmd: AssignTask) -> None:
         self._require_open()
-        self._require_durable_for_shared()
+        self._require_durable(shared=True)
         if cmd.by_party and cmd.by_party != self.state.facts.party_code:
             raise _reject("只有牵头单位或督办人员可以交办督办事项。", why.TASK_NOT_LEAD)
         if cmd.party_code != self.state.facts.party_code and \
@@ -1063,10 +1066,6 @@ class IncidentWorkflow(LegacyBranch):
             names[facts.party_code] = facts.party_name
             return own.party, names.get(own.party, own.party)
         return facts.party_code, facts.party_name
-
-    def _require_durable_for_shared(self) -> None:
-        if not self.durable:
-            raise _reject("该事件的处理流程版本较旧，不支持配合单位和督办事项；请改用备注。", why.SHARED_UNSUPPORTED)
 
     @workflow.query(name="state")
     def current_state(self) -> IncidentState:
