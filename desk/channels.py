@@ -51,7 +51,8 @@ def masked(plugin) -> str:  # noqa: ANN001 (an apprise plugin)
 
 def tag_for(audience: str, party_code: str | None) -> str:
     return "supervisor" if audience == Audience.supervisor else \
-        f"{party_code}-leaders" if audience == Audience.leaders else str(party_code)
+        f"{party_code}-leaders" if audience == Audience.leaders else \
+        f"{party_code}-on-duty" if audience == Audience.on_duty else str(party_code)
 
 
 def all_channels(session: Session) -> list[NotificationChannel]:
@@ -65,13 +66,15 @@ def stored_tags(session: Session) -> set[str]:
 
 
 def add_channel(session: Session, *, audience: str, url: str, party_code: str | None = None,
-                user_id: int | None = None, label: str = "", actor: str) -> NotificationChannel:
+                user_id: int | None = None, label: str = "", actor: str, commit: bool = True) -> NotificationChannel:
     """Check and save a channel; the audit entry names its masked URL, never the URL."""
     if audience not in tuple(Audience):
         raise InvalidInput("请选择接收范围", code="channel.audience_unknown", field="audience")
     person = session.get(User, user_id) if user_id else None
     if user_id and person is None:
         raise InvalidInput("请从列表中选择人员", code="channel.person_unknown", field="user")
+    if audience == Audience.on_duty and person is None:
+        raise InvalidInput("“值班时本人接收”须选择一名人员", code="channel.person_missing", field="user")
     party_code = party_code or (person.party_code if person is not None else None)
     if audience != Audience.supervisor:
         if not party_code:
@@ -99,15 +102,17 @@ def add_channel(session: Session, *, audience: str, url: str, party_code: str | 
     session.flush()
     audit.record(session, actor=actor, action=AuditAction.channel_added, target=f"#{channel.id} {channel.tag}",
                  detail={"channel": channel.masked, "person": person.username if person else ""})
-    session.commit()
+    if commit:
+        session.commit()
     return channel
 
 
-def remove_channel(session: Session, channel: NotificationChannel, *, actor: str) -> None:
+def remove_channel(session: Session, channel: NotificationChannel, *, actor: str, commit: bool = True) -> None:
     audit.record(session, actor=actor, action=AuditAction.channel_removed, target=f"#{channel.id} {channel.tag}",
                  detail={"channel": channel.masked})
     session.delete(channel)
-    session.commit()
+    if commit:
+        session.commit()
 
 
 @dataclass

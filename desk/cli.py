@@ -305,24 +305,31 @@ def user_passwd(username: str = typer.Argument(..., help="login name")) -> None:
 def user_notify(username: str = typer.Argument(..., help="login name"),
                 clear: bool = typer.Option(False, "--clear", help="remove the person's own channel")) -> None:
     """Set the person's own notification URL (apprise: SMS gateway, personal WeCom/DingTalk, mailto://...). While they
-    are on duty (the roster), messages to their party reach them too. Asked for, not echoed: it holds a secret."""
-    import logging
+    are on duty (the roster), messages to their party reach them too. Asked for, not echoed: it holds a secret.
+    The same channel as "值班时本人接收" on the admin channels page: it replaces the person's on-duty channels."""
+    from sqlmodel import select
 
-    import apprise
-
+    from desk import channels
     from desk.db import init_db, session_scope
+    from desk.errors import DeskError
+    from desk.models import NotificationChannel
+    from desk.vocab import Audience
 
     url = "" if clear else typer.prompt("通知地址 / notify URL", hide_input=True).strip()
-    if url:
-        logging.getLogger("apprise").disabled = True  # it would print the URL, secret included
-        if apprise.Apprise.instantiate(url) is None:
-            _fail("apprise 无法使用该地址（服务未知或格式有误）/ apprise cannot use this URL (unknown service or malformed)")
     init_db()
     with session_scope() as session:
         user = _find_user(session, username)
-        user.notify_url = url
-        session.add(user)
-        session.commit()
+        old = session.exec(select(NotificationChannel).where(NotificationChannel.user_id == user.id,
+                                                             NotificationChannel.audience == Audience.on_duty)).all()
+        try:
+            if url:
+                channels.add_channel(session, audience=Audience.on_duty, url=url, user_id=user.id, actor="cli",
+                                     label="值班时本人接收", commit=False)
+            for channel in old:
+                channels.remove_channel(session, channel, actor="cli", commit=False)
+            session.commit()
+        except DeskError as exc:
+            _fail(str(exc))
     typer.echo(f"{username}: {'personal channel set' if url else 'personal channel removed'}")
 
 

@@ -72,9 +72,6 @@ class User(SQLModel, table=True):
     # In every token and session cookie; bumped by logout, a new password and disabling, which revokes them all.
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     phone: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": text("''")})
-    # The person's own apprise URL (SMS gateway, personal WeCom/DingTalk, e-mail): while they are on duty
-    # (DutyShift), messages to their party reach them too (activities/notify.py). Holds a secret: never shown.
-    notify_url: str = Field(default="", max_length=2000, sa_column_kwargs={"server_default": text("''")})
 
 
 class Incident(SQLModel, table=True):

@@ -24,9 +24,9 @@ from typing import Any
 from sqlmodel import Session, col, delete, select
 
 from desk.errors import InvalidInput, NotFound
-from desk.models import DutyShift, Party, User
+from desk.models import DutyShift, NotificationChannel, Party, User
 from desk.timefmt import SHANGHAI
-from desk.vocab import ON_CITY_DUTY, Role
+from desk.vocab import ON_CITY_DUTY, Audience, Role
 
 # What the party column says for the city's own duty office (a shift with no party).
 CITY_NAMES = ("市值班室", "市政府总值班室", "市值班", "city")
@@ -498,10 +498,12 @@ def shifts_between(session: Session, start: datetime, end: datetime, *, party: s
     if party is not None:
         query = query.where(DutyShift.party_code == party)
     names = {p.code: p.name for p in session.exec(select(Party)).all()}
+    found = session.exec(query).all()
+    own = set(own_channels(session, [u.id for _, u in found if u.id]))
     views = [ShiftView(id=s.id or 0, party_code=s.party_code, party_name=names.get(s.party_code or "", ""),
                        username=u.username, person=person_name(u), phone=s.phone or u.phone, starts_at=s.starts_at,
-                       ends_at=s.ends_at, personal_channel=bool(u.notify_url))
-             for s, u in session.exec(query).all()]
+                       ends_at=s.ends_at, personal_channel=u.id in own)
+             for s, u in found]
     views.sort(key=lambda v: (v.party_code is not None, v.party_code or "", v.starts_at, v.person))
     return views
 
@@ -514,7 +516,7 @@ class OnDuty:
     username: str
     person: str
     phone: str
-    notify_url: str  # the person's own apprise URL ("" if they have none)
+    notify_urls: list[str]  # the person's own apprise URLs (their on-duty channels on the admin pages)
 
 
 def recipients_on_duty(session: Session, *, party: str | None, at: datetime) -> list[OnDuty]:
@@ -522,9 +524,24 @@ def recipients_on_duty(session: Session, *, party: str | None, at: datetime) -> 
     query = select(DutyShift, User).join(User, col(User.id) == DutyShift.user_id).where(
         col(DutyShift.starts_at) <= at, col(DutyShift.ends_at) > at, User.active == True)  # noqa: E712
     query = query.where(col(DutyShift.party_code).is_(None) if party is None else DutyShift.party_code == party)
+    found = session.exec(query.order_by(col(DutyShift.starts_at))).all()
+    urls = own_channels(session, [u.id for _, u in found if u.id])
     return [OnDuty(user_id=u.id or 0, username=u.username, person=person_name(u), phone=s.phone or u.phone,
-                   notify_url=u.notify_url)
-            for s, u in session.exec(query.order_by(col(DutyShift.starts_at))).all()]
+                   notify_urls=urls.get(u.id or 0, []))
+            for s, u in found]
+
+
+def own_channels(session: Session, user_ids: list[int]) -> dict[int, list[str]]:
+    """Each person's own on-duty channels (``NotificationChannel`` rows for the person, audience on_duty): the one
+    place a person's URL is kept, added on the admin channels page or with ``opinion-desk user notify-url``."""
+    if not user_ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    for user_id, url in session.exec(select(NotificationChannel.user_id, NotificationChannel.url).where(
+            col(NotificationChannel.user_id).in_(user_ids), NotificationChannel.audience == Audience.on_duty)
+            .order_by(col(NotificationChannel.id))).all():
+        out.setdefault(user_id or 0, []).append(url)
+    return out
 
 
 def personal_urls_on_duty(session: Session, *, tags: Iterable[str], at: datetime) -> list[tuple[str, str]]:
@@ -533,7 +550,7 @@ def personal_urls_on_duty(session: Session, *, tags: Iterable[str], at: datetime
     for tag in dict.fromkeys(tags):
         if session.get(Party, tag) is None:
             continue
-        out += [(tag, p.notify_url) for p in recipients_on_duty(session, party=tag, at=at) if p.notify_url]
+        out += [(tag, url) for p in recipients_on_duty(session, party=tag, at=at) for url in p.notify_urls]
     return out
 
 

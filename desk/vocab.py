@@ -199,6 +199,8 @@ class Audience(StrEnum):
     party = "party"  # the party's own messages (tag: its code)
     leaders = "leaders"  # the party's leadership, on breach (tag: <code>-leaders)
     supervisor = "supervisor"  # the city supervisor (tag: supervisor)
+    on_duty = "on_duty"  # a person's own channel: their party's messages while they are on duty (tag: <code>-on-duty,
+    # which no ladder sends to; delivery looks the person up in the roster, desk.roster.personal_urls_on_duty)
 
 
 class AuditAction(StrEnum):

@@ -148,6 +148,7 @@ AUDIENCES = {
     Audience.party: N_("The party's reminders and escalations"),
     Audience.leaders: N_("The party's leadership (on a missed deadline)"),
     Audience.supervisor: N_("The city supervisor"),
+    Audience.on_duty: N_("The person themself, while on duty (the roster)"),
 }
 AUDIT_ACTIONS = {
     AuditAction.login_success: N_("Logged in"),
@@ -240,6 +241,7 @@ ERROR_MESSAGES = {
                        "the party."),
     "channel.audience_unknown": N_("Reaches: choose whom the channel reaches."),
     "channel.person_unknown": N_("Person: choose a person from the list."),
+    "channel.person_missing": N_("Person: a channel reaching a person while on duty needs the person; choose them."),
     "channel.party_missing": N_("Party: a channel for a party or its leadership belongs to one party; choose it."),
     "channel.url_missing": N_("Notification URL: enter an apprise URL, such as wecombot://…, dingtalk://… or "
                               "mailto://…"),

@@ -12,11 +12,12 @@ from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import Notifier, load_channels
-from desk import roster
+from desk import channels, roster
 from desk.db import init_db, session_scope
 from desk.messages import Deliver
 from desk.models import DutyShift, NotificationDelivery, User
 from desk.timefmt import SHANGHAI
+from desk.vocab import Audience
 from tests.helpers import add_incident, add_users
 
 HEADER = ["日期", "开始时间", "结束时间", "单位", "值班人员", "电话"]
@@ -33,13 +34,19 @@ def xlsx(rows: list[list]) -> bytes:
 
 
 def with_liaisons(database_url: str, receiver=None) -> None:  # noqa: ANN001 (a Receiver)
-    """The test users, and two more liaisons of 巴州区 with channels of their own on the receiver."""
+    """The test users, and two more liaisons of 巴州区 with channels of their own on the receiver (added the way
+    the admin channels page adds them: 值班时本人接收)."""
     add_users(database_url)
     with session_scope(database_url) as s:
         hashed = s.exec(select(User.password_hash).where(User.username == "bazhou")).one()  # no second argon2 run
         for name, display in (("bz-day", "白班联络员"), ("bz-night", "夜班联络员")):
-            s.add(User(username=name, display_name=display, password_hash=hashed, role="responder",
-                       party_code="bazhou", notify_url=receiver.url(name) if receiver else ""))
+            person = User(username=name, display_name=display, password_hash=hashed, role="responder",
+                          party_code="bazhou")
+            s.add(person)
+            s.flush()
+            if receiver:
+                channels.add_channel(s, audience=Audience.on_duty, url=receiver.url(name), user_id=person.id,
+                                     actor="admin", commit=False)
         s.commit()
 
 
@@ -121,9 +128,42 @@ async def test_a_breach_to_a_party_reaches_its_liaison_on_duty_and_not_the_one_o
     assert len(receiver.tagged("bazhou")) == 1  # the party's own channel as before
     personal = [r for r in delivered.results if "bz-night" in r.channel]
     assert [r.status for r in personal] == ["delivered"]  # its own row in the attempt log the workflow writes
-    # Retried (the activity ran again): the ledger has it, the liaison is not sent it twice.
+    # Retried (the activity ran again, its first report lost): the ledger has it, the liaison is not sent it
+    # twice, and the delivery is reported as the ledger holds it.
     again = await ActivityEnvironment().run(notifier.deliver, breach)
-    assert len(receiver.tagged("bz-night")) == 1 and {r.status for r in again.results} == {"already"}
+    assert len(receiver.tagged("bz-night")) == 1 and {r.status for r in again.results} == {"delivered"}
     with session_scope(database_url) as s:
         ledger = s.exec(select(NotificationDelivery.channel_id)).all()
     assert len(ledger) == 4  # three tags' channels and the liaison's own
+
+
+def test_a_persons_own_url_set_from_the_command_line_is_their_on_duty_channel_on_the_admin_page(
+        database_url, monkeypatch, receiver):
+    """One place for a person's URL: `opinion-desk user notify` writes the same channel the admin page shows
+    (值班时本人接收), replacing the old one; --clear removes it."""
+    from typer.testing import CliRunner
+
+    from desk.cli import app
+    from desk.models import NotificationChannel
+    from desk.settings import get_settings
+
+    init_db(database_url)
+    with_liaisons(database_url)
+    monkeypatch.setenv("DESK_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        def own() -> list[tuple[str, str, str]]:
+            with session_scope(database_url) as s:
+                return [(c.audience, c.tag, c.url) for c in s.exec(select(NotificationChannel).join(
+                    User, User.id == NotificationChannel.user_id).where(User.username == "bz-night")).all()]
+
+        for url in (receiver.url("old"), receiver.url("bz-night")):
+            done = CliRunner().invoke(app, ["user", "notify", "bz-night"], input=url + "\n")
+            assert done.exit_code == 0, done.output
+        assert own() == [("on_duty", "bazhou-on-duty", receiver.url("bz-night"))]
+        bad = CliRunner().invoke(app, ["user", "notify", "bz-night"], input="not-a-url\n")
+        assert bad.exit_code != 0 and "apprise" in bad.output and own() != []  # refused, the old one kept
+        done = CliRunner().invoke(app, ["user", "notify", "bz-night", "--clear"])
+        assert done.exit_code == 0 and own() == []
+    finally:
+        get_settings.cache_clear()

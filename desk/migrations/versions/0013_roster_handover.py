@@ -23,10 +23,6 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     present = sa.inspect(op.get_bind())
-    if not any(c['name'] == 'notify_url' for c in present.get_columns('user')):
-        with op.batch_alter_table('user', schema=None) as batch_op:
-            batch_op.add_column(sa.Column('notify_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False,
-                                          server_default=''))
     with op.batch_alter_table('notificationdelivery', schema=None) as batch_op:
         batch_op.alter_column('incident_id', existing_type=sa.Integer(), nullable=True)
     if not present.has_table('dutyshift'):
@@ -78,5 +74,3 @@ def downgrade() -> None:
     op.execute("DELETE FROM notificationdelivery WHERE incident_id IS NULL")
     with op.batch_alter_table('notificationdelivery', schema=None) as batch_op:
         batch_op.alter_column('incident_id', existing_type=sa.Integer(), nullable=False)
-    with op.batch_alter_table('user', schema=None) as batch_op:
-        batch_op.drop_column('notify_url')
