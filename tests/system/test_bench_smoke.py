@@ -24,6 +24,7 @@ CASES = {
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # each benchmark makes its own database, whichever the test pass is: run once, not twice
 @pytest.mark.parametrize("name", list(CASES))
 def test_benchmark_prints_its_figures(name):
     extra, figures = CASES[name]
