@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, column, literal_column, table, text, union_all
+from sqlalchemy import Integer, bindparam, column, func, literal_column, table, text, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
@@ -129,7 +129,7 @@ def _pg_like(q: str) -> str:
     return "LIKE" if q.lower() == q.upper() else "ILIKE"
 
 
-def _document_contains(q: str, dialect: str) -> ColumnElement[bool]:
+def _document_contains(q: str, dialect: str) -> Any:
     """The incident's own document contains ``q``: looked up by key for each incident it is asked of (a
     correlated subquery the planner cannot turn into a scan of every document)."""
     if dialect == "sqlite":  # FTS5's MATCH restricted to one rowid still reads whole doclists: LIKE the content
@@ -147,31 +147,48 @@ def _urgency(entity: Any) -> tuple[Any, ...]:
     return col(entity.next_due_at).is_(None), col(entity.next_due_at), col(entity.id).desc()
 
 
-def urgent_first(query: Any, filters: SearchFilters, dialect: str, *, offset: int = 0, limit: int) -> Any:
+PROBE_AT_MOST = 2000  # SQLite: fewer incidents than this left by the other filters are checked one by one
+
+
+def urgent_first(session: Session, query: Any, filters: SearchFilters, *, offset: int = 0, limit: int) -> Any:
     """One page of ``query`` (a select over Incident) narrowed by the checked filters, the most urgent first:
     the nearest open deadline first, then the incidents without one, the newest first (by id).
 
     With a query, each half is read in its own order and stopped at ``offset + limit`` rows, then the two are
     merged: the incidents with a deadline (few: the open ones) by ix_incident_next_due, each checked against
-    its own document; the others newest first, SQLite's FTS5 index driving (its rowids in descending order).
+    its own document; the others newest first. For those, PostgreSQL's planner chooses between the primary
+    key and the trigram index by its statistics. SQLite has none for FTS5, so it counts (up to PROBE_AT_MOST): a
+    rare word (three characters or more) takes its few matches from the index; else, when the other filters
+    leave few incidents, each is checked against its document; else the FTS5 index drives, newest first.
     """
+    dialect = session.get_bind().dialect.name
     query = filtered(query, replace(filters, q=""), dialect)
     if not filters.q:
         return query.order_by(*_urgency(Incident)).offset(offset).limit(limit)
     n = offset + limit
-    due = query.where(col(Incident.next_due_at).is_not(None), _document_contains(filters.q, dialect))
+    rare = dialect == "sqlite" and len(filters.q) >= TRIGRAM and _fewer_than(
+        session, select(column("id")).select_from(matching_ids(filters.q, dialect).subquery()), PROBE_AT_MOST)
+    due = query.where(col(Incident.next_due_at).is_not(None),
+                      matching(filters.q, dialect) if rare else _document_contains(filters.q, dialect))
     rest = query.where(col(Incident.next_due_at).is_(None))
     rest_order: Any = col(Incident.id).desc()
-    if dialect == "sqlite":  # "+": SQLite must not turn this round and probe the index once per incident
+    if dialect != "sqlite" or rare:  # SQLite: a rare word, its few matches from the index
+        rest = rest.where(matching(filters.q, dialect))
+    elif _fewer_than(session, rest.with_only_columns(col(Incident.id)), PROBE_AT_MOST):
+        rest = rest.where(_document_contains(filters.q, dialect))
+    else:  # "+": SQLite must not turn the join round and ask the index once per incident
         rest = rest.select_from(_FTS.join(Incident, col(Incident.id) == literal_column(f"+{TABLE}.rowid"))) \
             .where(_fts_match(filters.q))
         rest_order = _FTS.c.rowid.desc()
-    else:  # PostgreSQL: the primary key newest first, or the trigram index, as its statistics say
-        rest = rest.where(matching(filters.q, dialect))
     due = due.order_by(col(Incident.next_due_at), col(Incident.id).desc()).limit(n)
     rest = rest.order_by(rest_order).limit(n)
     page = aliased(Incident, union_all(select(due.subquery()), select(rest.subquery())).subquery())
     return select(page).order_by(*_urgency(page)).offset(offset).limit(limit)
+
+
+def _fewer_than(session: Session, query: Any, n: int) -> bool:
+    """Whether ``query`` has fewer than ``n`` rows (it reads at most ``n``)."""
+    return session.exec(select(func.count()).select_from(query.limit(n).subquery())).one() < n
 
 
 def _fts_match(q: str) -> Any:

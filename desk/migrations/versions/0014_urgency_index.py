@@ -1,5 +1,6 @@
-"""The incidents with a deadline, in deadline order: an index on next_due_at, so the list and search read the
-few incidents with an open deadline in order instead of sorting every match (desk/search.py, urgent_first).
+"""The incidents with a deadline, in deadline order: a partial index on next_due_at (only the incidents that
+have one), so the list and search read the few with an open deadline in order instead of sorting every match
+(desk/search.py, urgent_first).
 
 Revision ID: 0014
 Revises: 0013
@@ -20,7 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     if not any(i['name'] == 'ix_incident_next_due' for i in sa.inspect(op.get_bind()).get_indexes('incident')):
-        op.create_index('ix_incident_next_due', 'incident', ['next_due_at'], unique=False)
+        op.create_index('ix_incident_next_due', 'incident', ['next_due_at'], unique=False,
+                        sqlite_where=sa.text('next_due_at IS NOT NULL'),
+                        postgresql_where=sa.text('next_due_at IS NOT NULL'))
 
 
 def downgrade() -> None:
