@@ -24,8 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, column, func, literal_column, table, text, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import Integer, bindparam, column, func, literal_column, table, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -143,36 +142,51 @@ def _document_contains(q: str, dialect: str) -> Any:
 _FTS = table(TABLE, column("rowid", Integer))
 
 
-def _urgency(entity: Any) -> tuple[Any, ...]:
-    return col(entity.next_due_at).is_(None), col(entity.next_due_at), col(entity.id).desc()
-
-
 PROBE_AT_MOST = 2000  # SQLite: fewer incidents than this left by the other filters are checked one by one
 
 
-def urgent_first(session: Session, query: Any, filters: SearchFilters, *, offset: int = 0, limit: int) -> Any:
+def urgent_first(session: Session, query: Any, filters: SearchFilters, *, offset: int = 0,
+                 limit: int) -> list[Incident]:
     """One page of ``query`` (a select over Incident) narrowed by the checked filters, the most urgent first:
     the nearest open deadline first, then the incidents without one, the newest first (by id).
 
-    With a query, each half is read in its own order and stopped at ``offset + limit`` rows, then the two are
-    merged: the incidents with a deadline (few: the open ones) by ix_incident_next_due, each checked against
-    its own document; the others newest first. For those, PostgreSQL's planner chooses between the primary
-    key and the trigram index by its statistics. SQLite has none for FTS5, so it counts (up to PROBE_AT_MOST): a
-    rare word (three characters or more) takes its few matches from the index; else, when the other filters
-    leave few incidents, each is checked against its document; else the FTS5 index drives, newest first.
+    With a query, the two halves are read apart (halves()), each in its own order, and the second only for
+    what the first leaves of the page."""
+    dialect = session.get_bind().dialect.name
+    if not filters.q:
+        query = filtered(query, filters, dialect)
+        return list(session.exec(query.order_by(col(Incident.next_due_at).is_(None), col(Incident.next_due_at),
+                                                col(Incident.id).desc()).offset(offset).limit(limit)).all())
+    due, rest = halves(session, query, filters, offset + limit)
+    rows = list(session.exec(due).all())
+    if len(rows) < offset + limit:
+        rows += session.exec(rest.limit(offset + limit - len(rows))).all()
+    return rows[offset:offset + limit]
+
+
+def halves(session: Session, query: Any, filters: SearchFilters, n: int) -> tuple[Any, Any]:
+    """The first ``n`` matches of the query with a deadline (nearest first), and of those without (newest
+    first): each stops at ``n`` rows, so a common word does not sort all its matches.
+
+    The incidents with a deadline (few: the open ones) are read by ix_incident_next_due, each checked against
+    its own document. The others: PostgreSQL's planner chooses between the primary key (newest first, each
+    checked) and the trigram index by its statistics. SQLite has none for FTS5, so it counts up to
+    PROBE_AT_MOST: a rare word (three characters or more) takes its few matches from the index; else, when the
+    other filters leave few incidents, each is checked against its document; else the FTS5 index drives,
+    newest first (it gives its rowids in descending order).
     """
     dialect = session.get_bind().dialect.name
     query = filtered(query, replace(filters, q=""), dialect)
-    if not filters.q:
-        return query.order_by(*_urgency(Incident)).offset(offset).limit(limit)
-    n = offset + limit
     rare = dialect == "sqlite" and len(filters.q) >= TRIGRAM and _fewer_than(
         session, select(column("id")).select_from(matching_ids(filters.q, dialect).subquery()), PROBE_AT_MOST)
     due = query.where(col(Incident.next_due_at).is_not(None),
                       matching(filters.q, dialect) if rare else _document_contains(filters.q, dialect))
-    rest = query.where(col(Incident.next_due_at).is_(None))
+    # SQLite: "+" keeps it from reading every incident without a deadline through ix_incident_status_next_due
+    # (a skip-scan over both statuses) when another filter's index leaves far fewer
+    rest = query.where(literal_column("+incident.next_due_at").is_(None) if dialect == "sqlite"
+                       else col(Incident.next_due_at).is_(None))
     rest_order: Any = col(Incident.id).desc()
-    if dialect != "sqlite" or rare:  # SQLite: a rare word, its few matches from the index
+    if dialect != "sqlite" or rare:
         rest = rest.where(matching(filters.q, dialect))
     elif _fewer_than(session, rest.with_only_columns(col(Incident.id)), PROBE_AT_MOST):
         rest = rest.where(_document_contains(filters.q, dialect))
@@ -180,10 +194,8 @@ def urgent_first(session: Session, query: Any, filters: SearchFilters, *, offset
         rest = rest.select_from(_FTS.join(Incident, col(Incident.id) == literal_column(f"+{TABLE}.rowid"))) \
             .where(_fts_match(filters.q))
         rest_order = _FTS.c.rowid.desc()
-    due = due.order_by(col(Incident.next_due_at), col(Incident.id).desc()).limit(n)
-    rest = rest.order_by(rest_order).limit(n)
-    page = aliased(Incident, union_all(select(due.subquery()), select(rest.subquery())).subquery())
-    return select(page).order_by(*_urgency(page)).offset(offset).limit(limit)
+    return (due.order_by(col(Incident.next_due_at), col(Incident.id).desc()).limit(n),
+            rest.order_by(rest_order).limit(n))
 
 
 def _fewer_than(session: Session, query: Any, n: int) -> bool:

@@ -67,8 +67,7 @@ def list_incidents(
         now = utcnow()
         is_overdue = (Incident.status == "open") & (col(Incident.next_due_at) <= now)
         query = query.where(is_overdue if overdue else ~is_overdue)
-    query = search.urgent_first(session, query, filters, offset=offset, limit=limit)
-    rows = session.exec(query).all()
+    rows = search.urgent_first(session, query, filters, offset=offset, limit=limit)
     return incidents_out(session, list(rows))
 
 

@@ -243,8 +243,7 @@ def list_incidents(request: Request, status: str = "open", user: User = Depends(
         except DeskError as exc:
             errors = views.desk_error_messages(exc, _)
         else:
-            query = search.urgent_first(session, visible_to(select(Incident), user), filters, limit=200)
-            rows = list(session.exec(query).all())
+            rows = search.urgent_first(session, visible_to(select(Incident), user), filters, limit=200)
     kept = {name: value for name, value in values.items() if value}
     filters_nav = [(urlencode({**kept, "status": code}), label, code == status) for code, label in
                    [*((s, _(labels.STATUSES[s])) for s in IncidentStatus), ("all", _("All"))]]
