@@ -77,6 +77,10 @@ class User(SQLModel, table=True):
 class Incident(SQLModel, table=True):
     __table_args__ = (
         Index("ix_incident_status_next_due", "status", "next_due_at"),
+        # The list's urgency order: the incidents with an open deadline, nearest first (desk/search.py). Partial:
+        # only those (few), so no plan reads it for the many without a deadline.
+        Index("ix_incident_next_due", "next_due_at", sqlite_where=text("next_due_at IS NOT NULL"),
+              postgresql_where=text("next_due_at IS NOT NULL")),
         Index("ix_incident_party_detected", "party_code", "detected_at"),
         # Assessment: the period's incidents per party, index-only (desk/stats/queries.py).
         Index("ix_incident_party_period", "party_code", "detected_at", "drill", "level"),

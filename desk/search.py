@@ -8,17 +8,23 @@ trigram index). Chinese has no spaces between words, so a query is matched as a 
 Trigrams need three characters. A shorter query (a two-character word such as 燃气 is common) is a LIKE
 over the same documents: a scan, measured by `python -m bench search`.
 
+A page of results (urgent_first) is read in the list's order and stops at the page's end, so a common word
+(燃气 is in a quarter of the board's documents) reads about one page of matches instead of sorting all of them:
+the incidents with an open deadline (a few hundred; ix_incident_next_due) are checked one by one against their
+document, the others are read newest first (SQLite: the FTS5 index gives its rowids in descending order;
+PostgreSQL: the planner walks the primary key or the trigram index, whichever its statistics favour).
+
 The document is rewritten by whoever writes what it holds, in the same transaction: opening (title and
 summary) and the recorder when a note or a release reaches the timeline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, column, text
+from sqlalchemy import Integer, bindparam, column, func, literal_column, table, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -98,17 +104,111 @@ def matching(q: str, dialect: str) -> ColumnElement[bool]:
     return col(Incident.id).in_(matching_ids(q, dialect))
 
 
+def _unique(name: str, value: str) -> Any:
+    """A parameter named apart from its namesakes: the same test may appear twice in one statement."""
+    return bindparam(name, value, unique=True)
+
+
 def matching_ids(q: str, dialect: str) -> Any:
     """The statement selecting the ids of the documents that contain ``q``."""
     if dialect == "sqlite":
         if len(q) >= TRIGRAM:  # the index: the query as one phrase (its quotes doubled)
             return text(f"SELECT rowid AS id FROM {TABLE} WHERE {TABLE} MATCH :phrase").bindparams(
-                phrase='"' + q.replace('"', '""') + '"').columns(_ID)
+                _unique("phrase", '"' + q.replace('"', '""') + '"')).columns(_ID)
         return text(f"SELECT rowid AS id FROM {TABLE} WHERE (title || ' ' || summary || ' ' || notes || ' ' || releases)"
-                    " LIKE :pattern ESCAPE '\\'").bindparams(pattern=_like_pattern(q)).columns(_ID)
-    # PostgreSQL: ILIKE uses the trigram index from three characters on, and scans below that.
-    return text(f"SELECT incident_id AS id FROM {TABLE} WHERE document ILIKE :pattern").bindparams(
-        pattern=_like_pattern(q)).columns(_ID)
+                    " LIKE :pattern ESCAPE '\\'").bindparams(_unique("pattern", _like_pattern(q))).columns(_ID)
+    # PostgreSQL: (I)LIKE uses the trigram index from three characters on, and scans below that.
+    return text(f"SELECT incident_id AS id FROM {TABLE} WHERE document {_pg_like(q)} :pattern").bindparams(
+        _unique("pattern", _like_pattern(q))).columns(_ID)
+
+
+def _pg_like(q: str) -> str:
+    """ILIKE for a query with letters that have a case; LIKE gives the same answer for one without (Chinese),
+    and a scan with LIKE takes a third of the time."""
+    return "LIKE" if q.lower() == q.upper() else "ILIKE"
+
+
+def _document_contains(q: str, dialect: str) -> Any:
+    """The incident's own document contains ``q``: looked up by key for each incident it is asked of (a
+    correlated subquery the planner cannot turn into a scan of every document)."""
+    if dialect == "sqlite":  # FTS5's MATCH restricted to one rowid still reads whole doclists: LIKE the content
+        return text(f"EXISTS (SELECT 1 FROM {TABLE} WHERE {TABLE}.rowid = incident.id AND "
+                    f"({TABLE}.title || ' ' || {TABLE}.summary || ' ' || {TABLE}.notes || ' ' || "
+                    f"{TABLE}.releases) LIKE :pattern ESCAPE '\\')").bindparams(_unique("pattern", _like_pattern(q)))
+    return text(f"coalesce((SELECT {TABLE}.document {_pg_like(q)} :pattern FROM {TABLE} "
+                f"WHERE {TABLE}.incident_id = incident.id), false)").bindparams(_unique("pattern", _like_pattern(q)))
+
+
+_FTS = table(TABLE, column("rowid", Integer))
+
+
+PROBE_AT_MOST = 2000  # SQLite: fewer incidents than this left by the other filters are checked one by one
+
+
+def urgent_first(session: Session, query: Any, filters: SearchFilters, *, offset: int = 0,
+                 limit: int) -> list[Incident]:
+    """One page of ``query`` (a select over Incident) narrowed by the checked filters, the most urgent first:
+    the nearest open deadline first, then the incidents without one, the newest first (by id).
+
+    With a query, the two halves are read apart (halves()), each in its own order, and the second only for
+    what the first leaves of the page."""
+    dialect = session.get_bind().dialect.name
+    if not filters.q:
+        query = filtered(query, filters, dialect)
+        return list(session.exec(query.order_by(col(Incident.next_due_at).is_(None), col(Incident.next_due_at),
+                                                col(Incident.id).desc()).offset(offset).limit(limit)).all())
+    due, rest = halves(session, query, filters, offset + limit)
+    rows = list(session.exec(due).all())
+    if len(rows) < offset + limit:
+        rows += session.exec(rest.limit(offset + limit - len(rows))).all()
+    return rows[offset:offset + limit]
+
+
+def halves(session: Session, query: Any, filters: SearchFilters, n: int) -> tuple[Any, Any]:
+    """The first ``n`` matches of the query with a deadline (nearest first), and of those without (newest
+    first): each stops at ``n`` rows, so a common word does not sort all its matches.
+
+    The incidents with a deadline (few: the open ones) are read by ix_incident_next_due, each checked against
+    its own document. The others: PostgreSQL's planner chooses between the primary key (newest first, each
+    checked) and the trigram index by its statistics. SQLite has none for FTS5, so it counts up to
+    PROBE_AT_MOST: a rare word (three characters or more) takes its few matches from the index; else, when the
+    other filters leave few incidents, each is checked against its document; else the FTS5 index drives,
+    newest first (it gives its rowids in descending order).
+    """
+    dialect = session.get_bind().dialect.name
+    query = filtered(query, replace(filters, q=""), dialect)
+    rare = dialect == "sqlite" and len(filters.q) >= TRIGRAM and _fewer_than(
+        session, select(column("id")).select_from(matching_ids(filters.q, dialect).subquery()), PROBE_AT_MOST)
+    due = query.where(col(Incident.next_due_at).is_not(None),
+                      matching(filters.q, dialect) if rare else _document_contains(filters.q, dialect))
+    # SQLite: "+" keeps it from reading every incident without a deadline through ix_incident_status_next_due
+    # (a skip-scan over both statuses) when another filter's index leaves far fewer
+    rest = query.where(literal_column("+incident.next_due_at").is_(None) if dialect == "sqlite"
+                       else col(Incident.next_due_at).is_(None))
+    rest_order: Any = col(Incident.id).desc()
+    if dialect != "sqlite" or rare:
+        rest = rest.where(matching(filters.q, dialect))
+    elif _fewer_than(session, rest.with_only_columns(col(Incident.id)), PROBE_AT_MOST):
+        rest = rest.where(_document_contains(filters.q, dialect))
+    else:  # "+": SQLite must not turn the join round and ask the index once per incident
+        rest = rest.select_from(_FTS.join(Incident, col(Incident.id) == literal_column(f"+{TABLE}.rowid"))) \
+            .where(_fts_match(filters.q))
+        rest_order = _FTS.c.rowid.desc()
+    return (due.order_by(col(Incident.next_due_at), col(Incident.id).desc()).limit(n),
+            rest.order_by(rest_order).limit(n))
+
+
+def _fewer_than(session: Session, query: Any, n: int) -> bool:
+    """Whether ``query`` has fewer than ``n`` rows (it reads at most ``n``)."""
+    return session.exec(select(func.count()).select_from(query.limit(n).subquery())).one() < n
+
+
+def _fts_match(q: str) -> Any:
+    """SQLite: the search table's rows whose document contains ``q`` (the index from three characters on)."""
+    if len(q) >= TRIGRAM:
+        return text(f"{TABLE} MATCH :phrase").bindparams(_unique("phrase", '"' + q.replace('"', '""') + '"'))
+    return text(f"({TABLE}.title || ' ' || {TABLE}.summary || ' ' || {TABLE}.notes || ' ' || {TABLE}.releases)"
+                " LIKE :pattern ESCAPE '\\'").bindparams(_unique("pattern", _like_pattern(q)))
 
 
 # --- the documents --------------------------------------------------------------------------------------

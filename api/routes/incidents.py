@@ -61,15 +61,13 @@ def list_incidents(
         q=q, detected_from=detected_from, detected_to=detected_to, party=party, status=status,
         level=level.value if level else None, source=source.value if source else None))
     query = visible_to(select(Incident), user)
-    query = search.filtered(query, filters, session.get_bind().dialect.name)
     if drill is not None:
         query = query.where(Incident.drill == drill)
     if overdue is not None:
         now = utcnow()
         is_overdue = (Incident.status == "open") & (col(Incident.next_due_at) <= now)
         query = query.where(is_overdue if overdue else ~is_overdue)
-    query = query.order_by(col(Incident.next_due_at).is_(None), col(Incident.next_due_at), col(Incident.id).desc())
-    rows = session.exec(query.offset(offset).limit(limit)).all()
+    rows = search.urgent_first(session, query, filters, offset=offset, limit=limit)
     return incidents_out(session, list(rows))
 
 

@@ -243,9 +243,7 @@ def list_incidents(request: Request, status: str = "open", user: User = Depends(
         except DeskError as exc:
             errors = views.desk_error_messages(exc, _)
         else:
-            query = visible_to(select(Incident), user)
-            query = search.filtered(query, filters, session.get_bind().dialect.name)
-            rows = list(session.exec(_urgent_first(query).limit(200)).all())
+            rows = search.urgent_first(session, visible_to(select(Incident), user), filters, limit=200)
     kept = {name: value for name, value in values.items() if value}
     filters_nav = [(urlencode({**kept, "status": code}), label, code == status) for code, label in
                    [*((s, _(labels.STATUSES[s])) for s in IncidentStatus), ("all", _("All"))]]

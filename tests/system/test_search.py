@@ -94,3 +94,26 @@ async def test_bad_search_input_is_refused_with_a_sentence(desk):
     assert "结束日期早于开始日期" in r.text
     r = await desk.http.get("/api/incidents", params={"detected_from": "昨天"}, headers=desk.auth("duty"))
     assert r.status_code == 422
+
+
+async def test_a_search_comes_in_the_lists_order_and_its_pages_join_up(desk):
+    """Open incidents (with a deadline) are read apart from the others (closed: none), and merged: the results
+    are in the list's order (the nearest deadline first, then newest first) and pages follow on across the two."""
+    ids = [await _opened(desk, title=f"燃气泄漏{n}", level=level) for n, level in enumerate(("IV", "III", "IV", "II", "IV"))]
+    await _opened(desk, title="道路积水")
+    for iid in (ids[0], ids[2]):
+        r = await desk.http.post(f"/api/incidents/{iid}/releases", json={"channel": "政务微博"}, headers=desk.auth("bazhou"))
+        assert r.status_code == 200, r.text
+        r = await desk.http.post(f"/api/incidents/{iid}/close", json={"reason": "处置完毕"}, headers=desk.auth("super"))
+        assert r.status_code == 200, r.text
+
+    async def listed_in_order():
+        in_list = [i for i in await _ids(desk) if i in ids]
+        return in_list[-2:] == [ids[2], ids[0]] and in_list  # the closed ones last, the newer first
+
+    in_list = await eventually(listed_in_order)
+    assert await _ids(desk, q="燃气") == in_list
+    assert await _ids(desk, q="燃气泄漏") == in_list
+    pages = [await _ids(desk, q="燃气", limit=2, offset=offset) for offset in (0, 2, 4)]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert [i for page in pages for i in page] == in_list
