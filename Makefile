@@ -27,7 +27,7 @@ lock: $(STAMP)
 up: $(STAMP)
 	$(VENV)/bin/opinion-desk up
 
-## Lint (ruff) and type-check (mypy: desk, workflows, activities), then the whole test suite: on SQLite, then on
+## Lint (ruff) and type-check (mypy: desk, workflows, activities, api), then the whole test suite: on SQLite, then on
 ## the PostgreSQL at 127.0.0.1:5432 (database `test`)
 test: $(STAMP) system-deps lint
 	$(PY) -m pytest

@@ -128,8 +128,10 @@ def create_app(settings: Settings | None = None, *, client: Client | None = None
         drill_policy=configured_policy(settings.drill_policy, settings.holidays),
         public_url=settings.resolved_public_url,
     )
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(OperationalError, database_unavailable)
+    # exception_handler(...)(handler), not add_exception_handler: the same registration, typed for a handler of one
+    # exception class (Starlette's add_exception_handler wants one that takes any Exception).
+    app.exception_handler(RequestValidationError)(validation_error)
+    app.exception_handler(OperationalError)(database_unavailable)
     app.add_exception_handler(DeskError, desk_error)
     app.state.blobs = blob_store(settings.data_dir)
     # An upload may carry its files in one body: the cap at the door is theirs, the size of each is checked after.

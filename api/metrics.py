@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from desk.db import session_scope
 from desk.models import Incident, Milestone, NotificationAttempt
@@ -60,17 +60,17 @@ class DeskCollector(Collector):
         with session_scope(self.database_url) as session:
             opened = session.exec(
                 select(Incident.level, Incident.party_code, Incident.drill, func.count())
-                .group_by(Incident.level, Incident.party_code, Incident.drill)
+                .group_by(Incident.level, Incident.party_code, col(Incident.drill))
             ).all()
             open_now = session.exec(
                 select(Incident.level, Incident.party_code, Incident.overdue, func.count())
-                .where(Incident.status == "open", Incident.drill.is_(False))
-                .group_by(Incident.level, Incident.party_code, Incident.overdue)
+                .where(Incident.status == "open", col(Incident.drill).is_(False))
+                .group_by(Incident.level, Incident.party_code, col(Incident.overdue))
             ).all()
             milestones = session.exec(
                 select(Milestone.key, Milestone.state, Incident.drill, func.count())
-                .join(Incident, Incident.id == Milestone.incident_id)
-                .group_by(Milestone.key, Milestone.state, Incident.drill)
+                .join(Incident, col(Incident.id) == Milestone.incident_id)
+                .group_by(Milestone.key, Milestone.state, col(Incident.drill))
             ).all()
             attempts = session.exec(
                 select(NotificationAttempt.status, NotificationAttempt.kind, func.count())

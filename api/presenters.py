@@ -31,7 +31,7 @@ def incidents_out(session: Session, incidents: list[Incident]) -> list[IncidentO
     ids = [i.id for i in incidents]
     codes = {i.party_code for i in incidents}
     parties = {p.code: p for p in session.exec(select(Party).where(col(Party.code).in_(codes))).all()} if codes else {}
-    milestones: dict[int, list[Milestone]] = {}
+    milestones: dict[int | None, list[Milestone]] = {}  # looked up by Incident.id, int | None to the type checker
     if ids:
         for m in session.exec(select(Milestone).where(col(Milestone.incident_id).in_(ids))
                               .order_by(col(Milestone.due_at), col(Milestone.id))).all():

@@ -188,7 +188,8 @@ async def log_in(request: Request, username: str, password: str) -> User:
     database_url, where = request.app.state.database_url, getattr(request.app.state, "directory", None)
     async with _slots(request, "hash_slots", HASHES_AT_ONCE):
         user = await asyncio.to_thread(_check_password, database_url, username, password, address, where is not None)
-    if user is True:  # a directory account: its outcome goes into the audit log too
+    if user is True and where is not None:  # a directory account (True comes only with a directory): its outcome
+        # goes into the audit log too
         outcome = AuditAction.login_failure
         try:
             async with _slots(request, "directory_slots", DIRECTORY_AT_ONCE):

@@ -3,6 +3,7 @@ files; another party's responder gets the 404 of an incident that does not exist
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ def limits(settings: Settings) -> att.Limits:
     return att.Limits(max_bytes=settings.attachment_max_bytes, max_files=settings.attachment_max_files)
 
 
-def uploads_of(files: list[ReceivedFile]) -> list[att.Upload]:
+def uploads_of(files: Sequence[ReceivedFile]) -> list[att.Upload]:
     """The files a form sent; a file input left empty sends a nameless empty part, which is no file."""
     return [att.Upload(name=f.filename or "", file=f.file) for f in files if f.filename or (f.size or 0) > 0]
 

@@ -25,7 +25,7 @@ async def readyz(request: Request, session: SessionDep) -> JSONResponse:
     # go to the log, for the operator).
     checks = {}
     try:
-        session.exec(text("SELECT 1"))
+        session.connection().execute(text("SELECT 1"))  # exec() is typed for select(), not text()
         checks["database"] = "ok"
     except Exception as exc:  # report, don't crash: this is what the probe is for
         log.warning("readyz: the database did not answer: %s: %s", type(exc).__name__, exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
@@ -24,7 +24,8 @@ router = APIRouter(prefix="/api/incidents", tags=["incidents"])
 # 200: done and recorded. 202: done (the clocks already know), but the database was away: the timeline
 # entry is written, in order, as soon as it is back. 503: the database or Temporal cannot be reached, and
 # nothing was done.
-ACCEPTED = {202: {"description": "Took effect; the timeline entry is written when the database is back"}}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Took effect; the timeline entry is written when the database is back"}}
 RECORDED_LATER = "操作已生效；数据库暂时不可用，时间线记录将在数据库恢复后按发生顺序自动补写。"
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
@@ -65,7 +66,7 @@ def list_incidents(
         query = query.where(Incident.drill == drill)
     if overdue is not None:
         now = utcnow()
-        is_overdue = (Incident.status == "open") & (col(Incident.next_due_at) <= now)
+        is_overdue = (col(Incident.status) == "open") & (col(Incident.next_due_at) <= now)
         query = query.where(is_overdue if overdue else ~is_overdue)
     rows = search.urgent_first(session, query, filters, offset=offset, limit=limit)
     return incidents_out(session, list(rows))

@@ -24,21 +24,23 @@ def install(app: FastAPI) -> None:
 
     app.state.csrf_signer = URLSafeSerializer(app.state.settings.resolved_secret_key(), salt="desk-csrf")
 
+    # The decorator, not add_exception_handler: Starlette types a handler as taking any Exception, the decorator
+    # keeps each handler's own exception class (the same registration).
+    @app.exception_handler(LoginRequired)
     async def login_required(_request: Request, exc: LoginRequired):
         return RedirectResponse(login_url(exc.next_url), 303)
 
+    @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError):
         return render(request, "error.html", {"status": exc.status_code, "message": exc.message},
                       status_code=exc.status_code)
 
+    @app.exception_handler(csrf.CsrfRefused)
     async def csrf_refused(request: Request, _exc: csrf.CsrfRefused):
         _ = translator(request)
         message = _("The form has expired or did not come from this site. Go back, reload the page and try again.")
         return render(request, "error.html", {"status": 403, "message": message}, status_code=403)
 
-    app.add_exception_handler(LoginRequired, login_required)
-    app.add_exception_handler(PageError, page_error)
-    app.add_exception_handler(csrf.CsrfRefused, csrf_refused)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(pages.router)
     app.include_router(supervisor.router)

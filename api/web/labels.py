@@ -1,4 +1,8 @@
-"""Names of codes as people read them. Msgids in English; the zh_CN catalog gives the Chinese."""
+"""Names of codes as people read them. Msgids in English; the zh_CN catalog gives the Chinese.
+
+The maps are written with desk.vocab's enum members as keys but typed ``dict[str, str]``: a member is its code
+(StrEnum), so a plain code read from a row (``Incident.level`` is a ``str``) finds the same entry.
+"""
 
 from __future__ import annotations
 
@@ -22,20 +26,20 @@ from desk.vocab import (
     Source,
 )
 
-LEVELS = {
+LEVELS: dict[str, str] = {
     Level.I: N_("Especially serious (I)"),
     Level.II: N_("Serious (II)"),
     Level.III: N_("Relatively serious (III)"),
     Level.IV: N_("General (IV)"),
 }
-CATEGORIES = {
+CATEGORIES: dict[str, str] = {
     Category.natural_disaster: N_("Natural disaster"),
     Category.accident: N_("Accident or disaster"),
     Category.public_health: N_("Public health event"),
     Category.social_security: N_("Social security event"),
     Category.public_opinion: N_("Government affairs opinion / media concern"),
 }
-SOURCES = {
+SOURCES: dict[str, str] = {
     Source.web: N_("Online media"),
     Source.weibo: N_("Weibo"),
     Source.wechat: N_("WeChat"),
@@ -46,21 +50,21 @@ SOURCES = {
     Source.assigned_from_above: N_("Assigned from above"),
     Source.other: N_("Other"),
 }
-MILESTONES = {
+MILESTONES: dict[str, str] = {
     MilestoneKey.acknowledge: N_("Acknowledgement by the responsible party"),
     MilestoneKey.first_release: N_("Authoritative information released"),
     MilestoneKey.press_conference: N_("Press conference held"),
     MilestoneKey.follow_up: N_("Follow-up release"),
 }
-MILESTONE_STATES = {
+MILESTONE_STATES: dict[str, str] = {
     MilestoneState.pending: N_("Pending"),
     MilestoneState.overdue: N_("Overdue"),
     MilestoneState.met: N_("Met on time"),
     MilestoneState.met_late: N_("Met late"),
     MilestoneState.waived: N_("Waived"),
 }
-STATUSES = {IncidentStatus.open: N_("Open"), IncidentStatus.closed: N_("Closed")}
-ROLES = {
+STATUSES: dict[str, str] = {IncidentStatus.open: N_("Open"), IncidentStatus.closed: N_("Closed")}
+ROLES: dict[str, str] = {
     Role.duty_officer: N_("Duty officer"),
     Role.responder: N_("Responder"),
     Role.supervisor: N_("Supervisor"),
@@ -75,7 +79,7 @@ PLACEHOLDERS = {"title": N_("the incident's title"), "party": N_("the responsibl
                 "detected_at": N_("when it was detected (Beijing time)"), "category": N_("the category"),
                 "level": N_("the level"), "incident_id": N_("the incident number (YQ-…)")}
 
-EVENTS = {
+EVENTS: dict[str, str] = {
     EventKind.opened: N_("Incident opened"),
     EventKind.acknowledged: N_("Acknowledged"),
     EventKind.released: N_("Authoritative information released"),
@@ -107,7 +111,7 @@ EVENTS = {
     EventKind.task_done: N_("Task done"),
 }
 # Why an owed message is no longer due (the "notification_cancelled" event's reason).
-OWED_ENDED = {
+OWED_ENDED: dict[str, str] = {
     MilestoneState.met: N_("milestone met"),
     MilestoneState.met_late: N_("milestone met late"),
     MilestoneState.waived: N_("milestone waived"),
@@ -115,7 +119,7 @@ OWED_ENDED = {
     RESCHEDULED: N_("deadline changed"),
     EventKind.reassigned: N_("incident reassigned"),
 }
-NOTIFICATION_KINDS = {
+NOTIFICATION_KINDS: dict[str, str] = {
     NotificationKind.reminder: N_("Reminder"),
     NotificationKind.breach: N_("Escalation"),
     NotificationKind.repeat: N_("Repeated escalation"),
@@ -124,7 +128,7 @@ NOTIFICATION_KINDS = {
     NotificationKind.urge: N_("Urge"),
     NotificationKind.handover_unconfirmed: N_("Handover not confirmed"),
 }
-HANDOVER_STATUSES = {
+HANDOVER_STATUSES: dict[str, str] = {
     HandoverStatus.handed_over: N_("Waiting for the incoming officer"),
     HandoverStatus.escalated: N_("Not confirmed in time: supervisor told"),
     HandoverStatus.confirmed: N_("Taken over"),
@@ -144,13 +148,13 @@ PARTY_KINDS = {
     "department": N_("City department"),
     "coordinator": N_("Coordinator"),
 }
-AUDIENCES = {
+AUDIENCES: dict[str, str] = {
     Audience.party: N_("The party's reminders and escalations"),
     Audience.leaders: N_("The party's leadership (on a missed deadline)"),
     Audience.supervisor: N_("The city supervisor"),
     Audience.on_duty: N_("The person themself, while on duty (the roster)"),
 }
-AUDIT_ACTIONS = {
+AUDIT_ACTIONS: dict[str, str] = {
     AuditAction.login_success: N_("Logged in"),
     AuditAction.login_failure: N_("Login failed (wrong user name or password)"),
     AuditAction.login_lockout: N_("Login refused (too many failures)"),
@@ -170,17 +174,17 @@ AUDIT_ACTIONS = {
     AuditAction.channel_tested: N_("Test message sent"),
 }
 AUDIT_FAMILIES = {"login": N_("Logins"), "user": N_("Users"), "party": N_("Parties"), "channel": N_("Channels")}
-DELIVERY = {
+DELIVERY: dict[str, str] = {
     DeliveryStatus.delivered: N_("Delivered"),
     DeliveryStatus.accepted_unconfirmed: N_("Accepted (platform cannot confirm)"),
     DeliveryStatus.failed: N_("Failed"),
     DeliveryStatus.no_channel: N_("No channel configured"),
 }
-REPORT_KINDS = {
+REPORT_KINDS: dict[str, str] = {
     ReportKind.weekly: N_("Weekly summary"),
     ReportKind.monthly: N_("Monthly bulletin"),
 }
-REPORT_STATUSES = {
+REPORT_STATUSES: dict[str, str] = {
     ReportStatus.made: N_("Made, not sent yet"),
     ReportStatus.delivered: N_("Sent to every channel"),
     ReportStatus.partly: N_("Some channels did not take it"),

@@ -111,10 +111,10 @@ async def login(request: Request, tokens: Tokens = Depends(get_tokens)):
         if exc.status_code == 429:
             response.headers["Retry-After"] = str(seconds)
         return response
-    response = RedirectResponse(next_url or home(user), 303)
-    response.set_cookie(SESSION_COOKIE, tokens.issue(user, "session"), max_age=tokens.ttl_seconds, httponly=True,
+    redirect = RedirectResponse(next_url or home(user), 303)
+    redirect.set_cookie(SESSION_COOKIE, tokens.issue(user, "session"), max_age=tokens.ttl_seconds, httponly=True,
                         samesite="lax", secure=csrf.cookie_secure(request), path="/")
-    return response
+    return redirect
 
 
 @router.post("/logout", dependencies=CSRF)
@@ -151,7 +151,7 @@ def _list_context(request: Request, session: Session, desk: Desk, rows: list[Inc
     lang = language(request)
     now = utcnow()
     ids = [i.id for i in rows]
-    milestones: dict[int, list[Milestone]] = {}
+    milestones: dict[int | None, list[Milestone]] = {}  # looked up by Incident.id, int | None to the type checker
     if ids:
         for m in session.exec(select(Milestone).where(col(Milestone.incident_id).in_(ids))
                               .order_by(col(Milestone.due_at))).all():

@@ -189,7 +189,7 @@ def assessment_page(request: Request, user: User = Depends(page_role(*ASSESSORS)
         "release": release,
         "words": {"on_time": _("On-time rate"), "response": _("Response rate"),
                   "incidents": _("Number of incidents"),
-                  **{b: _(w) for b, w in ((MilestoneState.met, "Met on time"), (MilestoneState.met_late, "Met late"),
+                  **{str(b): _(w) for b, w in ((MilestoneState.met, "Met on time"), (MilestoneState.met_late, "Met late"),
                                           (MilestoneState.overdue, "Overdue"), (MilestoneState.waived, "Waived"),
                                           (MilestoneState.pending, "Not yet due"))}},
     }

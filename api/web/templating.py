@@ -27,8 +27,8 @@ LANG_COOKIE = "desk_lang"
 
 templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True,
                                            extensions=["jinja2.ext.i18n"]))
-templates.env.install_gettext_callables(gettext=lambda s: s, ngettext=lambda s, p, n: s if n == 1 else p,
-                                        newstyle=True)
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the jinja2.ext.i18n extension
+    gettext=lambda s: s, ngettext=lambda s, p, n: s if n == 1 else p, newstyle=True)
 
 
 def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -102,6 +102,8 @@ COVERAGE_TTL = 60.0  # seconds a reading of which tags have no channel is reused
 def unreached(request: Request) -> dict[str, Any] | None:
     """For supervisors and admins: the tags the policy sends to that no channel answers to, by name
     (a party, its leadership, the city supervisor), or None when every one has a channel."""
+    from sqlmodel import col
+
     from api.web.views import tag_names
     from desk.channels import stored_tags
     from desk.coverage import configured_tags, uncovered_tags
@@ -112,7 +114,7 @@ def unreached(request: Request) -> dict[str, Any] | None:
     cached = getattr(state, "coverage", None)
     if cached is None or time.monotonic() - cached[0] > COVERAGE_TTL:
         with session_scope(state.database_url) as session:
-            names = {p.code: p.name for p in session.query(Party).filter(Party.active == True)}  # noqa: E712
+            names = {p.code: p.name for p in session.query(Party).filter(col(Party.active) == True)}  # noqa: E712
             stored = stored_tags(session)
         path = state.settings.notify_config
         tags = uncovered_tags([state.desk.policy], names, path, stored)

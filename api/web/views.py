@@ -313,8 +313,8 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
     kind = event.kind
     if kind in (EventKind.opened, EventKind.level_changed) and isinstance(p.get("deadlines"), dict):
         if kind == EventKind.level_changed:
-            add(_("Level"), f"{_(labels.LEVELS.get(p.get('from'), str(p.get('from'))))} → "
-                            f"{_(labels.LEVELS.get(p.get('to'), str(p.get('to'))))}")
+            before, after = str(p.get("from")), str(p.get("to"))
+            add(_("Level"), f"{_(labels.LEVELS.get(before, before))} → {_(labels.LEVELS.get(after, after))}")
         for key, due in p["deadlines"].items():
             add(milestone(key), _("due %(when)s", when=local(_parse_time(due))))
     if kind in (EventKind.released, EventKind.press_conference, EventKind.update):
@@ -392,9 +392,10 @@ def event_details(event: TimelineEvent, _: Translate, local: Callable[[datetime 
         add(_("Channels"), _("%(count)s channel(s) took it after %(tries)s tries",
                              count=len(p.get("delivered_now") or []), tries=p.get("tries", "")))
     if kind == EventKind.notification_cancelled:
+        why = p.get("reason") or ""  # a reason with no label is shown as its code (_("") is the catalog's header)
         add(_("Channels"), _("%(count)s channel(s) never took it; no longer due: %(why)s",
-                             count=p.get("channels", 0), why=_(labels.OWED_ENDED.get(p.get("reason"), "")) or
-                             p.get("reason", "")))
+                             count=p.get("channels", 0), why=_(labels.OWED_ENDED[why]) if why in labels.OWED_ENDED
+                             else why))
     add(_("Reason"), p.get("reason"))
     return rows
 
