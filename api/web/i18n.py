@@ -31,7 +31,9 @@ def translations(lang: str) -> _gettext.NullTranslations:
 
 
 def gettext(lang: str, message: str, **values: object) -> str:
-    text = translations(lang).gettext(message)
+    # gettext("") is the catalog's header ("Project-Id-Version: …"): a label looked up for an empty code
+    # (``_(labels.X.get(code, code))``) must show nothing, not that.
+    text = translations(lang).gettext(message) if message else ""
     return text % values if values else text
 
 

@@ -84,3 +84,12 @@ def test_every_refusal_code_of_the_workflow_has_its_sentence_in_the_catalog():
 def test_a_refusal_code_travels_in_the_errors_details():
     assert refusals.code_of([refusals.details(refusals.SAME_LEVEL, level="II")]) == ("level.unchanged", {"level": "II"})
     assert refusals.code_of(()) is None and refusals.code_of(["an old run's detail"]) is None
+
+
+def test_an_empty_label_translates_to_nothing_not_the_catalogs_header():
+    """A page shows ``_(labels.X.get(code, code))``; for an empty code that was gettext(""), which in Chinese is the
+    catalog's header: "不再补发：Project-Id-Version: opinion-desk …" on a timeline row."""
+    from api.web import i18n
+
+    assert i18n.gettext("zh", "") == "" and i18n.gettext("en", "") == ""
+    assert i18n.gettext("zh", "Reason")  # a real message still translates
