@@ -245,7 +245,7 @@ def _run(text: str, *, bold: bool = False, size: float | None = None) -> str:
 
 def _xml_of(element) -> str:  # noqa: ANN001 (an lxml element)
     """An element as text without its namespace declarations (the fragment it goes into declares ``w``)."""
-    from lxml import etree
+    from lxml import etree  # type: ignore[import-untyped]
 
     return re.sub(r' xmlns:\w+="[^"]*"', "", etree.tostring(element, encoding="unicode"))
 
