@@ -9,8 +9,10 @@ a number format, so a supervisor can sort and sum them.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
@@ -138,7 +140,6 @@ def to_docx(doc: Document) -> bytes:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
     from docx.shared import Cm, Pt
-    from docx.text.paragraph import Paragraph as DocxParagraph
 
     out = Docx()
     section = out.sections[0]
@@ -182,18 +183,12 @@ def to_docx(doc: Document) -> bytes:
                     row.cells[0].paragraphs[0].runs[0].bold = True
                     row.cells[0].width, row.cells[1].width = Cm(3.5), usable - Cm(3.5)
             elif isinstance(block, Entries):
-                # Each entry goes in before one anchor paragraph: add_paragraph looks for the end of the body
-                # every time, which grows with the document (seconds at a thousand entries).
-                anchor = out.add_paragraph()._p
-                for when, what, who, details in block.items:
-                    p = DocxParagraph(anchor.add_p_before(), anchor.getparent())
-                    p.add_run(when + "  ")
-                    p.add_run(what).bold = True
-                    if who:
-                        p.add_run(" · " + who)
-                    if details:
-                        p.add_run("\n" + details).font.size = Pt(9)
-                anchor.getparent().remove(anchor)
+                # One parse for all the entries, put in before the body's end: python-docx adds a run with
+                # several lookups per element (seconds at a thousand entries).
+                xml = "".join("<w:p>" + _run(when + "  ") + _run(what, bold=True) + (_run(" · " + who) if who else "")
+                              + (_run("\n" + details, size=9) if details else "") + "</w:p>"
+                              for when, what, who, details in block.items)
+                _append_body(out.element.body, _parse_children(xml))
                 if not block.items:
                     paragraph(block.empty)
             elif not block.rows:
@@ -208,8 +203,6 @@ def to_docx(doc: Document) -> bytes:
 
 
 def _docx_table(out, block: Table, usable, center) -> None:  # noqa: ANN001 (python-docx objects)
-    from copy import deepcopy
-
     table = out.add_table(rows=1, cols=len(block.columns))
     table.style = "Table Grid"
     table.alignment = center
@@ -220,22 +213,58 @@ def _docx_table(out, block: Table, usable, center) -> None:  # noqa: ANN001 (pyt
         cell.paragraphs[0].runs[0].bold = True
         if total:
             cell.width = int(usable * column.width / total)
-    # Rows are copies of one empty row's XML with the text set: python-docx's add_row per cell is slow
-    # at a thousand rows (the review's timeline).
-    template = deepcopy(table.rows[0]._tr)
-    for tc in template.tc_lst:
-        for p in tc.p_lst[1:]:
-            tc.remove(p)
-        for r in tc.p_lst[0].r_lst:
-            tc.p_lst[0].remove(r)
-    tbl = table._tbl
-    for values in block.rows:
-        tr = deepcopy(template)
-        tbl.append(tr)
-        for tc, value, column in zip(tr.tc_lst, values, block.columns, strict=True):
-            text = cell_text(value, column.kind)
-            if text:
-                tc.p_lst[0].add_r().text = text
+    # The rows are written as XML text and parsed at once (each cell's paragraph gets the header cell's width):
+    # python-docx's add_row and cell.text take several lookups per element, seconds at thousands of cells.
+    cell_props = [_xml_of(tc.tcPr) if tc.tcPr is not None else "" for tc in table.rows[0]._tr.tc_lst]
+    xml = "".join("<w:tr>" + "".join(
+        f"<w:tc>{props}<w:p>{_run(text) if (text := cell_text(value, column.kind)) else ''}</w:p></w:tc>"
+        for props, value, column in zip(cell_props, values, block.columns, strict=True)) + "</w:tr>"
+        for values in block.rows)
+    table._tbl.extend(_parse_children(xml))
+
+
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # no XML document may hold these
+
+
+def _run(text: str, *, bold: bool = False, size: float | None = None) -> str:
+    """A run as WordprocessingML, like python-docx writes ``run.text`` (a line break as ``<w:br/>``, a tab as
+    ``<w:tab/>``), bold and size (points) as run properties."""
+    props = ("<w:b/>" if bold else "") + (f'<w:sz w:val="{round(size * 2)}"/>' if size else "")
+    parts = []
+    for i, line in enumerate(_NOT_XML.sub("", text).split("\n")):
+        if i:
+            parts.append("<w:br/>")
+        for j, piece in enumerate(line.split("\t")):
+            if j:
+                parts.append("<w:tab/>")
+            if piece:
+                parts.append(f'<w:t xml:space="preserve">{escape(piece)}</w:t>')
+    return "<w:r>" + (f"<w:rPr>{props}</w:rPr>" if props else "") + "".join(parts) + "</w:r>"
+
+
+def _xml_of(element) -> str:  # noqa: ANN001 (an lxml element)
+    """An element as text without its namespace declarations (the fragment it goes into declares ``w``)."""
+    from lxml import etree  # type: ignore[import-untyped]
+
+    return re.sub(r' xmlns:\w+="[^"]*"', "", etree.tostring(element, encoding="unicode"))
+
+
+def _parse_children(xml: str) -> list:
+    """The elements of a WordprocessingML fragment, parsed at once (python-docx's element classes)."""
+    from docx.oxml.parser import parse_xml
+
+    return list(parse_xml(f'<w:body xmlns:w="{_W_NS}">{xml}</w:body>'))
+
+
+def _append_body(body, elements: list) -> None:  # noqa: ANN001 (python-docx's body element)
+    """Elements at the end of the document's body, before its section properties."""
+    last = body[-1] if len(body) else None
+    if last is not None and last.tag == f"{{{_W_NS}}}sectPr":
+        for element in elements:
+            last.addprevious(element)
+    else:
+        body.extend(elements)
 
 
 # --- Excel --------------------------------------------------------------------------------------------------

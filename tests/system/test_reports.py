@@ -93,7 +93,8 @@ def test_the_review_reads_back_from_docx_and_pdf_with_its_chinese(database_url):
                 ("level_changed", detected + timedelta(hours=2), {"from": "III", "to": "II", "reason": "伤亡增加"}),
                 ("released", detected + timedelta(hours=50), {"released_at": (detected + timedelta(hours=50)).isoformat(),
                                                               "channel": "政府网站", "url": "https://www.bazhong.gov.cn/1",
-                                                              "summary": "通报处置进展", "met": ["first_release"]})):
+                                                              "summary": "通报处置进展 <第1次> & 后续",
+                                                              "met": ["first_release"]})):
             s.add(TimelineEvent(incident_id=incident.id, event_key=f"{incident.workflow_id}/{seq}", seq=seq, kind=kind,
                                 actor="super", at=at, payload=payload))
             seq += 1
@@ -122,3 +123,4 @@ def test_the_review_reads_back_from_docx_and_pdf_with_its_chinese(database_url):
         assert "巴州区人民政府" in flat, fmt
         for expected in ("重大", "伤亡增加", "政府网站", "通报处置进展", "超时完成", "2小时", "本事件没有附件记录"):
             assert expected in flat, (fmt, expected)
+    assert docx_text(docx).count("通报处置进展 <第1次> & 后续") == 2  # the releases table and the timeline, as typed
