@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
+import importlib.util
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
+from types import CodeType, ModuleType
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notify import Notifier, load_channels
 from activities.records import Recorder
@@ -29,11 +33,12 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     cancelled (a cancelled one is retried by another worker, so this only saves a retry)."""
     recorder = Recorder(database_url)
     notifier = Notifier(load_channels(settings.notify_config), database_url)
-    _cache_workflow_bytecode()
+    share_workflow_code()
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[IncidentWorkflow, HandoverWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[recorder.record_batch, notifier.deliver, recorder.record_handover,
                     recorder.record_event, notifier.send_notification],  # the last two: runs before "durable-delivery"
         activity_executor=ThreadPoolExecutor(max_workers=32),
@@ -43,15 +48,61 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
 
 
-def _cache_workflow_bytecode() -> None:
-    """The sandbox imports the workflow module afresh for every workflow it starts or replays; with no
-    cached bytecode (PYTHONDONTWRITEBYTECODE, as in the image) each import compiles the source again,
-    a fifth of the worker's CPU under load (bench/). Write the .pyc once; a read-only tree just skips it."""
-    import compileall
+# The sandbox runs the workflow modules afresh for every workflow instance it starts or rebuilds (fresh
+# globals, bound to its restricted stand-ins for datetime, random, I/O…: the determinism guard). What they
+# import from the desk's pure domain (clocks, messages, policy, vocab) and the activities' definitions is
+# passed through: one shared copy, as the workflows' `imports_passed_through` blocks already ask; listed here
+# too, so that a new import from them cannot silently become a per-instance copy. pydantic and the standard
+# library pass through by default.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("desk", "activities"))
 
-    import workflows
 
-    compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
+class _SharedCodeLoader(importlib.machinery.SourceFileLoader):
+    """Compiles (or unmarshals) a workflow module once per process; every sandboxed run of it executes the
+    same code object with globals of its own."""
+
+    code: dict[str, CodeType] = {}
+
+    def get_code(self, fullname: str) -> CodeType:
+        if self.path not in self.code:
+            code = super().get_code(fullname)
+            if code is None:
+                raise ImportError(f"no code for {fullname}", name=fullname)
+            self.code[self.path] = code
+        return self.code[self.path]
+
+
+class _SharedCodeFinder:
+    """Finds the `workflows` package's modules for the sandbox's importer with `_SharedCodeLoader`.
+
+    Without it, each workflow instance the worker starts or rebuilds after eviction reads the module's
+    .pyc (or compiles its source: PYTHONDONTWRITEBYTECODE, as in the image) and keeps private code objects:
+    ~160 of the ~225 KB a cached incident cost the worker, and a third of its CPU per new incident (bench/).
+    Code objects are immutable, so sharing them keeps each instance's module state its own."""
+
+    package = "workflows"
+
+    def __init__(self) -> None:
+        self.found: dict[str, tuple[str, list[str] | None]] = {}  # module -> (source path, package path)
+
+    def find_spec(self, fullname: str, path: object = None, target: ModuleType | None = None):  # noqa: ANN201
+        if fullname != self.package and not fullname.startswith(self.package + "."):
+            return None
+        if fullname not in self.found:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)  # type: ignore[arg-type]
+            if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader or not spec.origin:
+                return spec
+            self.found[fullname] = (spec.origin, spec.submodule_search_locations)
+        origin, locations = self.found[fullname]
+        return importlib.util.spec_from_file_location(fullname, origin, loader=_SharedCodeLoader(fullname, origin),
+                                                      submodule_search_locations=locations)
+
+
+def share_workflow_code() -> None:
+    """Install `_SharedCodeFinder` ahead of the path finder, once per process."""
+    if not any(isinstance(f, _SharedCodeFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SharedCodeFinder())
 
 
 async def main(settings: Settings | None = None) -> None:
