@@ -51,12 +51,6 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
 
 
-# The sandbox runs the workflow modules afresh for every workflow instance it starts or rebuilds (fresh
-# globals, bound to its restricted stand-ins for datetime, random, I/O…: the determinism guard). What they
-# import from the desk's pure domain (clocks, messages, policy, vocab) and the activities' definitions is
-# passed through: one shared copy, as the workflows' `imports_passed_through` blocks already ask; listed here
-# too, so that a new import from them cannot silently become a per-instance copy. pydantic and the standard
-# library pass through by default.
 class _Sandboxed(_SandboxedInstance):
     """A sandboxed instance whose payload contexts are read without entering the sandbox.
 
@@ -81,6 +75,12 @@ class _DeskSandboxRunner(SandboxedWorkflowRunner):
         return _Sandboxed(det, self.runner_class, self.restrictions)
 
 
+# The sandbox runs the workflow modules afresh for every workflow instance it starts or rebuilds (fresh
+# globals, bound to its restricted stand-ins for datetime, random, I/O…: the determinism guard). What they
+# import from the desk's pure domain (clocks, messages, policy, vocab) and the activities' definitions is
+# passed through: one shared copy, as the workflows' `imports_passed_through` blocks already ask; listed here
+# too, so that a new import from them cannot silently become a per-instance copy. pydantic and the standard
+# library pass through by default.
 WORKFLOW_RUNNER = _DeskSandboxRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("desk", "activities"))
 
@@ -105,7 +105,8 @@ class _SharedCodeFinder:
 
     Without it, each workflow instance the worker starts or rebuilds after eviction reads the module's
     .pyc (or compiles its source: PYTHONDONTWRITEBYTECODE, as in the image) and keeps private code objects:
-    ~160 of the ~225 KB a cached incident cost the worker, and a third of its CPU per new incident (bench/).
+    ~160 of the ~225 KB a cached incident cost the worker, and a quarter of the CPU of creating an
+    instance (docs/performance.md).
     Code objects are immutable, so sharing them keeps each instance's module state its own."""
 
     package = "workflows"
