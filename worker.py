@@ -4,14 +4,20 @@ report schedules from the settings (desk/schedules.py)."""
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
+import importlib.util
 import logging
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
+from types import CodeType, ModuleType
+from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowInstance, WorkflowInstanceDetails
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notify import Notifier, load_channels
 from activities.records import Recorder
@@ -34,11 +40,12 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     recorder = Recorder(database_url)
     notifier = Notifier(load_channels(settings.notify_config), database_url)
     reporter = Reporter(notifier, blob_store(settings.data_dir), database_url)
-    _cache_workflow_bytecode()
+    share_workflow_code()
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=[IncidentWorkflow, HandoverWorkflow, ReportWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[recorder.record_batch, notifier.deliver, recorder.record_handover,
                     reporter.make_report, reporter.send_report,
                     recorder.record_event, notifier.send_notification],  # the last two: runs before "durable-delivery"
@@ -60,15 +67,95 @@ async def _report_schedules(client: Client, settings: Settings) -> None:
         log.exception("the report schedules could not be created or updated (check DESK_REPORT_* settings)")
 
 
-def _cache_workflow_bytecode() -> None:
-    """The sandbox imports the workflow module afresh for every workflow it starts or replays; with no
-    cached bytecode (PYTHONDONTWRITEBYTECODE, as in the image) each import compiles the source again,
-    a fifth of the worker's CPU under load (bench/). Write the .pyc once; a read-only tree just skips it."""
-    import compileall
+def _workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox runner, with the payload-context shortcut below when this SDK has the class it builds on."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules("desk", "activities")
+    try:  # a private class of the SDK (temporalio is pinned in requirements.lock): fall back if it moves
+        from temporalio.worker.workflow_sandbox._runner import _Instance
+    except ImportError:
+        log.warning("temporalio has no workflow_sandbox._runner._Instance: the plain sandbox runner is used")
+        return SandboxedWorkflowRunner(restrictions=restrictions)
 
-    import workflows
+    class Sandboxed(_Instance):
+        """A sandboxed instance whose payload contexts are read without entering the sandbox.
 
-    compileall.compile_dir(Path(workflows.__file__).parent, quiet=2)
+        The SDK asks the instance for a serialization context for every payload of every activation and
+        completion (for a payload codec; the desk has none) and the sandbox answers each by `exec` of a line
+        inside it: a third of the worker's CPU per activation (cProfile, bench/). The answer is the SDK's own
+        code reading the instance's pending commands (no workflow code runs, nothing nondeterministic), so it
+        is called directly on the sandbox's instance object. Workflow code still runs only inside the sandbox."""
+
+        def get_serialization_context(self, command_info):  # noqa: ANN001, ANN201 (the SDK's signature)
+            in_sandbox: Any = self.globals_and_locals["__temporal_in_sandbox"]
+            return in_sandbox.get_serialization_context(command_info)
+
+        def get_external_store_context(self, command_info):  # noqa: ANN001, ANN201
+            in_sandbox: Any = self.globals_and_locals["__temporal_in_sandbox"]
+            return in_sandbox.get_external_store_context(command_info)
+
+    @dataclass(frozen=True)
+    class DeskSandboxRunner(SandboxedWorkflowRunner):
+        def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
+            return Sandboxed(det, self.runner_class, self.restrictions)
+
+    return DeskSandboxRunner(restrictions=restrictions)
+
+
+# The sandbox runs the workflow modules afresh for every workflow instance it starts or rebuilds (fresh
+# globals, bound to its restricted stand-ins for datetime, random, I/O…: the determinism guard). What they
+# import from the desk's pure domain (clocks, messages, policy, vocab) and the activities' definitions is
+# passed through: one shared copy, as the workflows' `imports_passed_through` blocks already ask; listed here
+# too, so that a new import from them cannot silently become a per-instance copy. pydantic and the standard
+# library pass through by default.
+WORKFLOW_RUNNER = _workflow_runner()
+
+
+class _SharedCodeLoader(importlib.machinery.SourceFileLoader):
+    """Compiles (or unmarshals) a workflow module once per process; every sandboxed run of it executes the
+    same code object with globals of its own."""
+
+    code: dict[str, CodeType] = {}
+
+    def get_code(self, fullname: str) -> CodeType:
+        if self.path not in self.code:
+            code = super().get_code(fullname)
+            if code is None:
+                raise ImportError(f"no code for {fullname}", name=fullname)
+            self.code[self.path] = code
+        return self.code[self.path]
+
+
+class _SharedCodeFinder:
+    """Finds the `workflows` package's modules for the sandbox's importer with `_SharedCodeLoader`.
+
+    Without it, each workflow instance the worker starts or rebuilds after eviction reads the module's
+    .pyc (or compiles its source: PYTHONDONTWRITEBYTECODE, as in the image) and keeps private code objects:
+    ~160 of the ~225 KB a cached incident cost the worker, and a quarter of the CPU of creating an
+    instance (docs/performance.md).
+    Code objects are immutable, so sharing them keeps each instance's module state its own."""
+
+    package = "workflows"
+
+    def __init__(self) -> None:
+        self.found: dict[str, tuple[str, list[str] | None]] = {}  # module -> (source path, package path)
+
+    def find_spec(self, fullname: str, path: object = None, target: ModuleType | None = None):  # noqa: ANN201
+        if fullname != self.package and not fullname.startswith(self.package + "."):
+            return None
+        if fullname not in self.found:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)  # type: ignore[arg-type]
+            if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader or not spec.origin:
+                return spec
+            self.found[fullname] = (spec.origin, spec.submodule_search_locations)
+        origin, locations = self.found[fullname]
+        return importlib.util.spec_from_file_location(fullname, origin, loader=_SharedCodeLoader(fullname, origin),
+                                                      submodule_search_locations=locations)
+
+
+def share_workflow_code() -> None:
+    """Install `_SharedCodeFinder` ahead of the path finder, once per process."""
+    if not any(isinstance(f, _SharedCodeFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _SharedCodeFinder())
 
 
 async def main(settings: Settings | None = None) -> None:

@@ -4,9 +4,11 @@
    release deadline passed 1, 6 and 12 months ago, every 2-hourly repeat sent: the state as runs before
    "durable-delivery" carry it (every repeat's key in `sent_rungs`) against today's (`repeats_sent`, one
    number), in the same process.
-2. The workflow itself on Temporal's time-skipping test server with stub activities: a six-month-overdue
-   incident runs 20 more days (240 repeats); printed: runs (continue-as-new), events in the last run, worker
-   CPU per wake-up, and the time to replay the last run's history against an incident just overdue.
+2. The workflow itself on Temporal's time-skipping test server with stub activities, run by the worker's
+   own sandbox configuration (worker.py): a six-month-overdue incident runs 20 more days (240 repeats);
+   printed: runs (continue-as-new), events in the last run, worker CPU per wake-up, and the CPU and time to
+   replay the last run's history against an incident just overdue. Target: a six-month-old incident that
+   is no longer cached wakes (its last run replayed) and acts in under 50 ms of worker CPU.
 
 Run: python -m bench longopen [--rounds N]
 """
@@ -28,9 +30,12 @@ from temporalio.worker import Replayer, Worker
 
 from desk import clocks as clk
 from desk.policy import load_policy
+from worker import WORKFLOW_RUNNER, share_workflow_code
 from workflows.incident import IncidentWorkflow
 
 H = timedelta(hours=1)
+TARGET_WAKE_CPU_MS = 50
+REPLAYS = 10
 
 
 def release_only():
@@ -70,8 +75,9 @@ async def workflow_figures() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"))
     policy = release_only()
+    share_workflow_code()
     try:
-        histories = {}
+        histories, wake_ms = {}, {}
         for label, months, span in (("just overdue", 0, timedelta(days=1)), ("six months overdue", 6,
                                                                               timedelta(days=20, minutes=1))):
             task_queue = f"bench-{uuid.uuid4().hex[:8]}"
@@ -79,7 +85,7 @@ async def workflow_figures() -> None:
             before = inp.state.clocks[0].repeats_sent
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             async with Worker(env.client, task_queue=task_queue, workflows=[IncidentWorkflow],
-                              activities=[deliver_to_every_channel, record_nothing]):
+                              activities=[deliver_to_every_channel, record_nothing], workflow_runner=WORKFLOW_RUNNER):
                 handle = await env.client.start_workflow(IncidentWorkflow.run, inp, id=f"incident-{task_queue}",
                                                          task_queue=task_queue)
                 await env.sleep(span)
@@ -97,22 +103,43 @@ async def workflow_figures() -> None:
             wakes = max(state.clocks[0].repeats_sent - before, 1)
             cpu_ms = ((cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)) * 1000
             histories[label] = history
+            wake_ms[label] = cpu_ms / wakes
             print(f"  {label:<20} repeats sent {wakes:>4}  runs {runs:>2}  events in last run {len(history.events):>5}  "
                   f"worker+client CPU per wake-up {cpu_ms / wakes:6.1f} ms")
-        replay = {}
+        replay, replay_cpu = {}, {}
         for label, history in histories.items():
+            replayer = Replayer(workflows=[IncidentWorkflow], workflow_runner=WORKFLOW_RUNNER)
             times = []
-            for _ in range(5):
+            for _ in range(5):  # each with the replayer's own start-up, as before
                 started = time.perf_counter()
-                await Replayer(workflows=[IncidentWorkflow]).replay_workflow(
-                    WorkflowHistory.from_json(history.workflow_id, history.to_json()))
+                await replayer.replay_workflow(WorkflowHistory.from_json(history.workflow_id, history.to_json()))
                 times.append((time.perf_counter() - started) * 1000)
             replay[label] = statistics.median(times)
+            # what a worker spends rebuilding the incident: REPLAYS replays in one replayer, start-up shared
+            copies = [WorkflowHistory.from_json(f"{history.workflow_id}-{i}", history.to_json()) for i in range(REPLAYS)]
+            cpu0 = time.process_time()
+            async with replayer.workflow_replay_iterator(_aiter(copies)) as results:
+                async for result in results:
+                    if result.replay_failure:
+                        raise result.replay_failure
+            replay_cpu[label] = (time.process_time() - cpu0) * 1000 / REPLAYS
         base = replay["just overdue"]
         for label, ms in replay.items():
-            print(f"  replay of the last run, {label:<20} {ms:7.1f} ms  ({ms / base:4.1f}x an incident just overdue)")
+            print(f"  replay of the last run, {label:<20} {ms:7.1f} ms  ({ms / base:4.1f}x an incident just overdue);"
+                  f" CPU per replay in a running replayer {replay_cpu[label]:5.1f} ms")
+        label = "six months overdue"
+        total = wake_ms[label] + replay_cpu[label]
+        base_total = wake_ms["just overdue"] + replay_cpu["just overdue"]
+        print(f"  six months overdue, not cached: replay + one wake-up's act = {replay_cpu[label]:.1f} + "
+              f"{wake_ms[label]:.1f} = {total:.1f} ms CPU (just overdue: {base_total:.1f} ms; "
+              f"target ≤ {TARGET_WAKE_CPU_MS} ms: {'met' if total <= TARGET_WAKE_CPU_MS else 'missed'})")
     finally:
         await env.shutdown()
+
+
+async def _aiter(items):  # noqa: ANN001, ANN202
+    for item in items:
+        yield item
 
 
 def main(argv: list[str]):

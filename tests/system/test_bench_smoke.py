@@ -15,7 +15,8 @@ from tests.helpers import ROOT
 
 CASES = {
     "intake": (["--workers", "1"], ["bare start_workflow (baseline)", "open over HTTP, 1 worker(s)",
-                                     "open p95 @"]),
+                                     "open p95 @", "CPU per incident vs per bare start, 1 worker(s)",
+                                     "worker memory per cached incident, 1 worker(s)"]),
     "clocks": (["--workers", "1"], ["lateness p99 at", "bare timer",
                                      "worker memory per open incident, 1 worker(s)"]),
     "actions": ([], ["acknowledge p95, 1 worker(s)", "release p95, 1 worker(s)", "bare update",

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from tests.helpers import HISTORY_DIR
+from worker import WORKFLOW_RUNNER, share_workflow_code
 from workflows.handover import HandoverWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.report import ReportWorkflow
@@ -22,7 +23,8 @@ HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"incident-{path.stem}", path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[IncidentWorkflow, ReportWorkflow, HandoverWorkflow])
+    share_workflow_code()  # replayed in the sandbox exactly as the worker runs it (worker.py)
+    replayer = Replayer(workflows=[IncidentWorkflow, ReportWorkflow, HandoverWorkflow], workflow_runner=WORKFLOW_RUNNER)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure
 
