@@ -122,6 +122,11 @@ def html_body(doc: Document) -> Markup:
 # pypdf and some readers misapply, so copied text gets a space between characters). scripts/system-deps, Dockerfile.
 PDF_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 RED = (176, 0, 0)
+NO_LINE_START = frozenset("，。、；：？！）》」』】〕,.;:?!)]%")
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and not ch.isspace()
 
 
 def pdf_font() -> str:
@@ -172,6 +177,13 @@ def to_pdf(doc: Document) -> bytes:
                 cwidth = cw[ord(ch)]
                 if acc + cwidth > limit and i > start:
                     cut = last_space + 1 if last_space > start and ord(ch) < 0x2E80 and ch != " " else i
+                    while para[cut] in NO_LINE_START and cut - 1 > start:
+                        cut -= 1  # a closing mark stays with the character before it
+                    word = cut  # nor is a short number or word (90.5%) split, a long one (a link) is
+                    while word - 1 > start and cut - word < 12 and _latin(para[word - 1]) and _latin(para[word]):
+                        word -= 1
+                    if word - 1 > start and cut - word < 12:
+                        cut = word
                     lines.append(para[start:cut])
                     start = cut
                     acc = sum(cw[ord(c)] for c in para[start:i])
@@ -220,7 +232,9 @@ def to_pdf(doc: Document) -> bytes:
 
         def row(cells: list[str], fill: bool) -> None:
             nonlocal y
-            wrapped = [wrap(s, w - 2 * pad, size) if s else [] for s, w in zip(cells, ws, strict=True)]
+            # Numbers stay on one line (100.0% never splits): a wide one is drawn smaller instead.
+            wrapped = [([s] if ra and not fill else wrap(s, w - 2 * pad, size)) if s else []
+                       for s, w, ra in zip(cells, ws, right_aligned, strict=True)]
             h = max(1, *(len(ls) for ls in wrapped)) * lh + 2 * 1.0
             if y + h > bottom:
                 pdf.add_page()
@@ -234,7 +248,15 @@ def to_pdf(doc: Document) -> bytes:
                 pdf.rect(x, y, w, h, style="DF" if fill else "D")
                 ty = y + 1.0 + lh * 0.5 + size * 0.35 / k
                 for line in lines:
-                    pdf.text(x + w - pad - measure(line, size) if ra else x + pad, ty, line)
+                    if ra:
+                        fit = min(size, size * (w - 2 * pad) / max(measure(line, size), 0.01))
+                        if fit < size:
+                            pdf.set_font_size(fit)
+                        pdf.text(x + w - pad - measure(line, fit), ty, line)
+                        if fit < size:
+                            pdf.set_font_size(size)
+                    else:
+                        pdf.text(x + pad, ty, line)
                     ty += lh
                 x += w
             y += h
@@ -290,13 +312,25 @@ def to_pdf(doc: Document) -> bytes:
                 size = 9
                 h = size * 1.4 / k
                 pdf.set_font("zh", size=size)
-                pdf.set_line_width(0.1)
+                pdf.set_line_width(0.1)  # the rule under each entry, and the stroke that makes bold
                 for when, what, who, details in block.items:
                     line = f"{when}  {what}" + (f" · {who}" if who else "") + (sep + details if details else "")
                     lines = wrap(line, width, size)
                     need(h * len(lines) + 1)
+                    # What happened in bold, as on the page (the lines are slices of the entry, in order).
+                    bold_from = len(when) + 2 if "\n" not in line else len(line)
+                    bold_to, offset = bold_from + len(what), 0
+                    pdf.set_draw_color(0)
                     for ln in lines:
-                        pdf.text(left, y + h * 0.5 + size * 0.35 / k, ln)
+                        x, base = left, y + h * 0.5 + size * 0.35 / k
+                        a, b = max(bold_from - offset, 0), max(min(bold_to - offset, len(ln)), 0)
+                        for piece, bold in ((ln[:a], False), (ln[a:b], True), (ln[max(a, b):], False)):
+                            if piece:
+                                pdf.text_mode = "FILL_STROKE" if bold else "FILL"
+                                pdf.text(x, base, piece)
+                                x += measure(piece, size)
+                        pdf.text_mode = "FILL"
+                        offset += len(ln)
                         y += h
                     pdf.set_draw_color(204)
                     pdf.line(left, y + 0.4, right, y + 0.4)
