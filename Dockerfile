@@ -44,10 +44,10 @@ ENV PATH=/opt/opinion-desk/bin:$PATH \
     DESK_API_HOST=0.0.0.0 \
     DESK_API_PORT=8000
 
-# The PDF reports (WeasyPrint): pango and HarfBuzz draw the text, Noto CJK the Chinese (the same packages as
+# The PDF reports (fpdf2): WenQuanYi Micro Hei, embedded in each PDF (the same package as
 # scripts/system-deps installs on a development machine).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 desk \

@@ -1,7 +1,7 @@
 """Reports (SPEC §10): the post-incident review (复盘报告) and the assessment 通报, as bytes.
 
 - ``document``: a report as plain data, written as an HTML body (the print page, the PDF's source), ``.docx``
-  (python-docx), PDF (WeasyPrint, A4) and ``.xlsx`` (openpyxl, numbers as numbers);
+  (python-docx), PDF (fpdf2, A4, drawn from the model) and ``.xlsx`` (openpyxl, numbers as numbers);
 - ``review``: what SQL knows about one incident (level history, parties, milestones, releases, deliveries
   per tag, attachments), in codes: the page words it in the viewer's language (api/web/reports.py);
 - ``bulletin``: the 通报 of a month or quarter, in Chinese, from the assessment's own figures.
