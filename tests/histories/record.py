@@ -147,6 +147,13 @@ async def main(suffix: str = "", only: str = "") -> None:
                 history = await handle.fetch_history()
                 (HISTORY_DIR / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
+                # a run that continued as new: its first run too (it ends in the continue-as-new command)
+                first = history
+                while run_id := first.events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
+                    first = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+                if first is not history:
+                    (HISTORY_DIR / f"{name}{suffix}-first.json").write_text(first.to_json(), encoding="utf-8")
+                    print(f"recorded {name}, its first run: {len(first.events)} events", file=sys.stderr)
     finally:
         await env.shutdown()
 
