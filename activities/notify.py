@@ -26,6 +26,7 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,6 +146,29 @@ def delivery_status(service: str, ok: bool) -> str:
     return ACCEPTED if service.split("://", 1)[0] in UNCONFIRMED_SERVICES else DELIVERED
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """One server's answer to a post, as the desk records it: its URL masked, never a secret."""
+
+    url_id: str
+    service: str
+    channel: str
+    ok: bool
+    status: str  # delivered | accepted_unconfirmed | failed
+    errors: list[str]  # what apprise logged at warning or worse
+
+    @property
+    def error(self) -> str:  # "" when it took the message
+        return "" if self.ok else ("; ".join(self.errors)[:1000] or "发送失败")
+
+
+def verdicts(outcome) -> list[Verdict]:  # noqa: ANN001 (apprise's async_notify result)
+    return [Verdict(url_id=r.url_id or "", service=r.name[:64], channel=redact(r.url)[:500], ok=bool(r),
+                    status=delivery_status(r.url, bool(r)),
+                    errors=[e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")])
+            for r in outcome]
+
+
 class Notifier:
     def __init__(self, channels: apprise.Apprise, database_url: str | None = None, *,
                  stored_refresh: float = STORED_REFRESH) -> None:
@@ -194,12 +218,8 @@ class Notifier:
                 batch.add(_with_message_id(matched[channel_id], message_id(d.dedupe_key)))
             outcome = await batch.async_notify(body=body, title=title, notify_type=NOTIFY_TYPES.get(d.kind))
             by_url = {matched[c].url_id(): c for c in post}
-            for r in outcome:
-                errors = [e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
-                results.append(ChannelResult(
-                    channel_id=by_url.get(r.url_id, r.url_id or ""), status=delivery_status(r.url, bool(r)),
-                    service=r.name[:64], channel=redact(r.url)[:500],
-                    error="" if r else ("; ".join(errors)[:1000] or "发送失败"), at=datetime.now(UTC)))
+            results += [ChannelResult(channel_id=by_url.get(v.url_id, v.url_id), status=v.status, service=v.service,
+                                      channel=v.channel, error=v.error, at=datetime.now(UTC)) for v in verdicts(outcome)]
             await self._ledger(self._finish, d, [r for r in results if r.channel_id in by_url.values()])
         failed = [r for r in results if r.status == FAILED]
         log.info("%s %s: %d channel(s) matched, %d posted, %d failed, %d had it already", d.kind, where["rung"],
@@ -348,18 +368,16 @@ class Notifier:
             batch.add(service)
         result = await batch.async_notify(body=body, title=title, notify_type=NOTIFY_TYPES.get(n.kind))
         rows, failures = [], []
-        for r in result:
-            ok = bool(r)
-            errors = [e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
+        for v in verdicts(result):
             rows.append(NotificationAttempt(
                 incident_id=n.incident_id, dedupe_key=n.dedupe_key, kind=n.kind, tags=",".join(n.tags),
-                channel_id=r.url_id or redact(r.url)[:64], channel=redact(r.url)[:500], service=r.name[:64], attempt=attempt,
-                status=delivery_status(r.url, ok), error="; ".join(errors)[:1000] if not ok else "",
+                channel_id=v.url_id or v.channel[:64], channel=v.channel, service=v.service, attempt=attempt,
+                status=v.status, error="; ".join(v.errors)[:1000] if not v.ok else "",
             ))
-            if ok:
+            if v.ok:
                 outcome.delivered += 1
             else:
-                failures.append(f"{r.name}: {errors[-1] if errors else '发送失败'}")
+                failures.append(f"{v.service}: {v.errors[-1] if v.errors else '发送失败'}")
         await asyncio.to_thread(self._log, rows)
         where = {"incident": n.human_id, "rung": ids.rung_in(n.dedupe_key), "attempt": attempt}
         log.info("%s %s sent to %d channel(s), %d failed, %d had it already", n.kind, where["rung"],

@@ -9,6 +9,7 @@ posts only to the channels that have not taken it yet (the row says which did).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import tempfile
@@ -21,11 +22,10 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notify import Notifier, delivery_status
+from activities.notify import Notifier, verdicts
 from desk import reports, stats
 from desk.blobs import BlobStore
 from desk.db import session_scope
-from desk.masking import redact
 from desk.messages import MakeReport, ReportMade, ReportSent, SendReport
 from desk.models import ReportRun
 from desk.vocab import DELIVERED_STATUSES, DeliveryStatus, ReportKind, ReportStatus
@@ -33,7 +33,7 @@ from desk.vocab import DELIVERED_STATUSES, DeliveryStatus, ReportKind, ReportSta
 log = logging.getLogger("desk.reports")
 
 EMAIL_SCHEMES = ("mailto", "mailtos")
-KIND_PREFIX = {ReportKind.weekly: "【周报】", ReportKind.monthly: "【月度通报】"}
+KIND_PREFIX: dict[str, str] = {ReportKind.weekly: "【周报】", ReportKind.monthly: "【月度通报】"}
 
 
 def report_link(public_url: str, run_id: int) -> str:
@@ -94,7 +94,7 @@ class Reporter:
     async def send_report(self, s: SendReport) -> ReportSent:
         channels = await self.notifier.current_channels()
         matched = {server.url_id(): server for server in channels.find(tag=s.tags, match_always=False)}
-        row = await _in_thread(self._row, s.run_id)
+        row = await asyncio.to_thread(self._row, s.run_id)
         done = {d["channel_id"] for d in row.deliveries if d.get("status") in DELIVERED_STATUSES}
         todo = [server for channel_id, server in matched.items() if channel_id not in done]
         results: list[dict] = []
@@ -113,7 +113,7 @@ class Reporter:
                                            body=f"{s.summary}\n\n附件：{row.filename}（{_attachment_name(row)}）\n{link_text}")
                 if bots:
                     results += await _post(bots, title=prefix + s.title, body=f"{s.summary}\n\n{link_text}")
-        row = await _in_thread(self._record, s.run_id, results, not matched, activity.info().attempt)
+        row = await asyncio.to_thread(self._record, s.run_id, results, not matched, activity.info().attempt)
         failed = [r for r in results if r["status"] == DeliveryStatus.failed]
         delivered = len([d for d in row.deliveries if d.get("status") in DELIVERED_STATUSES])
         log.info("report %s: %d channel(s) of %s, %d posted now, %d failed", s.run_key, len(matched),
@@ -158,22 +158,11 @@ def _run(session: Session, run_key: str) -> ReportRun | None:
     return session.exec(select(ReportRun).where(ReportRun.run_key == run_key)).first()
 
 
-async def _in_thread(fn, *args):  # noqa: ANN001, ANN202
-    import asyncio
-
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
-
-
 async def _post(servers: list, *, title: str, body: str, attach: str | None = None) -> list[dict]:
     """One post to each server; each one's answer as a delivery of the row."""
     batch = apprise.Apprise()
     for server in servers:
         batch.add(server)
     outcome = await batch.async_notify(body=body, title=title, notify_type=apprise.NotifyType.INFO, attach=attach)
-    out = []
-    for r in outcome:
-        errors = [e.message for e in r.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
-        out.append({"channel_id": r.url_id or "", "channel": redact(r.url)[:500], "service": r.name[:64],
-                    "status": delivery_status(r.url, bool(r)),
-                    "error": "" if r else ("; ".join(errors)[:1000] or "发送失败"), "at": datetime.now(UTC).isoformat()})
-    return out
+    return [{"channel_id": v.url_id, "channel": v.channel, "service": v.service, "status": v.status, "error": v.error,
+             "at": datetime.now(UTC).isoformat()} for v in verdicts(outcome)]

@@ -7,8 +7,9 @@
 2. The workflow itself on Temporal's time-skipping test server with stub activities, run by the worker's
    own sandbox configuration (worker.py): a six-month-overdue incident runs 20 more days (240 repeats);
    printed: runs (continue-as-new), events in the longest run, worker CPU per wake-up, and the CPU and time to
-   replay that run's history (the worst case: a run about to continue as new) against an incident just overdue. Target: a six-month-old incident that
-   is no longer cached wakes (its last run replayed) and acts in under 50 ms of worker CPU.
+   replay that run's history (the worst case: a run about to continue as new) against an incident just
+   overdue. Target: a six-month-old incident that is no longer cached wakes (its longest run replayed) and
+   acts in under 50 ms of worker CPU.
 
 Run: python -m bench longopen [--rounds N]
 """

@@ -109,14 +109,19 @@ def _unique(name: str, value: str) -> Any:
     return bindparam(name, value, unique=True)
 
 
+# SQLite: the document's four columns contain :pattern (LIKE is case-insensitive for ASCII there)
+_SQLITE_CONTAINS = (f"({TABLE}.title || ' ' || {TABLE}.summary || ' ' || {TABLE}.notes || ' ' || {TABLE}.releases)"
+                    " LIKE :pattern ESCAPE '\\'")
+
+
 def matching_ids(q: str, dialect: str) -> Any:
     """The statement selecting the ids of the documents that contain ``q``."""
     if dialect == "sqlite":
         if len(q) >= TRIGRAM:  # the index: the query as one phrase (its quotes doubled)
             return text(f"SELECT rowid AS id FROM {TABLE} WHERE {TABLE} MATCH :phrase").bindparams(
                 _unique("phrase", '"' + q.replace('"', '""') + '"')).columns(_ID)
-        return text(f"SELECT rowid AS id FROM {TABLE} WHERE (title || ' ' || summary || ' ' || notes || ' ' || releases)"
-                    " LIKE :pattern ESCAPE '\\'").bindparams(_unique("pattern", _like_pattern(q))).columns(_ID)
+        return text(f"SELECT rowid AS id FROM {TABLE} WHERE {_SQLITE_CONTAINS}").bindparams(
+            _unique("pattern", _like_pattern(q))).columns(_ID)
     # PostgreSQL: (I)LIKE uses the trigram index from three characters on, and scans below that.
     return text(f"SELECT incident_id AS id FROM {TABLE} WHERE document {_pg_like(q)} :pattern").bindparams(
         _unique("pattern", _like_pattern(q))).columns(_ID)
@@ -132,9 +137,8 @@ def _document_contains(q: str, dialect: str) -> Any:
     """The incident's own document contains ``q``: looked up by key for each incident it is asked of (a
     correlated subquery the planner cannot turn into a scan of every document)."""
     if dialect == "sqlite":  # FTS5's MATCH restricted to one rowid still reads whole doclists: LIKE the content
-        return text(f"EXISTS (SELECT 1 FROM {TABLE} WHERE {TABLE}.rowid = incident.id AND "
-                    f"({TABLE}.title || ' ' || {TABLE}.summary || ' ' || {TABLE}.notes || ' ' || "
-                    f"{TABLE}.releases) LIKE :pattern ESCAPE '\\')").bindparams(_unique("pattern", _like_pattern(q)))
+        return text(f"EXISTS (SELECT 1 FROM {TABLE} WHERE {TABLE}.rowid = incident.id AND {_SQLITE_CONTAINS})"
+                    ).bindparams(_unique("pattern", _like_pattern(q)))
     return text(f"coalesce((SELECT {TABLE}.document {_pg_like(q)} :pattern FROM {TABLE} "
                 f"WHERE {TABLE}.incident_id = incident.id), false)").bindparams(_unique("pattern", _like_pattern(q)))
 
