@@ -49,8 +49,7 @@ class Recorder:
             exists = session.exec(select(TimelineEvent.id).where(TimelineEvent.event_key == r.entry.event_key)).first()
             if exists is not None:
                 return
-            rebuilt = session.get(Incident, r.state.facts.incident_id) is None
-            incident = upsert_incident(session, r)
+            incident, rebuilt = upsert_incident(session, r)
             assert incident.id is not None  # read or flushed by upsert_incident
             session.add(TimelineEvent(
                 incident_id=incident.id, event_key=r.entry.event_key, seq=r.entry.seq, kind=r.entry.kind,
@@ -92,8 +91,7 @@ class Recorder:
             keys = [e.event_key for e in b.entries]
             existing = {e.event_key: e for e in session.exec(
                 select(TimelineEvent).where(col(TimelineEvent.event_key).in_(keys))).all()} if keys else {}
-            rebuilt = session.get(Incident, b.state.facts.incident_id) is None
-            incident = upsert_incident(session, b)
+            incident, rebuilt = upsert_incident(session, b)
             assert incident.id is not None  # read or flushed by upsert_incident
             for entry in b.entries:
                 found = existing.get(entry.event_key)
@@ -189,13 +187,15 @@ def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]
                             .values(status=a.status, updated_at=now))
 
 
-def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
-    """Bring the read model up to the workflow's state, unless a newer state is already there."""
+def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> tuple[Incident, bool]:
+    """Bring the read model up to the workflow's state, unless a newer state is already there. Returns the row,
+    and whether it had to be rebuilt from the facts (the row was gone)."""
     state, facts = r.state, r.state.facts
     # Lock the row: an update's event and the run's "opened" can be recorded at the same moment, and on
     # PostgreSQL the older snapshot would otherwise overwrite the newer one (the version check below
     # must see the other transaction's commit). SQLite serialises writers anyway and ignores FOR UPDATE.
     incident = session.get(Incident, facts.incident_id, with_for_update=True)
+    rebuilt = incident is None
     if incident is None:  # the workflow outlived its row (restored database): rebuild it from the facts
         workflow_id = activity.info().workflow_id
         assert workflow_id is not None  # recorded by the incident's workflow
@@ -210,7 +210,7 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
         session.flush()
     assert incident.id is not None  # read, or flushed just now
     if incident.version > state.event_seq:
-        return incident
+        return incident, rebuilt
     lead_clocks = clk.lead_clocks(state.clocks)
     open_clocks = [c for c in lead_clocks if c.open]
     incident.level = facts.level
@@ -234,7 +234,7 @@ def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> Incident:
         session.add(row)
     _upsert_shared(session, incident.id, state)
     session.add(incident)
-    return incident
+    return incident, rebuilt
 
 
 def _upsert_shared(session: Session, incident_id: int, state: IncidentState) -> None:

@@ -109,8 +109,8 @@ def visible_to(query: Any, user: User) -> Any:
 
 
 def can_see(*, session: Session, user: User, incident: Incident) -> bool:
-    """visible_to, for one incident."""
-    if user.role != RESPONDER:
+    """visible_to, for one incident (its lead party's own responders without a query)."""
+    if user.role != RESPONDER or incident.party_code == user.party_code:
         return True
     return session.exec(visible_to(select(Incident.id).where(Incident.id == incident.id), user)).first() is not None
 
