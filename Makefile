@@ -28,10 +28,10 @@ up: $(STAMP)
 	$(VENV)/bin/opinion-desk up
 
 ## Lint (ruff) and type-check (mypy: desk, workflows, activities, api), then the whole test suite: on SQLite, then on
-## the PostgreSQL at 127.0.0.1:5432 (database `test`)
+## the PostgreSQL at 127.0.0.1:5432 (database `test`). Each pass runs the long faults beside the rest (scripts/test-pass).
 test: $(STAMP) system-deps lint
-	$(PY) -m pytest
-	@if scripts/pg-ready; then DESK_TEST_DATABASE=postgresql $(PY) -m pytest -m "not sqlite_only"; \
+	PY=$(PY) scripts/test-pass
+	@if scripts/pg-ready; then DESK_TEST_DATABASE=postgresql PY=$(PY) scripts/test-pass -m "not sqlite_only"; \
 	else echo "PostgreSQL is not reachable at 127.0.0.1:5432: the PostgreSQL pass was skipped"; fi
 
 lint: $(STAMP)
@@ -39,10 +39,10 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 test-sqlite: $(STAMP)
-	$(PY) -m pytest
+	PY=$(PY) scripts/test-pass
 
 test-postgresql: $(STAMP)
-	DESK_TEST_DATABASE=postgresql $(PY) -m pytest -m "not sqlite_only"
+	DESK_TEST_DATABASE=postgresql PY=$(PY) scripts/test-pass -m "not sqlite_only"
 
 ## Debian packages the tests drive: chromium (browser tests), docker-compose (compose file validation)
 system-deps:

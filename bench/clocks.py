@@ -11,6 +11,9 @@ counts with the lateness it has reached by then.
 
 Worker memory per open incident = (worker RSS with N open − RSS after warm-up) / N.
 
+--quick (the smoke test): 50 incidents, one short window, and bench/policies/clocks-quick.toml, whose reminder
+comes 10 s before the breach instead of a minute.
+
 Run: python -m bench clocks [--quick] [--incidents N] [--ring-rates 2,5,10,20] [--workers 1,2] [--cache N]
 """
 
@@ -40,18 +43,31 @@ from bench.common import (
 from bench.trivial import TimerWorkflow
 
 POLICY = POLICIES / "clocks.toml"
-REMINDER_LEAD = timedelta(minutes=39)  # detected_at → the acknowledge reminder, in the policy above
+QUICK_POLICY = POLICIES / "clocks-quick.toml"  # --quick: the same with the reminder 10 s before the breach
 TARGET_P99 = 1.0
 TARGET_KB = 50.0
 HUMAN_ID = re.compile(r"YQ-\d{4}-\d{6}")
 
 
-def expected_rungs(opened: list[tuple[str, datetime, datetime]], since: float, until: float) -> dict:
+def acknowledge_rungs(policy_path) -> tuple[timedelta, timedelta]:  # noqa: ANN001
+    """(detected_at → the acknowledge reminder, the reminder → the breach) under the policy."""
+    from desk import clocks as clk
+    from desk.policy import load_policy
+
+    policy = load_policy(policy_path)
+    t = datetime(2026, 1, 5, tzinfo=UTC)
+    [clock] = [c for c in clk.open_clocks(policy, "III", t, t) if c.key == "acknowledge"]
+    at = {r.kind: r.at for r in clk.ladder(clock, policy, PARTY, clock.due_at)}
+    return at["reminder"] - t, at["breach"] - at["reminder"]
+
+
+def expected_rungs(policy_path, opened: list[tuple[str, datetime, datetime]], since: float,  # noqa: ANN001
+                   until: float) -> dict:
     """(human_id, kind, tag) -> scheduled epoch seconds, for every message due in [since, until]."""
     from desk import clocks as clk
     from desk.policy import load_policy
 
-    policy = load_policy(POLICY)
+    policy = load_policy(policy_path)
     horizon = datetime.fromtimestamp(until, UTC)
     want = {}
     for human_id, detected_at, opened_at in opened:
@@ -90,8 +106,9 @@ def lateness(want: dict, arrivals: list[dict], closed_at: float) -> tuple[list[f
     return values, len(want) - missing, duplicates
 
 
-async def timer_baseline(stack: Stack, rate: float, seconds: float, concurrency: int) -> list[float]:
-    """Bare Temporal: workflows that sleep until a moment, then one activity posts to the receiver."""
+async def timer_baseline(stack: Stack, rate: float, seconds: float, concurrency: int, tail: float = 10) -> list[float]:
+    """Bare Temporal: workflows that sleep until a moment, then one activity posts to the receiver; the arrivals
+    are read `tail` seconds after the last is due."""
     queue, worker = stack.start_baseline_worker()
     try:
         k = max(1, int(rate * seconds))
@@ -100,7 +117,7 @@ async def timer_baseline(stack: Stack, rate: float, seconds: float, concurrency:
         ids = list(due)
         await bounded(k, concurrency, lambda i: stack.client.start_workflow(
             TimerWorkflow.run, due[ids[i]], id=ids[i], task_queue=queue))
-        while time.time() < first + seconds + 10:
+        while time.time() < first + seconds + tail:
             await asyncio.sleep(1)
         got = {a["title"]: a["at"] for a in await stack.arrivals() if a["path"] == "baseline"}
         return [got[i] - at if i in got else time.time() - at for i, at in due.items()]
@@ -110,7 +127,7 @@ async def timer_baseline(stack: Stack, rate: float, seconds: float, concurrency:
 
 def plan_windows(rates: list[float], window: float, gap: float) -> list[tuple[float, float, int]]:
     """(offset from the first window's start, rate, incidents) of each measuring window, one after another.
-    A gap longer than the minute between reminder and breach keeps one window's breaches out of the next."""
+    A gap longer than the time between reminder and breach keeps one window's breaches out of the next."""
     plan, offset = [], 0.0
     for rate in rates:
         plan.append((offset, rate, max(1, round(rate * window))))
@@ -120,15 +137,17 @@ def plan_windows(rates: list[float], window: float, gap: float) -> list[tuple[fl
 
 async def one_run(args, workers: int) -> dict:
     n, rates = args.incidents, args.ring_rates
+    reminder_lead, breach_after = acknowledge_rungs(args.policy)
     plan = plan_windows(rates, args.measure, args.gap)
     ringing = sum(k for _, _, k in plan)
     if ringing > n:
         raise SystemExit(f"--incidents {n} is fewer than the {ringing} the windows need")
     worker_env = {"DESK_WORKER_MAX_CACHED_WORKFLOWS": str(args.cache)} if args.cache is not None else {}
-    stack = await Stack(policy=str(POLICY), database_url=args.database_url, keep=args.keep,
+    stack = await Stack(policy=str(args.policy), database_url=args.database_url, keep=args.keep,
                         worker_env=worker_env).start(workers=workers)
     try:
-        base = await timer_baseline(stack, 2 * max(rates), args.baseline_seconds, args.concurrency)
+        base = await timer_baseline(stack, 2 * max(rates), args.baseline_seconds, args.concurrency,
+                                    tail=5 if args.quick else 10)
         log(f"baseline timers at {2 * max(rates):g}/s: p50 {ms(percentile(base, 50))}, p99 {ms(percentile(base, 99))}")
         await warm_up(stack)
         await asyncio.sleep(2)
@@ -138,7 +157,7 @@ async def one_run(args, workers: int) -> dict:
 
         async def open_one(ring_at: datetime | None) -> None:
             """ring_at None: parked, detected now; its reminder comes only after the measuring is over."""
-            fields = {"detected_at": (ring_at - REMINDER_LEAD).isoformat()} if ring_at else {}
+            fields = {"detected_at": (ring_at - reminder_lead).isoformat()} if ring_at else {}
             _, r = await stack.open(level="III", **fields)
             if r.status_code != 201:
                 raise RuntimeError(f"open failed: {r.status_code} {r.text[:300]}")
@@ -169,8 +188,8 @@ async def one_run(args, workers: int) -> dict:
         log(f"{n} open in {opened_done - t_start:.0f}s, all clocks started after {drained - t_start:.0f}s; "
             f"worker RSS {rss_before / 1024:.0f} → {rss_after / 1024:.0f} MiB; first window opens in "
             f"{first - time.time():+.0f}s")
-        last_end = first + plan[-1][0] + args.measure + 60
-        if last_end > t_start + REMINDER_LEAD.total_seconds():
+        last_end = first + plan[-1][0] + args.measure + breach_after.total_seconds()
+        if last_end > t_start + reminder_lead.total_seconds():
             log("warning: parked incidents start ringing before the last window closes (open faster or "
                 "use fewer --ring-rates)")
         while time.time() < last_end + args.grace:
@@ -181,8 +200,8 @@ async def one_run(args, workers: int) -> dict:
         windows = []
         for offset, rate, _ in plan:
             since = first + offset
-            until = since + args.measure + 60  # the last reminder's breach comes a minute later
-            want = expected_rungs(opened, since, until)
+            until = since + args.measure + breach_after.total_seconds()  # the last reminder's breach
+            want = expected_rungs(args.policy, opened, since, until)
             values, arrived, duplicates = lateness(want, arrivals, closed_at)
             windows.append({
                 "rate": rate, "expected": len(want), "arrived": arrived, "duplicates": duplicates,
@@ -212,9 +231,10 @@ async def main(argv: list[str]) -> None:
                    help="DESK_WORKER_MAX_CACHED_WORKFLOWS of each worker (default: the desk's default)")
     p.add_argument("--grace", type=float, default=15, help="wait for late messages after the last window (s)")
     args = p.parse_args(argv)
+    args.policy = POLICY
     if args.quick:
         args.incidents, args.ring_rates, args.measure, args.settle, args.grace = 50, "5", 8, 5, 5
-        args.baseline_seconds = 5
+        args.baseline_seconds, args.policy = 5, QUICK_POLICY
     args.ring_rates = [float(r) for r in args.ring_rates.split(",")]
     print(f"clocks benchmark · {machine()}", flush=True)
     rows = []
@@ -242,7 +262,7 @@ async def main(argv: list[str]) -> None:
              f"{r['n'] / r['open_seconds']:.1f} /s", "-"),
         ]
         log(f"{tag} done")
-    print_table(f"clocks ({args.incidents} open, policy {POLICY.name})", rows)
+    print_table(f"clocks ({args.incidents} open, policy {args.policy.name})", rows)
 
 
 if __name__ == "__main__":

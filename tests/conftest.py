@@ -70,6 +70,33 @@ async def time_skipping_env():
 
 # --- database ------------------------------------------------------------------------------------------
 
+# The fixtures that give a test the pass's database (DESK_TEST_DATABASE): `database_url` here, `databases` in
+# tests/system/test_long_faults.py (a fresh database per scenario). A new fixture that reads DESK_TEST_DATABASE
+# belongs in this set.
+PASS_DATABASE_FIXTURES = frozenset({"database_url", "databases"})
+
+
+def _reads_the_pass_database(module_file: str, cache: dict[str, bool] = {}) -> bool:  # noqa: B006 (a cache)
+    if module_file not in cache:
+        cache[module_file] = "DESK_TEST_DATABASE" in Path(module_file).read_text(encoding="utf-8")
+    return cache[module_file]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not sqlite_only"` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """A test that takes none of the pass's database fixtures (unit tests, workflows on stub activities, replay,
+    configuration files, tests that make their own SQLite file) runs the very same code on the very same data in
+    the PostgreSQL pass as in the SQLite pass: it is marked sqlite_only and runs once. Whatever reaches the pass's
+    database (directly or through `desk`, `web_desk`, ...) still runs on both. A module that mentions
+    DESK_TEST_DATABASE itself keeps all its tests in both passes, to be safe."""
+    for item in items:
+        if PASS_DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            continue
+        module = getattr(item, "module", None)
+        if module is not None and _reads_the_pass_database(module.__file__):
+            continue
+        item.add_marker(pytest.mark.sqlite_only)
+
 
 @pytest.fixture
 def database_url(tmp_path):
