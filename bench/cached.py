@@ -1,20 +1,23 @@
-"""Worker memory per cached incident, in one process: what a cached IncidentWorkflow instance keeps, and why.
+"""Worker memory per cached incident: what a cached IncidentWorkflow instance keeps, and why.
 
-One process, one Temporal dev server, stub activities (no SQL, no HTTP). For each variant, a Worker on a
-task queue of its own; N incidents opened (the API's input: opened_recorded, the bazhong preset), each then
-waiting for its first rung, all cached. Resident memory (RSS, after `malloc_trim`, so freed heap is not
-counted) before and after, divided by N, and Python's own live heap (`sys.getallocatedblocks`-free:
-tracemalloc is only used with --trace). Variants, in this order:
+A Temporal dev server, stub activities (no SQL, no HTTP), and for each variant a worker in a fresh process
+(what one variant freed does not lower the next one's growth): N incidents opened (the API's input:
+opened_recorded, the bazhong preset), each then waiting for its first rung, all cached. The figure is the
+growth of resident memory (RSS, after `malloc_trim`, so freed heap is not counted) divided by N. Variants:
 
-- bare: a workflow that only waits (bench.trivial.WaitingWorkflow), not sandboxed: the SDK and Rust core's
-  share of any cached workflow;
+- bare: a workflow that only waits (bench.trivial.WaitingWorkflow), not sandboxed: the SDK's and the Rust
+  core's share of any cached workflow;
 - unsandboxed: IncidentWorkflow without the sandbox: the above plus the desk's state and decoded input;
-- desk: IncidentWorkflow with the worker's own sandbox runner (worker.WORKFLOW_RUNNER), as deployed.
+- desk-before: the worker's sandbox runner without this round's two changes (every instance its own Policy
+  copy, every instance holding on to its first activation's protobuf arena);
+- desk: the worker's sandbox runner (worker.WORKFLOW_RUNNER), as deployed.
 
-The differences are the categories. --trace adds a round of `desk` with tracemalloc on (slow: opens in small
-batches so that workflow tasks do not time out) and prints Python's allocations per incident, by file.
+The differences are the categories. --trace runs each variant again with tracemalloc on (slow: it opens in
+small batches so that workflow tasks do not time out) and prints Python's own allocations per incident, by
+file; RSS minus that is the Rust core, protobuf arenas and the allocators' overhead.
 
-Run: python -m bench cached [--incidents N] [--trace] [--top K]
+Run: python -m bench cached [--quick] [--incidents N] [--variants bare,unsandboxed,desk-before,desk] [--trace]
+(BENCH_TRACE_FRAMES=12 with --trace: the biggest allocations' tracebacks too)
 """
 
 from __future__ import annotations
@@ -77,12 +80,6 @@ def resident_kb() -> int:
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
     return rss_kb(os.getpid())
-
-
-def python_heap_kb() -> float:
-    """What Python's small-object allocator holds in blocks in use (sys.getallocatedblocks is a count only)."""
-    gc.collect()
-    return tracemalloc.get_traced_memory()[0] / 1024 if tracemalloc.is_tracing() else 0.0
 
 
 async def open_incidents(client: Client, task_queue: str, ids: range) -> None:
@@ -222,7 +219,10 @@ def main(argv: list[str]) -> None:
     p.add_argument("--trace", action="store_true", help="also tracemalloc's Python allocations per incident, by file")
     p.add_argument("--top", type=int, default=30, help="files listed with --trace (default 30)")
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"some of {','.join(VARIANTS)}")
+    p.add_argument("--quick", action="store_true", help="a smoke run: 30 incidents per variant")
     args = p.parse_args(argv)
+    if args.quick:
+        args.incidents = 30
     print(f"cached-incident memory · {machine()}", flush=True)
     n = args.incidents
 
@@ -262,7 +262,7 @@ def main(argv: list[str]) -> None:
             if {"bare", "unsandboxed"} <= got.keys():
                 rows.append(("  the incident's own share (unsandboxed - bare)",
                              f"{got['unsandboxed']['rss'] - got['bare']['rss']:.1f} KB", "-", "-"))
-            print_table(f"worker memory per cached workflow (RSS after malloc_trim, {n} each, a process each)", rows)
+            print_table(f"cached: worker memory per cached workflow (RSS after malloc_trim, {n} each, a process each)", rows)
         finally:
             await env.shutdown()
 
