@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from desk.clocks import MilestoneClock
-from desk.policy import Policy
+from desk.policy import Policy, shared
 from desk.vocab import IncidentStatus
 
 OPEN, CLOSED = IncidentStatus.open, IncidentStatus.closed  # the workflow's state.status
@@ -157,6 +157,11 @@ class IncidentInput:
     state: IncidentState | None = None  # carried over by continue-as-new
     opened_recorded: bool = False  # the API already wrote the "opened" event (seq 1) with the row
     supporting: list[SupportingParty] = field(default_factory=list)  # named at opening (their clocks from detection)
+
+    def __post_init__(self) -> None:
+        # Decoded for every cached workflow instance: equal policies become one object (desk.policy.shared).
+        if isinstance(self.policy, Policy):
+            self.policy = shared(self.policy)
 
 
 # --- human actions (workflow updates) -------------------------------------------------------------

@@ -10,6 +10,7 @@ never changes a live incident. Nothing here does I/O except :func:`load_policy`.
 
 import re
 import tomllib
+import weakref
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -135,6 +136,26 @@ class Policy:
     def applies(self, key: str, level: str) -> bool:
         rule = self.rule(key)
         return rule is not None and level in rule.levels
+
+
+# One object per distinct policy, for as long as something holds it (see `shared`).
+_SHARED: weakref.WeakValueDictionary[str, Policy] = weakref.WeakValueDictionary()
+
+
+def shared(policy: Policy) -> Policy:
+    """The one Policy object of the process equal to ``policy`` (``policy`` itself the first time).
+
+    Every incident carries its policy snapshot in its input, and the worker decodes a copy of it for every
+    workflow instance it caches: 10,000 cached incidents of one policy would hold 10,000 equal copies (~4 KB
+    each). A Policy is frozen and nothing changes its lists, so equal snapshots can be one object: the key is
+    its repr, which spells every field (nested dataclasses, lists, dicts, floats exactly), so two policies
+    share only when every value is the same. An incident keeps its own snapshot's values; only the copy is
+    shared. Thread-safe enough: a race makes two equal objects, never a wrong one."""
+    key = repr(policy)
+    found = _SHARED.get(key)
+    if found is None:
+        _SHARED[key] = found = policy
+    return found
 
 
 def _parse_reminder(spec: str, key: str) -> Reminder:

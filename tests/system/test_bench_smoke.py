@@ -21,6 +21,8 @@ CASES = {
                                      "worker memory per open incident, 1 worker(s)"]),
     "actions": ([], ["acknowledge p95, 1 worker(s)", "release p95, 1 worker(s)", "bare update",
                      "rows confirmed in SQL, 1 worker(s)"]),
+    "cached": ([], ["incident, worker's sandbox runner (as deployed)", "incident, worker's sandbox runner, before",
+                    "the sandbox's share (desk - unsandboxed)"]),
 }
 
 
