@@ -375,6 +375,22 @@ class Stack:
             await asyncio.sleep(0.1)
         return time.perf_counter()
 
+    async def wait_quiet(self, still: float = 5.0, timeout: float = 1800) -> float:
+        """Wait until the workers' completed workflow tasks stop growing for ``still`` seconds: what an intake
+        leaves behind (each new incident's 【新交办】 sent and its attempt recorded, a second workflow task) is done.
+        Returns the seconds waited."""
+        start = end = time.monotonic()
+        end += timeout
+        last, since = await self.workflow_tasks(), time.monotonic()
+        while time.monotonic() - since < still:
+            self.check_alive()
+            if time.monotonic() > end:
+                raise RuntimeError(f"the workers were still busy after {timeout}s")
+            await asyncio.sleep(0.5)
+            if (now := await self.workflow_tasks()) != last:
+                last, since = now, time.monotonic()
+        return since - start
+
     def start_baseline_worker(self) -> tuple[str, subprocess.Popen]:
         """The trivial workflows' worker (bench/trivial.py) on a task queue of its own."""
         queue = f"bench-trivial-{uuid.uuid4().hex[:6]}"
