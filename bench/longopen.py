@@ -31,6 +31,7 @@ from temporalio.worker import Replayer, Worker
 
 from desk import clocks as clk
 from desk.policy import load_policy
+from desk.temporal import run_chain
 from worker import WORKFLOW_RUNNER, share_workflow_code
 from workflows.incident import IncidentWorkflow
 
@@ -91,9 +92,7 @@ async def workflow_figures() -> None:
                                                          task_queue=task_queue)
                 await env.sleep(span)
                 state = await handle.query(IncidentWorkflow.current_state)
-                chain = [await env.client.get_workflow_handle(handle.id).fetch_history()]
-                while run_id := chain[-1].events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
-                    chain.append(await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history())
+                chain = await run_chain(env.client, handle.id)
                 runs = len(chain)
                 # the worst case a worker faces: the longest run of the chain (a run just before it continues as new)
                 history = max(chain, key=lambda run: len(run.events))

@@ -6,7 +6,7 @@ import logging
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client, TLSConfig, WorkflowHistory
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from desk.settings import Settings
@@ -58,3 +58,12 @@ async def ensure_search_attributes(client: Client) -> None:
             ))
     except Exception as exc:  # no operator permission (Temporal Cloud): they must be added by an admin
         log.warning("could not check the search attributes %s: %s", ", ".join(SEARCH_ATTRIBUTES), exc)
+
+
+async def run_chain(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a workflow, newest first: the latest run, then each run it continued from. An incident
+    continues as new every hundred events or so, so one run's history is not its whole life."""
+    chain = [await client.get_workflow_handle(workflow_id).fetch_history()]
+    while run_id := chain[-1].events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
+        chain.append(await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history())
+    return chain

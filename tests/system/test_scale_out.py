@@ -35,6 +35,7 @@ from desk import clocks as clk
 from desk.db import init_db, session_scope
 from desk.models import Incident, NotificationAttempt, TimelineEvent
 from desk.policy import load_policy
+from desk.temporal import run_chain
 from tests.helpers import PASSWORD, POLICIES, eventually, free_port, make_settings
 from workflows.incident import IncidentWorkflow
 
@@ -265,12 +266,13 @@ async def test_two_workers_share_incidents_and_a_killed_one_loses_no_rung(
             got = [m for m in receiver.tagged(tag) if human_id in m.title]
             assert len(got) == wanted, f"{human_id} at {tag}: {len(got)} messages for {wanted} rungs"
 
-    # The work moved: A's incidents were finished by B (their later workflow tasks ran on B).
+    # The work moved: A's incidents were finished by B (their later workflow tasks ran on B). An incident
+    # continues as new every hundred events or so: its whole life is the chain of runs, not the latest one.
     for human_id in first:
-        handle = client.get_workflow_handle(by_human[human_id].workflow_id)
         identities = {
             e.workflow_task_completed_event_attributes.identity
-            async for e in handle.fetch_history_events()
+            for run in await run_chain(client, by_human[human_id].workflow_id)
+            for e in run.events
             if e.HasField("workflow_task_completed_event_attributes")
         }
         assert {a.identity, b.identity} <= identities, f"{human_id}: workflow tasks ran on {identities}"

@@ -19,6 +19,7 @@ from desk.db import init_db, session_scope
 from desk.messages import Deliver, Delivered, IncidentFacts, IncidentInput, IncidentState, RecordBatch, TimelineEntry
 from desk.models import Incident, TimelineEvent
 from desk.policy import load_policy
+from desk.temporal import run_chain
 from tests.helpers import make_settings
 from tests.workflow.stubs import deliver_to_every_channel, overdue_for, record_nothing
 from worker import build_worker
@@ -160,10 +161,8 @@ async def test_an_incident_overdue_for_six_months_continues_as_new_with_a_bounde
                                                  task_queue=task_queue)
         await env.sleep(timedelta(days=20, minutes=1))  # 240 more repeats, every 2 h
         state = await handle.query(IncidentWorkflow.current_state)
-        history = await env.client.get_workflow_handle(handle.id).fetch_history()
-        runs = [history]  # the chain of runs, newest first
-        while run_id := runs[-1].events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
-            runs.append(await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history())
+        runs = await run_chain(env.client, handle.id)  # the chain of runs, newest first
+        history = runs[0]
         await handle.terminate("test over")
     [release] = state.clocks
     assert release.repeats_sent - before == 240  # every repeat, none twice, none skipped
