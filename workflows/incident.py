@@ -92,10 +92,15 @@ PATCHES = {
                         "from the API; the old branch is workflows/legacy.py",
     "assignment-notice": "2026-11-30: 【新交办】 to the party at opening and on reassignment (policy on_assign)",
     "short-runs": "2026-11-30: a run continues as new after SHORT_RUN events, not HISTORY_LIMIT (cheap replays)",
+    "one-marker": "2026-11-30: a new run records this one marker for every patch above, not one each (each "
+                  "marker costs the server two history events); its old branch is the per-patch checks",
 }
 DURABLE = "durable-delivery"
 ASSIGNMENT_NOTICE = "assignment-notice"
 SHORT_RUNS = "short-runs"
+# Checked first in every run: a run that takes it has taken every patch listed before it. The runs that
+# recorded those patches one by one replay without it and ask each in turn, as they ran.
+ONE_MARKER = "one-marker"
 
 # A send is one try of every channel; a channel that fails is owed (retried by this workflow's own clock,
 # with the policy's backoff), so the activity itself only retries when the worker could not run it.
@@ -130,6 +135,7 @@ class IncidentWorkflow(LegacyBranch):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.taken: dict[str, bool] = {}
+        self.current = self._patched(ONE_MARKER)
         self.policy = inp.policy
         self.public_url = inp.public_url
         self.state: IncidentState = inp.state or IncidentState(facts=inp.facts)
@@ -1090,7 +1096,11 @@ class IncidentWorkflow(LegacyBranch):
         return workflow.info().workflow_id
 
     def _patched(self, patch_id: str) -> bool:
-        self.taken[patch_id] = taken = workflow.patched(patch_id)
+        if patch_id != ONE_MARKER and self.current:
+            taken = True  # a run with the one marker took every earlier patch without a marker of its own
+        else:
+            taken = workflow.patched(patch_id)
+        self.taken[patch_id] = taken
         return taken
 
     def _recheck(self, validator, cmd) -> None:  # noqa: ANN001 (one of this class's validators)

@@ -9,6 +9,7 @@ workflows.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 from desk.db import session_scope
 from desk.models import Handover
 from desk.schedules import ensure_report_schedules, schedule_id
-from desk.temporal import SEARCH_ATTRIBUTES
-from tests.helpers import BIN, FAST, HISTORY_DIR, Receiver, eventually, make_settings, start_desk, workflow_id
+from desk.temporal import SEARCH_ATTRIBUTES, run_chain
+from tests.helpers import BIN, FAST, HISTORY_DIR, Receiver, eventually, make_settings, png, start_desk, workflow_id
 
 
 async def scenario_full_life(desk) -> str:
@@ -66,11 +67,15 @@ async def scenario_shared_duties(desk) -> str:
         "party": "enyang", "text": "核实现场情况", "due_at": due(6), "needs_attachment": True})
     assert r.status_code == 200, r.text
     await asyncio.sleep(11)  # both parties' acknowledgement ladders and the task's: reminders, breach, repeats
+    picture = png(color="#336699")  # the task's result: one of this incident's files
+    r = await desk.http.post(f"/api/incidents/{iid}/attachments", headers=desk.auth("enyang"),
+                             files={"files": ("现场.png", picture, "image/png")})
+    assert r.status_code in (200, 201, 202), r.text
     steps = [
         ("acknowledge", "bazhou", {"note": "收到"}),
         ("acknowledge", "enyang", {"note": "配合单位收到"}),
         ("supporting-parties", "super", {"party": "dept-wjw"}),
-        ("task-results", "enyang", {"task": 1, "note": "已核实", "attachment": "ab" * 32}),
+        ("task-results", "enyang", {"task": 1, "note": "已核实", "attachment": hashlib.sha256(picture).hexdigest()}),
         ("tasks", "super", {"party": "dept-wjw", "text": "提供收治数据", "due_at": due(3600)}),
         ("waive", "super", {"milestone": "task-2", "reason": "数据已由上级提供"}),
         ("waive", "super", {"milestone": "support-2", "reason": "无需签收"}),
@@ -143,15 +148,12 @@ async def main(suffix: str = "", only: str = "") -> None:
             async for desk in start_desk(env.client, settings, f"sqlite:///{tmp / 'desk.db'}", Receiver()):
                 key = await scenario(desk)  # an incident's id, or a report run's workflow id
                 own_workflow = key.startswith("handover-") or "-report-" in key
-                handle = env.client.get_workflow_handle(key if own_workflow else workflow_id(desk, key))
-                history = await handle.fetch_history()
+                chain = await run_chain(env.client, key if own_workflow else workflow_id(desk, key))
+                history = chain[0]
                 (HISTORY_DIR / f"{name}{suffix}.json").write_text(history.to_json(), encoding="utf-8")
                 print(f"recorded {name}: {len(history.events)} events", file=sys.stderr)
-                # a run that continued as new: its first run too (it ends in the continue-as-new command)
-                first = history
-                while run_id := first.events[0].workflow_execution_started_event_attributes.continued_execution_run_id:
-                    first = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-                if first is not history:
+                if len(chain) > 1:  # a run that continued as new: its first run too (it ends in continue-as-new)
+                    first = chain[-1]
                     (HISTORY_DIR / f"{name}{suffix}-first.json").write_text(first.to_json(), encoding="utf-8")
                     print(f"recorded {name}, its first run: {len(first.events)} events", file=sys.stderr)
     finally:
