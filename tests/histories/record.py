@@ -125,6 +125,8 @@ async def scenario_handover(desk) -> str:
 HANDOVER_CONFIRM_SECONDS = 3
 HANDOVER_POLICY = f'\n[handover]\nconfirm_within = "{HANDOVER_CONFIRM_SECONDS}s"\nescalate_to = ["supervisor"]\n'
 
+ASSIGN_POLICY = '[escalation]\non_assign = ["party"]\n'
+
 SCENARIOS = [("full_life", scenario_full_life), ("refused_actions", scenario_refused_actions),
              ("shared_duties", scenario_shared_duties), ("report_weekly", scenario_report_weekly),
              ("handover", scenario_handover)]
@@ -144,6 +146,10 @@ async def main(suffix: str = "", only: str = "") -> None:
             if name == "handover":
                 policy = tmp / "handover.toml"
                 policy.write_text(FAST.read_text(encoding="utf-8") + HANDOVER_POLICY, encoding="utf-8")
+            elif name == "full_life":  # with the 【新交办】 on opening and on reassignment, as the presets send it
+                policy = tmp / "full_life.toml"
+                policy.write_text(FAST.read_text(encoding="utf-8").replace("[escalation]\n", ASSIGN_POLICY, 1),
+                                  encoding="utf-8")
             settings = make_settings(tmp, None, policy=str(policy), drill_policy=str(FAST))
             async for desk in start_desk(env.client, settings, f"sqlite:///{tmp / 'desk.db'}", Receiver()):
                 key = await scenario(desk)  # an incident's id, or a report run's workflow id
