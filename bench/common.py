@@ -385,7 +385,7 @@ class Stack:
         while time.monotonic() - since < still:
             self.check_alive()
             if time.monotonic() > end:
-                raise RuntimeError(f"the workers were still busy after {timeout}s")
+                raise TimeoutError(f"the workers were still busy after {timeout}s")
             await asyncio.sleep(0.5)
             if (now := await self.workflow_tasks()) != last:
                 last, since = now, time.monotonic()
