@@ -98,9 +98,12 @@ PATCHES = {
 DURABLE = "durable-delivery"
 ASSIGNMENT_NOTICE = "assignment-notice"
 SHORT_RUNS = "short-runs"
-# Checked first in every run: a run that takes it has taken every patch listed before it. The runs that
-# recorded those patches one by one replay without it and ask each in turn, as they ran.
+# Checked first in every run: a run that takes it has taken the patches in FOLDED without a marker each. The
+# runs that recorded those one by one replay without it and ask each in turn, as they ran. A patch that comes
+# after it is asked for itself (a run with the one marker may predate it); a later fold is a new marker.
 ONE_MARKER = "one-marker"
+FOLDED = frozenset({"ladder-from-opened-at", "next-rung-beyond-horizon", "record-event-local", DURABLE,
+                    ASSIGNMENT_NOTICE, SHORT_RUNS})
 
 # A send is one try of every channel; a channel that fails is owed (retried by this workflow's own clock,
 # with the policy's backoff), so the activity itself only retries when the worker could not run it.
@@ -135,7 +138,7 @@ class IncidentWorkflow(LegacyBranch):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.taken: dict[str, bool] = {}
-        self.current = self._patched(ONE_MARKER)
+        self.one_marker = self._patched(ONE_MARKER)
         self.policy = inp.policy
         self.public_url = inp.public_url
         self.state: IncidentState = inp.state or IncidentState(facts=inp.facts)
@@ -1096,8 +1099,8 @@ class IncidentWorkflow(LegacyBranch):
         return workflow.info().workflow_id
 
     def _patched(self, patch_id: str) -> bool:
-        if patch_id != ONE_MARKER and self.current:
-            taken = True  # a run with the one marker took every earlier patch without a marker of its own
+        if patch_id in FOLDED and self.one_marker:
+            taken = True  # a run with the one marker took these without a marker of their own
         else:
             taken = workflow.patched(patch_id)
         self.taken[patch_id] = taken

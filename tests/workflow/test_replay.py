@@ -31,3 +31,12 @@ async def test_recorded_history_replays(path: Path):
 
 def test_there_are_histories_to_replay():
     assert {p.stem for p in HISTORIES} >= {"full_life", "refused_actions", "report_weekly", "handover"}
+
+
+def test_the_one_marker_stands_for_the_patches_listed_before_it_and_no_later_one():
+    """A run with "one-marker" answers True for the folded patches without asking; a patch added after it must
+    be asked for itself (a run with the one marker may be older than it), so it must not be in FOLDED."""
+    from workflows.incident import FOLDED, ONE_MARKER, PATCHES
+
+    order = list(PATCHES)
+    assert FOLDED == set(order[:order.index(ONE_MARKER)])
