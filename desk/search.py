@@ -228,12 +228,15 @@ def document_parts(session: Session, incident: Incident) -> tuple[str, str, str,
     return incident.title, incident.summary, "\n".join(n for n in notes if n), "\n".join(r for r in releases if r)
 
 
-def write_document(session: Session, incident: Incident) -> None:
-    """(Re)write the incident's search document in the session's transaction."""
-    title, summary, notes, releases = document_parts(session, incident)
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :id"), {"id": incident.id})
-        session.execute(text(f"INSERT INTO {TABLE} (rowid, title, summary, notes, releases) "
+def write_document(session: Session, incident: Incident, *, new: bool = False) -> None:
+    """(Re)write the incident's search document in the session's transaction. ``new``: an incident being
+    opened, which has no notes or releases yet: the timeline is not read (a statement fewer)."""
+    if new:
+        title, summary, notes, releases = incident.title, incident.summary, "", ""
+    else:
+        title, summary, notes, releases = document_parts(session, incident)
+    if session.get_bind().dialect.name == "sqlite":  # FTS5 replaces a row of the same rowid
+        session.execute(text(f"INSERT OR REPLACE INTO {TABLE} (rowid, title, summary, notes, releases) "
                              "VALUES (:id, :title, :summary, :notes, :releases)"),
                         {"id": incident.id, "title": title, "summary": summary, "notes": notes, "releases": releases})
         return

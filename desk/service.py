@@ -241,7 +241,7 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
                                               "deadlines": {c.key: c.due_at.isoformat() for c in clocks}},
     ))
     incident.version = 1
-    search.write_document(session, incident)
+    search.write_document(session, incident, new=True)
     session.commit()
     invalidate_assessments()
     try:
