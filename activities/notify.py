@@ -56,6 +56,9 @@ DELIVERED, ACCEPTED, FAILED, NO_CHANNEL = (DeliveryStatus.delivered, DeliverySta
 CLAIMED, GONE = DeliveryStatus.claimed, DeliveryStatus.gone
 # A claim older than this belongs to a sender that died (the activity's own timeout is one minute).
 CLAIM_LEASE = timedelta(minutes=2)
+# A try asked again while its own post is under way waits this long for it (polling the ledger), within the
+# activity's minute and well under the local first try's timeout.
+MINE, OWN_CLAIM_WAIT, OWN_CLAIM_POLL = "mine", 15.0, 0.25
 # The ledger is a courtesy to the send, never a condition of it: past this, post without it.
 LEDGER_TIMEOUT = 3.0
 # Channels added on the admin pages are taken up by every worker within this many seconds.
@@ -198,6 +201,7 @@ class Notifier:
         # The ledger is asked whatever the roster read did: a slow database that timed the roster out must not
         # turn off "never twice" (the ledger has its own bounded wait and, when it cannot answer, we post).
         claims = await self._ledger(self._claim, d, todo) or {}
+        claims.update(await self._await_own_claims(d, claims))
         already = 0
         for channel_id, claim in claims.items():
             if isinstance(claim, tuple):  # the ledger has it delivered: by an earlier try whose report was lost
@@ -304,9 +308,28 @@ class Notifier:
                         extra={"incident": d.human_id})
             return None
 
+    async def _await_own_claims(self, d: Deliver, claims: dict) -> dict:  # noqa: ANN001
+        """The claims this very try already holds (MINE): it was asked again while it was posting, its workflow
+        task retried under a local first try, or its activity retried. Wait, a bounded time, for that post to
+        finish: then report what the ledger has (delivered), or claim again and post (it failed). A claim still
+        held at the end is reported busy, as a rival's would be (the channel stays owed)."""
+        mine = [c for c, claim in claims.items() if claim == MINE]
+        out: dict = {}
+        deadline = time.monotonic() + OWN_CLAIM_WAIT
+        while mine:
+            if time.monotonic() >= deadline:
+                out.update({c: "busy" for c in mine})
+                break
+            await asyncio.sleep(OWN_CLAIM_POLL)
+            again = await self._ledger(self._claim, d, mine) or {}
+            out.update({c: claim for c, claim in again.items() if claim != MINE})
+            mine = [c for c in mine if again.get(c) == MINE]
+        return out
+
     def _claim(self, d: Deliver, channel_ids: list[str]) -> dict[str, str | tuple[str, datetime]]:
         """Claim (rung, channel) before posting: CLAIMED (post), (status, when) of the delivery the ledger
-        holds (do not post), busy (another sender holds a live claim)."""
+        holds (do not post), busy (another sender holds a live claim), MINE (this same try holds it: see
+        `_await_own_claims`)."""
         out: dict[str, str | tuple[str, datetime]] = {}
         now = utcnow()
         with session_scope(self.database_url) as session:
@@ -320,20 +343,24 @@ class Notifier:
                         with session.begin_nested():
                             session.add(NotificationDelivery(
                                 incident_id=d.incident_id or None, dedupe_key=d.dedupe_key, channel_id=channel_id,
-                                status=CLAIMED, claimed_at=now, updated_at=now))
+                                status=CLAIMED, claimed_at=now, updated_at=now, attempt=d.attempt))
                         out[channel_id] = CLAIMED
-                    except IntegrityError:  # another sender claimed it a moment ago
-                        out[channel_id] = "busy"
+                    except IntegrityError:  # claimed a moment ago: by a rival, or by this same try asked
+                        # twice at once (`_await_own_claims` looks again and tells which)
+                        raced = session.exec(select(NotificationDelivery.id).where(
+                            col(NotificationDelivery.dedupe_key) == d.dedupe_key,
+                            col(NotificationDelivery.channel_id) == channel_id)).first()
+                        out[channel_id] = MINE if raced is not None else "busy"
                 elif row.status in (DELIVERED, ACCEPTED):
                     out[channel_id] = (row.status, row.updated_at)
                 elif row.status == CLAIMED and now - row.claimed_at < CLAIM_LEASE:
-                    out[channel_id] = "busy"
+                    out[channel_id] = MINE if row.attempt == d.attempt else "busy"
                 else:  # failed before, or claimed by a sender that died: take it over, if nobody else did
                     taken = session.exec(update(NotificationDelivery).where(
                         col(NotificationDelivery.id) == row.id, col(NotificationDelivery.status) == row.status,
                         col(NotificationDelivery.claimed_at) == row.claimed_at,
-                    ).values(status=CLAIMED, claimed_at=now, updated_at=now))
-                    out[channel_id] = CLAIMED if taken.rowcount == 1 else "busy"
+                    ).values(status=CLAIMED, claimed_at=now, updated_at=now, attempt=d.attempt))
+                    out[channel_id] = CLAIMED if taken.rowcount == 1 else MINE  # lost a race: look again
             session.commit()
         return out
 

@@ -208,6 +208,7 @@ class NotificationDelivery(SQLModel, table=True):
     status: str = Field(max_length=24)
     claimed_at: datetime = utc_column(default_factory=utcnow)
     updated_at: datetime = utc_column(default_factory=utcnow)
+    attempt: int | None = None  # which try of the message holds or last held the claim (None: before 0016)
 
 
 class ReleaseTemplate(SQLModel, table=True):

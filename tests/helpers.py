@@ -112,6 +112,7 @@ class Receiver:
     fail_with: int | None = None
     fail_tags: set[str] = field(default_factory=set)  # answer 500 for these tags only
     hang_seconds: float = 0
+    slow_seconds: float = 0  # take the message, but answer only after this long (a slow server)
     failed: int = 0  # posts answered with an error or left hanging
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -153,6 +154,7 @@ class Receiver:
                     self.end_headers()
                     return
                 data = json.loads(raw or b"{}")
+                time.sleep(receiver.slow_seconds)
                 with receiver.lock:
                     receiver.messages.append(Received(self.path, data.get("title", ""), data.get("message", ""),
                                                       time.time(), data.get("desk_message_id", "")))

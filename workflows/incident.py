@@ -94,6 +94,9 @@ PATCHES = {
     "short-runs": "2026-11-30: a run continues as new after SHORT_RUN events, not HISTORY_LIMIT (cheap replays)",
     "one-marker": "2026-11-30: a new run records this one marker for every patch above, not one each (each "
                   "marker costs the server two history events); its old branch is the per-patch checks",
+    "local-first-try": "2026-12-01: each message's first try is a local activity in the task that decided it (an "
+                       "activity only when that try cannot finish); a new run records this one marker for every "
+                       "patch above",
 }
 DURABLE = "durable-delivery"
 ASSIGNMENT_NOTICE = "assignment-notice"
@@ -104,11 +107,18 @@ SHORT_RUNS = "short-runs"
 ONE_MARKER = "one-marker"
 FOLDED = frozenset({"ladder-from-opened-at", "next-rung-beyond-horizon", "record-event-local", DURABLE,
                     ASSIGNMENT_NOTICE, SHORT_RUNS})
+# The next fold: checked before ONE_MARKER, it stands for every patch before it (ONE_MARKER included), so a new
+# run still records one marker. Runs with the one marker, or with a marker each, replay without it.
+LOCAL_FIRST = "local-first-try"
+FOLDED_LOCAL_FIRST = FOLDED | {ONE_MARKER}
 
 # A send is one try of every channel; a channel that fails is owed (retried by this workflow's own clock,
 # with the policy's backoff), so the activity itself only retries when the worker could not run it.
 DELIVER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30),
                             maximum_attempts=3)
+# A message's first try as a local activity (since "local-first-try"): once, bounded; the activity after it if not.
+LOCAL_FIRST_TIMEOUT = timedelta(seconds=30)
+LOCAL_FIRST_RETRY = RetryPolicy(maximum_attempts=1)
 # The record: first a bounded local attempt inside the task that made the change (fast when the
 # database is up), then an activity retried until the database is back.
 RECORD_LOCAL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2)
@@ -138,6 +148,8 @@ class IncidentWorkflow(LegacyBranch):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.taken: dict[str, bool] = {}
+        self.local_first = self.one_marker = False
+        self.local_first = self._patched(LOCAL_FIRST)
         self.one_marker = self._patched(ONE_MARKER)
         self.policy = inp.policy
         self.public_url = inp.public_url
@@ -506,6 +518,17 @@ class IncidentWorkflow(LegacyBranch):
             due_at=clock.due_at if clock else None, drill=facts.drill,
             link=f"{self.public_url}/incidents/{facts.human_id}", detail=detail,
         )
+        if attempt == 1 and self.local_first:
+            # The first try runs inside this workflow task: no activity task, no second workflow task. When it
+            # cannot finish (a worker that stalls, a post that hangs), the activity below takes over as the same
+            # try; the ledger knows the try (`attempt`) and waits for a claim of its own instead of refusing it.
+            try:
+                return await workflow.execute_local_activity(
+                    activities.deliver, message, start_to_close_timeout=LOCAL_FIRST_TIMEOUT,
+                    retry_policy=LOCAL_FIRST_RETRY, summary=f"{kind} {rung_key}"), ""
+            except FailureError as err:
+                workflow.logger.warning("first try of %s did not finish, as an activity now: %s", rung_key,
+                                        getattr(err, "cause", None) or err)
         try:
             delivered = await workflow.execute_activity(
                 activities.deliver, message, start_to_close_timeout=timedelta(minutes=1),
@@ -1099,8 +1122,8 @@ class IncidentWorkflow(LegacyBranch):
         return workflow.info().workflow_id
 
     def _patched(self, patch_id: str) -> bool:
-        if patch_id in FOLDED and self.one_marker:
-            taken = True  # a run with the one marker took these without a marker of their own
+        if patch_id in FOLDED_LOCAL_FIRST and self.local_first or patch_id in FOLDED and self.one_marker:
+            taken = True  # a run with a folding marker took these without a marker of their own
         else:
             taken = workflow.patched(patch_id)
         self.taken[patch_id] = taken

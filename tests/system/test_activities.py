@@ -135,6 +135,36 @@ async def test_a_channel_that_took_a_message_is_never_posted_it_again_and_every_
     assert len(ledger) == 3 and {r.status for r in ledger} == {"delivered"}
 
 
+async def test_the_same_try_asked_twice_at_once_posts_once_and_reports_the_delivery_both_times(
+        database_url, notify_config, receiver):
+    """A message's first try runs as a local activity; when its workflow task is retried while it is posting
+    (or its activity is retried), the same try is asked again while its own claim is held. It waits for that
+    post and reports it, instead of a failed attempt that nobody made; a different try is still refused."""
+    import asyncio
+
+    init_db(database_url)
+    ActivityEnvironment().run(Recorder(database_url).record_batch, batch(IncidentState(facts=facts()), TimelineEntry(
+        event_key="incident-x/opened", seq=1, kind="opened", actor="duty", at=T0)))
+    notifier = Notifier(load_channels(notify_config), database_url)
+    receiver.slow_seconds = 1.0
+    message = deliver_message(tags=["bazhou", "supervisor"])
+    first = asyncio.create_task(ActivityEnvironment().run(notifier.deliver, message))
+    for _ in range(200):  # until the first is posting: its claims are held
+        if count(database_url, NotificationDelivery) == 2 or first.done():
+            break
+        await asyncio.sleep(0.05)
+    assert not first.done(), first.result()
+    rival = asyncio.create_task(ActivityEnvironment().run(notifier.deliver, deliver_message(
+        tags=["bazhou", "supervisor"], attempt=2)))
+    again = await ActivityEnvironment().run(notifier.deliver, message)
+    done, refused = await first, await rival
+    assert sorted(r.status for r in done.results) == ["delivered", "delivered"]
+    assert sorted(r.status for r in again.results) == ["delivered", "delivered"]  # not "另一次发送尚未结束"
+    assert {r.channel_id: r.at for r in again.results}.keys() == {r.channel_id for r in done.results}
+    assert sorted(m.path for m in receiver.messages) == ["/bazhou", "/supervisor"]  # posted once each
+    assert [(r.status, r.error) for r in refused.results] == [("failed", "另一次发送尚未结束")] * 2
+
+
 async def test_sending_goes_on_without_the_database(tmp_path, notify_config, receiver):
     """The desk's database cannot be reached at all: the message still goes out, and the workflow is told."""
     notifier = Notifier(load_channels(notify_config), f"sqlite:///{tmp_path / 'missing' / 'desk.db'}")

@@ -193,7 +193,8 @@ async def test_an_hour_without_the_database_keeps_the_clocks_and_a_short_history
 
     @activity.defn(name="deliver")
     async def deliver_now(d: Deliver) -> Delivered:
-        sent.append((d.dedupe_key.split("/", 1)[1], activity.info().current_attempt_scheduled_time - start))
+        # the server's (skipped) time: a first try runs as a local activity, whose info holds the worker's clock
+        sent.append((d.dedupe_key.split("/", 1)[1], await env.get_current_time() - start))
         return await deliver_to_every_channel(d)
 
     policy = load_policy("bazhong")  # acknowledge within 1 h: reminders at 30 and 45 min, breach at 60

@@ -40,3 +40,12 @@ def test_the_one_marker_stands_for_the_patches_listed_before_it_and_no_later_one
 
     order = list(PATCHES)
     assert FOLDED == set(order[:order.index(ONE_MARKER)])
+
+
+def test_the_local_first_marker_stands_for_every_patch_listed_before_it():
+    """The next fold: a run with "local-first-try" records no other marker, so it must answer True for every
+    patch before it, the one marker included, and the patches list must name it last (a later patch is asked)."""
+    from workflows.incident import FOLDED_LOCAL_FIRST, LOCAL_FIRST, PATCHES
+
+    order = list(PATCHES)
+    assert FOLDED_LOCAL_FIRST == set(order[:order.index(LOCAL_FIRST)])
