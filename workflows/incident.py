@@ -94,9 +94,9 @@ PATCHES = {
     "short-runs": "2026-11-30: a run continues as new after SHORT_RUN events, not HISTORY_LIMIT (cheap replays)",
     "one-marker": "2026-11-30: a new run records this one marker for every patch above, not one each (each "
                   "marker costs the server two history events); its old branch is the per-patch checks",
-    "local-first-try": "2026-12-01: each message's first try is a local activity in the task that decided it (an "
-                       "activity only when that try cannot finish); a new run records this one marker for every "
-                       "patch above",
+    "local-first-try": "2026-12-01: a new incident's 【新交办】 is first tried as a local activity in its first "
+                       "task (an activity only when that try cannot finish); a new run records this one marker "
+                       "for every patch above",
 }
 DURABLE = "durable-delivery"
 ASSIGNMENT_NOTICE = "assignment-notice"
@@ -116,7 +116,7 @@ FOLDED_LOCAL_FIRST = FOLDED | {ONE_MARKER}
 # with the policy's backoff), so the activity itself only retries when the worker could not run it.
 DELIVER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(seconds=30),
                             maximum_attempts=3)
-# A message's first try as a local activity (since "local-first-try"): once, bounded; the activity after it if not.
+# A new incident's 【新交办】 first tried as a local activity (since "local-first-try"): once, bounded; then the activity.
 LOCAL_FIRST_TIMEOUT = timedelta(seconds=30)
 LOCAL_FIRST_RETRY = RetryPolicy(maximum_attempts=1)
 # The record: first a bounded local attempt inside the task that made the change (fast when the
@@ -195,12 +195,14 @@ class IncidentWorkflow(LegacyBranch):
                 "deadlines": {c.key: c.due_at.isoformat() for c in self.state.clocks},
             }, key=ids.opened_event_key(self._workflow_id()))
         self.recorder = asyncio.create_task(self._write_outbox())
+        opening = inp.state is None  # a new incident's first pass: its 【新交办】 goes in this very task
         while True:
             if self.state.status == CLOSED:
                 if not await self._wait_for_reopen():
                     break
                 continue
-            await self._send_notices()
+            await self._send_notices(local=opening)
+            opening = False
             await self._send_due_rungs()
             await self._retry_owed()
             info = workflow.info()
@@ -317,8 +319,9 @@ class IncidentWorkflow(LegacyBranch):
         # 督办 goes where a missed deadline's escalation goes, but to the party's side: the supervisor writes it
         return [t for t in clk.resolve_tags(esc.on_breach, party) if t != "supervisor"] or [party]
 
-    async def _send_notices(self) -> None:
-        """【新交办】 and 【督办】: messages due at once, sent in the order they were made, each recorded."""
+    async def _send_notices(self, local: bool = False) -> None:
+        """【新交办】 and 【督办】: messages due at once, sent in the order they were made, each recorded. ``local``:
+        the first try runs in this workflow task (a new incident's first pass, see `_deliver`)."""
         while self.state.notices_due:
             notice = self.state.notices_due[0]
             tags = self._notice_tags(notice)
@@ -326,7 +329,8 @@ class IncidentWorkflow(LegacyBranch):
             if notice.kind == NotificationKind.assigned and not detail:
                 open_clocks = sorted((c for c in clk.lead_clocks(self.state.clocks) if c.open), key=lambda c: c.due_at)
                 detail = "；".join(f"{c.label} {c.due_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" for c in open_clocks)
-            delivered, error = await self._deliver(notice.kind, tags, notice.key, None, None, 1, detail=detail)
+            delivered, error = await self._deliver(notice.kind, tags, notice.key, None, None, 1, detail=detail,
+                                                   local=local)
             async with self.lock:
                 self.state.notices_due.remove(notice)
                 code, name = self._party_of(notice.key, None)
@@ -507,7 +511,8 @@ class IncidentWorkflow(LegacyBranch):
             }, key=ids.cancelled_event_key(self._workflow_id(), owed.rung_key))
 
     async def _deliver(self, kind: str, tags: list[str], rung_key: str, clock: clk.MilestoneClock | None,
-                       channels: list[str] | None, attempt: int, detail: str = "") -> tuple[Delivered | None, str]:
+                       channels: list[str] | None, attempt: int, detail: str = "",
+                       local: bool = False) -> tuple[Delivered | None, str]:
         facts = self.state.facts
         message = Deliver(
             dedupe_key=ids.dedupe_key(self._workflow_id(), rung_key), incident_id=facts.incident_id,
@@ -518,10 +523,13 @@ class IncidentWorkflow(LegacyBranch):
             due_at=clock.due_at if clock else None, drill=facts.drill,
             link=f"{self.public_url}/incidents/{facts.human_id}", detail=detail,
         )
-        if attempt == 1 and self.local_first:
-            # The first try runs inside this workflow task: no activity task, no second workflow task. When it
-            # cannot finish (a worker that stalls, a post that hangs), the activity below takes over as the same
-            # try; the ledger knows the try (`attempt`) and waits for a claim of its own instead of refusing it.
+        if local and attempt == 1 and self.local_first:
+            # A new incident's 【新交办】 (since "local-first-try"): its first try runs inside the task that opened
+            # the clocks, no activity task and no second workflow task. When it cannot finish, the activity below
+            # takes over as the same try; the ledger knows the try (`attempt`) and waits for a claim of its own.
+            # Only there: a local activity holds the workflow task, and a rung sent while the database is away
+            # (its ledger calls wait out their deadlines) would keep a person's action waiting past the API's
+            # patience (tests/system/test_long_faults.py, the database away across a breach: 503).
             try:
                 return await workflow.execute_local_activity(
                     activities.deliver, message, start_to_close_timeout=LOCAL_FIRST_TIMEOUT,
