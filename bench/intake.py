@@ -84,6 +84,9 @@ async def desk_intake(stack: Stack, workers: int, n: int, concurrency: int, pace
         if failed:
             raise RuntimeError(f"{len(failed)} opens failed, e.g. {failed[0].status_code} {failed[0].text[:300]}")
         drained = await stack.wait_workflow_tasks(before + n)
+        # What each open leaves behind (its 【新交办】 sent and its attempt recorded, as an activity and a second
+        # workflow task where it is not sent in the first) is part of its cost: the meter runs until it is done.
+        await stack.wait_quiet(still=2)
         cpu = meter.stop()
         kb_per_cached = (stack.worker_rss_kb() - rss_before) / n
         http_rate, e2e_rate = n / http_seconds, n / (drained - t0)
