@@ -220,7 +220,13 @@ class Notifier:
             batch = apprise.Apprise()
             for channel_id in post:
                 batch.add(_with_message_id(matched[channel_id], message_id(d.dedupe_key)))
-            outcome = await batch.async_notify(body=body, title=title, notify_type=NOTIFY_TYPES.get(d.kind))
+            try:
+                outcome = await batch.async_notify(body=body, title=title, notify_type=NOTIFY_TYPES.get(d.kind))
+            except asyncio.CancelledError:  # the try was called off (its workflow task timed out): free its
+                # claims, so the same try asked again posts now instead of waiting out the lease (a channel that
+                # did take this post drops the repeat by its message id)
+                self.ledger_pool.submit(self._finish, d, [ChannelResult(channel_id=c, status=FAILED) for c in post])
+                raise
             by_url = {matched[c].url_id(): c for c in post}
             results += [ChannelResult(channel_id=by_url.get(v.url_id, v.url_id), status=v.status, service=v.service,
                                       channel=v.channel, error=v.error, at=datetime.now(UTC)) for v in verdicts(outcome)]
@@ -345,12 +351,14 @@ class Notifier:
                                 incident_id=d.incident_id or None, dedupe_key=d.dedupe_key, channel_id=channel_id,
                                 status=CLAIMED, claimed_at=now, updated_at=now, attempt=d.attempt))
                         out[channel_id] = CLAIMED
-                    except IntegrityError:  # claimed a moment ago: by a rival, or by this same try asked
-                        # twice at once (`_await_own_claims` looks again and tells which)
-                        raced = session.exec(select(NotificationDelivery.id).where(
-                            col(NotificationDelivery.dedupe_key) == d.dedupe_key,
-                            col(NotificationDelivery.channel_id) == channel_id)).first()
-                        out[channel_id] = MINE if raced is not None else "busy"
+                    except IntegrityError as exc:
+                        if "unique" in str(exc.orig).lower():  # claimed a moment ago: by a rival, or by this
+                            # same try asked twice at once; `_await_own_claims` looks again, in a fresh
+                            # transaction (this one's snapshot may not show the row yet), and tells which
+                            out[channel_id] = MINE
+                        # else: the incident's row is not written yet (a workflow started without the API, its
+                        # first record still under way): no claim can be held, so post without one
+                        # (the workflow knows what each channel took)
                 elif row.status in (DELIVERED, ACCEPTED):
                     out[channel_id] = (row.status, row.updated_at)
                 elif row.status == CLAIMED and now - row.claimed_at < CLAIM_LEASE:
