@@ -314,7 +314,7 @@ class Notifier:
                         extra={"incident": d.human_id})
             return None
 
-    async def _await_own_claims(self, d: Deliver, claims: dict) -> dict:  # noqa: ANN001
+    async def _await_own_claims(self, d: Deliver, claims: dict) -> dict:
         """The claims this very try already holds (MINE): it was asked again while it was posting, its workflow
         task retried under a local first try, or its activity retried. Wait, a bounded time, for that post to
         finish: then report what the ledger has (delivered), or claim again and post (it failed). A claim still
@@ -328,7 +328,8 @@ class Notifier:
                 break
             await asyncio.sleep(OWN_CLAIM_POLL)
             again = await self._ledger(self._claim, d, mine) or {}
-            out.update({c: claim for c, claim in again.items() if claim != MINE})
+            # a channel the ledger no longer answers for (the database went away) is posted without a claim
+            out.update({c: again.get(c) for c in mine if again.get(c) != MINE})
             mine = [c for c in mine if again.get(c) == MINE]
         return out
 
