@@ -1,0 +1,139 @@
+"""The worker works out the type hints of a workflow's handlers and of the dataclasses it decodes once per process
+(desk/type_hints.py), not once per workflow instance. The answers must be the ones the SDK works out itself, and
+one instance must never be handed a class that belongs to another instance's copy of a workflow module.
+
+A workflow module is run afresh here as the worker's sandbox runs it for every instance: a new module object,
+executing the one code object the worker shares (worker._SharedCodeLoader)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from temporalio import workflow
+from temporalio.converter import DataConverter
+
+import workflows.incident
+from desk import type_hints
+from desk.messages import IncidentFacts, IncidentInput, IncidentState
+from desk.policy import load_policy
+from worker import _SharedCodeLoader
+
+CONVERTER = DataConverter.default.payload_converter
+
+
+def afresh(name: str, path: str) -> ModuleType:
+    """The module run again in a module object of its own, from the process's shared code object, under its name
+    in `sys.modules` while it runs (the sandbox's own map; `sdk_alone` keeps the host's map apart)."""
+    spec = importlib.util.spec_from_file_location(name, path, loader=_SharedCodeLoader(name, path))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    before = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if before is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = before
+    return module
+
+
+def definition(cls: type) -> dict:
+    """What the worker dispatches on: every handler's name, argument and result types, and its validator."""
+    d = workflow._Definition.must_from_class(cls)
+    handlers = {f"update {n}": (u.arg_types, u.ret_type, u.validator is not None) for n, u in d.updates.items()}
+    handlers |= {f"signal {n}": (s.arg_types,) for n, s in d.signals.items()}
+    handlers |= {f"query {n}": (q.arg_types, q.ret_type) for n, q in d.queries.items()}
+    return {"run": (d.arg_types, d.ret_type), **handlers}
+
+
+@pytest.fixture
+def sdk_alone(monkeypatch):
+    """The SDK's own functions until the test installs the memoised ones; those again after it (as the worker
+    runs). The host's modules are a map of their own, as they are beside a sandbox."""
+    type_hints.uninstall()
+    monkeypatch.setattr(type_hints, "_HOST_MODULES", dict(sys.modules))
+    yield
+    monkeypatch.undo()
+    type_hints.uninstall()
+    type_hints.install()
+
+
+def test_each_fresh_copy_of_the_incident_workflow_gets_the_definition_the_sdk_builds(sdk_alone):
+    path = workflows.incident.__file__
+    by_the_sdk = definition(afresh("workflows.incident", path).IncidentWorkflow)
+    assert by_the_sdk["update acknowledge"][0] is not None and len(by_the_sdk) > 18
+
+    assert type_hints.install()
+    first, second = afresh("workflows.incident", path), afresh("workflows.incident", path)
+    assert first.IncidentWorkflow is not second.IncidentWorkflow
+    assert definition(first.IncidentWorkflow) == by_the_sdk
+    assert definition(second.IncidentWorkflow) == by_the_sdk
+    assert type_hints._func_hints and type_hints._same_params  # the second copy was answered from what was kept
+
+
+WORKFLOW_WITH_ITS_OWN_COMMAND = '''
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from temporalio import workflow
+
+
+@dataclass
+class Ask:
+    text: str
+
+
+@workflow.defn
+class Asks:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update
+    async def ask(self, cmd: Ask) -> str:
+        return cmd.text
+
+    @ask.validator
+    def _check(self, cmd: Ask) -> None:
+        pass
+'''
+
+
+def test_a_command_class_of_the_workflows_own_module_is_each_copys_own(tmp_path: Path, sdk_alone):
+    """In the sandbox a class defined in the workflow's module is a new class for every instance: an update's
+    argument must be decoded into that instance's class, or its own isinstance checks would fail."""
+    source = tmp_path / "asks_workflow.py"
+    source.write_text(WORKFLOW_WITH_ITS_OWN_COMMAND, encoding="utf-8")
+    assert type_hints.install()
+    host = afresh("asks_workflow", str(source))
+    type_hints._HOST_MODULES["asks_workflow"] = host  # the worker imports its workflow modules: the host's copy
+    copies = [afresh("asks_workflow", str(source)) for _ in range(2)]
+    for copy in copies:
+        (arg,), ret, has_validator = definition(copy.Asks)["update ask"]
+        assert arg is copy.Ask and arg is not host.Ask
+        assert ret is str and has_validator
+
+
+def decoded(inp: IncidentInput) -> IncidentInput:
+    return CONVERTER.from_payloads(CONVERTER.to_payloads([inp]), [IncidentInput])[0]
+
+
+def test_an_incident_decodes_the_same_with_the_kept_hints(sdk_alone):
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    facts = IncidentFacts(incident_id=7, human_id="YQ-2026-000007", title="某小区燃气泄漏引发网络关注",
+                          category="accident", level="III", party_code="bazhou", party_name="巴州区人民政府",
+                          detected_at=now, opened_at=now, reporter="duty")
+    inp = IncidentInput(facts=facts, policy=load_policy("bazhong"), public_url="http://desk.test",
+                        state=IncidentState(facts=facts, event_seq=3, written_seq=3))
+    by_the_sdk = decoded(inp)
+    assert type_hints.install()
+    assert decoded(inp) == decoded(inp) == by_the_sdk == inp
+    assert IncidentFacts in type_hints._class_hints
