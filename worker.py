@@ -29,7 +29,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.notify import Notifier, load_channels
 from activities.records import Recorder
 from activities.reports import Reporter
-from desk import type_hints
+from desk import sdk_shortcuts
 from desk.blobs import blob_store
 from desk.settings import Settings, get_settings
 from workflows.handover import HandoverWorkflow
@@ -192,10 +192,10 @@ class _SharedCodeFinder:
 
 def share_workflow_code() -> None:
     """Install `_SharedCodeFinder` ahead of the path finder, and the memoised type hints its shared code objects
-    make possible (desk/type_hints.py), once per process."""
+    make possible (desk/sdk_shortcuts.py), once per process."""
     if not any(isinstance(f, _SharedCodeFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _SharedCodeFinder())
-    type_hints.install()
+    sdk_shortcuts.install()
 
 
 async def main(settings: Settings | None = None) -> None:

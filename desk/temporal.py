@@ -9,7 +9,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.client import Client, TLSConfig, WorkflowHistory
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from desk import type_hints
+from desk import sdk_shortcuts
 from desk.settings import Settings
 
 log = logging.getLogger("desk.temporal")
@@ -35,7 +35,7 @@ async def connect(settings: Settings, *, lazy: bool = False, runtime: Runtime | 
         )
     elif settings.temporal_api_key:
         tls = True  # Temporal Cloud with an API key always uses TLS
-    type_hints.install()  # every command's and result's dataclass hints, worked out once per process
+    sdk_shortcuts.install()  # every command's and result's dataclass hints, worked out once per process
     return await Client.connect(
         settings.resolved_temporal_address,
         namespace=settings.temporal_namespace,

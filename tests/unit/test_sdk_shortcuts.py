@@ -1,24 +1,30 @@
 """The worker works out the type hints of a workflow's handlers and of the dataclasses it decodes once per process
-(desk/type_hints.py), not once per workflow instance. The answers must be the ones the SDK works out itself, and
-one instance must never be handed a class that belongs to another instance's copy of a workflow module.
+(desk/sdk_shortcuts.py), not once per workflow instance, and skips the payload walks that would change nothing.
+The answers must be the ones the SDK works out itself, one instance must never be handed a class that belongs to
+another instance's copy of a workflow module, and a configured payload codec must still see every payload.
 
 A workflow module is run afresh here as the worker's sandbox runs it for every instance: a new module object,
 executing the one code object the worker shares (worker._SharedCodeLoader)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import temporalio.bridge.worker as bridge_worker
 from temporalio import workflow
-from temporalio.converter import DataConverter
+from temporalio.api.common.v1 import Payload
+from temporalio.bridge.proto.workflow_activation import WorkflowActivation
+from temporalio.converter import DataConverter, PayloadCodec
 
 import workflows.incident
-from desk import type_hints
+from desk import sdk_shortcuts
 from desk.messages import IncidentFacts, IncidentInput, IncidentState
 from desk.policy import load_policy
 from worker import _SharedCodeLoader
@@ -57,12 +63,12 @@ def definition(cls: type) -> dict:
 def sdk_alone(monkeypatch):
     """The SDK's own functions until the test installs the memoised ones; those again after it (as the worker
     runs). The host's modules are a map of their own, as they are beside a sandbox."""
-    type_hints.uninstall()
-    monkeypatch.setattr(type_hints, "_HOST_MODULES", dict(sys.modules))
+    sdk_shortcuts.uninstall()
+    monkeypatch.setattr(sdk_shortcuts, "_HOST_MODULES", dict(sys.modules))
     yield
     monkeypatch.undo()
-    type_hints.uninstall()
-    type_hints.install()
+    sdk_shortcuts.uninstall()
+    sdk_shortcuts.install()
 
 
 def test_each_fresh_copy_of_the_incident_workflow_gets_the_definition_the_sdk_builds(sdk_alone):
@@ -70,12 +76,12 @@ def test_each_fresh_copy_of_the_incident_workflow_gets_the_definition_the_sdk_bu
     by_the_sdk = definition(afresh("workflows.incident", path).IncidentWorkflow)
     assert by_the_sdk["update acknowledge"][0] is not None and len(by_the_sdk) > 18
 
-    assert type_hints.install()
+    assert sdk_shortcuts.install()
     first, second = afresh("workflows.incident", path), afresh("workflows.incident", path)
     assert first.IncidentWorkflow is not second.IncidentWorkflow
     assert definition(first.IncidentWorkflow) == by_the_sdk
     assert definition(second.IncidentWorkflow) == by_the_sdk
-    assert type_hints._func_hints and type_hints._same_params  # the second copy was answered from what was kept
+    assert sdk_shortcuts._func_hints and sdk_shortcuts._same_params  # the second copy was answered from what was kept
 
 
 WORKFLOW_WITH_ITS_OWN_COMMAND = '''
@@ -112,9 +118,9 @@ def test_a_command_class_of_the_workflows_own_module_is_each_copys_own(tmp_path:
     argument must be decoded into that instance's class, or its own isinstance checks would fail."""
     source = tmp_path / "asks_workflow.py"
     source.write_text(WORKFLOW_WITH_ITS_OWN_COMMAND, encoding="utf-8")
-    assert type_hints.install()
+    assert sdk_shortcuts.install()
     host = afresh("asks_workflow", str(source))
-    type_hints._HOST_MODULES["asks_workflow"] = host  # the worker imports its workflow modules: the host's copy
+    sdk_shortcuts._HOST_MODULES["asks_workflow"] = host  # the worker imports its workflow modules: the host's copy
     copies = [afresh("asks_workflow", str(source)) for _ in range(2)]
     for copy in copies:
         (arg,), ret, has_validator = definition(copy.Asks)["update ask"]
@@ -134,6 +140,33 @@ def test_an_incident_decodes_the_same_with_the_kept_hints(sdk_alone):
     inp = IncidentInput(facts=facts, policy=load_policy("bazhong"), public_url="http://desk.test",
                         state=IncidentState(facts=facts, event_seq=3, written_seq=3))
     by_the_sdk = decoded(inp)
-    assert type_hints.install()
+    assert sdk_shortcuts.install()
     assert decoded(inp) == decoded(inp) == by_the_sdk == inp
-    assert IncidentFacts in type_hints._class_hints
+    assert IncidentFacts in sdk_shortcuts._class_hints
+
+
+class Reverses(PayloadCodec):
+    """A codec that changes every payload, so a walk that did not run shows."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [Payload(metadata=p.metadata, data=p.data[::-1]) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [Payload(metadata=p.metadata, data=p.data[::-1]) for p in payloads]
+
+
+def an_activation(data: bytes) -> WorkflowActivation:
+    act = WorkflowActivation(run_id="run-1")
+    act.jobs.add().initialize_workflow.arguments.append(Payload(metadata={"encoding": b"json/plain"}, data=data))
+    return act
+
+
+async def test_activations_skip_the_payload_walks_only_without_a_codec():
+    assert sdk_shortcuts.install()
+    plain, coded = an_activation(b'"abc"'), an_activation(b'"abc"')
+    await bridge_worker.decode_activation(plain, DataConverter.default, decode_headers=False,
+                                          storage_concurrency_limit=1)
+    await bridge_worker.decode_activation(coded, dataclasses.replace(DataConverter.default, payload_codec=Reverses()),
+                                          decode_headers=False, storage_concurrency_limit=1)
+    assert plain.jobs[0].initialize_workflow.arguments[0].data == b'"abc"'
+    assert coded.jobs[0].initialize_workflow.arguments[0].data == b'"cba"'  # a configured codec still decodes
