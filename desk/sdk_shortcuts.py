@@ -139,28 +139,24 @@ def _get_type_hints(obj: Any, globalns: Any = None, localns: Any = None, include
     return dict(found)
 
 
-# Builtin kinds of class member (slot wrappers, builtin methods, plain values): no instance attributes, and a
-# class the SDK cannot have given `_defn`.
-_BUILTIN_MEMBERS = (types.WrapperDescriptorType, types.MethodWrapperType, types.BuiltinFunctionType,
-                    types.MethodDescriptorType, types.ClassMethodDescriptorType, types.GetSetDescriptorType,
-                    types.MemberDescriptorType, str, int, float, bool, bytes, tuple, dict, type(None))
-
-
 class _UpdateMethodCheck(type):
     def __instancecheck__(cls, member: Any) -> bool:
         kind = type(member)
-        if kind in _BUILTIN_MEMBERS:
-            return False
-        if kind is types.FunctionType and "_defn" not in member.__dict__:
-            return False  # `@workflow.update` sets `_defn` on the function itself; `function` has none
+        if kind is types.FunctionType:
+            # What the runtime Protocol looks up statically, for a function: `_defn` and a `validator` that is not
+            # None in its own attributes (`@workflow.update` sets both there; `function` has neither), `__call__`.
+            own = member.__dict__
+            return "_defn" in own and own.get("validator") is not None
+        if kind.__module__ == "builtins" and "__dict__" not in kind.__dict__:
+            return False  # no attributes of its own, and a builtin type has no `_defn`
         return isinstance(member, _installed["update_method"])
 
 
 class _UpdateMethod(metaclass=_UpdateMethodCheck):
-    """Stands in for `UpdateMethodMultiParam` in `@workflow.defn`'s class inspection: answers no at once for a
-    member that cannot carry `_defn` (a plain method, a builtin), and asks the SDK's runtime `Protocol` for the
-    rest (the 17 update methods). The `Protocol` check looks up each of its members statically, for every one
-    of the class's members, for every instance."""
+    """Stands in for `UpdateMethodMultiParam` in `@workflow.defn`'s class inspection: answers for a function (the
+    class's methods, its 17 update methods among them) and a builtin member from their own attributes, and asks
+    the SDK's runtime `Protocol` about anything else. The `Protocol` looks up each of its members with
+    `inspect.getattr_static`, for every one of the class's members, for every instance."""
 
 
 def _transforms_payloads(data_converter: Any) -> bool:
