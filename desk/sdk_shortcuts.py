@@ -9,6 +9,8 @@ places that repeat:
   attribute-by-attribute static lookup;
 - for every payload decoded into a dataclass (an incident's input, every activity result, every command): the
   dataclass's field hints, and those of each dataclass nested in it;
+- for every dataclass encoded (every command, activity argument and result): `dataclasses.asdict`, which deep-copies
+  every value (a datetime through `copy`'s reduce protocol) before the JSON encoder writes it;
 - for every workflow activation and completion: three walks over every payload in it, for a payload codec and an
   external payload store. The desk configures neither, so each walk hands every payload back unchanged.
 Together about a quarter of the worker's CPU for a new incident (docs/performance.md, issue 17, fifth round).
@@ -28,6 +30,7 @@ tests/unit/test_sdk_shortcuts.py compares every shortcut's answers with the SDK'
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import types
@@ -159,6 +162,14 @@ class _UpdateMethod(metaclass=_UpdateMethodCheck):
     `inspect.getattr_static`, for every one of the class's members, for every instance."""
 
 
+def _json_default(encoder: Any, o: Any) -> Any:
+    """`AdvancedJSONEncoder.default`, a dataclass given as its fields one level deep: the encoder comes back here for
+    each dataclass inside it and writes the same JSON as from the SDK's deep copy (`dataclasses.asdict`)."""
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+    return _installed["json_default"](encoder, o)
+
+
 def _transforms_payloads(data_converter: Any) -> bool:
     return data_converter.payload_codec is not None or getattr(data_converter, "external_storage", None) is not None
 
@@ -177,7 +188,7 @@ async def _encode_completion(completion: Any, data_converter: Any, *args: Any, *
     return _installed["storage_metrics"]()
 
 
-def _places() -> dict[str, tuple[types.ModuleType, str]]:
+def _places() -> dict[str, tuple[Any, str]]:
     """Where the SDK keeps what each shortcut stands in for."""
     import temporalio.bridge.worker as bridge_worker
     import temporalio.common
@@ -188,6 +199,7 @@ def _places() -> dict[str, tuple[types.ModuleType, str]]:
             "update_method": (definition, "UpdateMethodMultiParam"),
             "parameters_identical_up_to_naming": (definition, "_parameters_identical_up_to_naming"),
             "get_type_hints": (payload_converter, "get_type_hints"),
+            "json_default": (payload_converter.AdvancedJSONEncoder, "default"),
             "decode_activation": (bridge_worker, "decode_activation"),
             "encode_completion": (bridge_worker, "encode_completion")}
 
@@ -195,6 +207,7 @@ def _places() -> dict[str, tuple[types.ModuleType, str]]:
 _SHORTCUTS: dict[str, Any] = {
     "type_hints_from_func": _type_hints_from_func, "update_method": _UpdateMethod,
     "parameters_identical_up_to_naming": _parameters_identical_up_to_naming, "get_type_hints": _get_type_hints,
+    "json_default": _json_default,
     "decode_activation": _decode_activation, "encode_completion": _encode_completion}
 
 
@@ -209,16 +222,16 @@ def install() -> bool:
     import temporalio.converter._extstore as extstore
 
     places = _places()
-    missing = [f"{module.__name__}.{name}" for module, name in places.values() if not callable(getattr(module, name, None))]
+    missing = [f"{place.__name__}.{name}" for place, name in places.values() if not callable(getattr(place, name, None))]
     if not callable(getattr(extstore, "StorageOperationMetrics", None)):
         missing.append("temporalio.converter._extstore.StorageOperationMetrics")
     if missing:
         log.warning("SDK shortcuts not installed: this temporalio has no %s", ", ".join(missing))
         return False
     _installed["storage_metrics"] = extstore.StorageOperationMetrics
-    for what, (module, name) in places.items():
-        _installed[what] = getattr(module, name)
-        setattr(module, name, _SHORTCUTS[what])
+    for what, (place, name) in places.items():
+        _installed[what] = getattr(place, name)
+        setattr(place, name, _SHORTCUTS[what])
     return True
 
 
@@ -227,8 +240,8 @@ def uninstall() -> None:
     places = _places()
     for what, original in list(_installed.items()):
         if what in places:
-            module, name = places[what]
-            setattr(module, name, original)
+            place, name = places[what]
+            setattr(place, name, original)
         del _installed[what]
     _func_hints.clear()
     _same_params.clear()

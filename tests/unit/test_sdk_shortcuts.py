@@ -25,8 +25,9 @@ from temporalio.converter import DataConverter, PayloadCodec
 
 import workflows.incident
 from desk import sdk_shortcuts
-from desk.messages import IncidentFacts, IncidentInput, IncidentState
+from desk.messages import ChannelResult, Delivered, IncidentFacts, IncidentInput, IncidentState
 from desk.policy import load_policy
+from tests.workflow.stubs import overdue_for
 from worker import _SharedCodeLoader
 
 CONVERTER = DataConverter.default.payload_converter
@@ -170,3 +171,14 @@ async def test_activations_skip_the_payload_walks_only_without_a_codec():
                                           decode_headers=False, storage_concurrency_limit=1)
     assert plain.jobs[0].initialize_workflow.arguments[0].data == b'"abc"'
     assert coded.jobs[0].initialize_workflow.arguments[0].data == b'"cba"'  # a configured codec still decodes
+
+
+def test_commands_and_results_are_written_as_the_sdk_writes_them(sdk_alone):
+    policy = load_policy("bazhong")
+    messages = [overdue_for(policy, datetime(2026, 12, 1, 9, tzinfo=UTC), months=6),
+                Delivered(matched=2, results=[ChannelResult(channel_id="bazhou", status="delivered"),
+                                              ChannelResult(channel_id="city", status="failed", error="503")])]
+    by_the_sdk = CONVERTER.to_payloads(messages)
+    assert sdk_shortcuts.install()
+    assert CONVERTER.to_payloads(messages) == by_the_sdk
+    assert CONVERTER.from_payloads(by_the_sdk, [IncidentInput, Delivered]) == messages
