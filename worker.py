@@ -86,7 +86,8 @@ def _workflow_runner() -> SandboxedWorkflowRunner:
         return SandboxedWorkflowRunner(restrictions=restrictions)
 
     class Sandboxed(_Instance):
-        """A sandboxed instance whose payload contexts are read without entering the sandbox.
+        """A sandboxed instance whose payload contexts are read without entering the sandbox, and whose glue lines
+        are compiled once.
 
         The SDK asks the instance for a serialization context for every payload of every activation and
         completion (for a payload codec; the desk has none) and the sandbox answers each by `exec` of a line
@@ -203,8 +204,8 @@ class _SharedCodeFinder:
 
 
 def share_workflow_code() -> None:
-    """Install `_SharedCodeFinder` ahead of the path finder, and the memoised type hints its shared code objects
-    make possible (desk/sdk_shortcuts.py), once per process."""
+    """Install `_SharedCodeFinder` ahead of the path finder, and the SDK shortcuts its shared code objects make
+    possible (desk/sdk_shortcuts.py), once per process."""
     if not any(isinstance(f, _SharedCodeFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _SharedCodeFinder())
     sdk_shortcuts.install()

@@ -35,7 +35,7 @@ async def connect(settings: Settings, *, lazy: bool = False, runtime: Runtime | 
         )
     elif settings.temporal_api_key:
         tls = True  # Temporal Cloud with an API key always uses TLS
-    sdk_shortcuts.install()  # every command's and result's dataclass hints, worked out once per process
+    sdk_shortcuts.install()  # the SDK's repeated work on every command and result, done once per process
     return await Client.connect(
         settings.resolved_temporal_address,
         namespace=settings.temporal_namespace,
