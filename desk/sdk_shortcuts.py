@@ -188,27 +188,21 @@ async def _encode_completion(completion: Any, data_converter: Any, *args: Any, *
     return _installed["storage_metrics"]()
 
 
-def _places() -> dict[str, tuple[Any, str]]:
-    """Where the SDK keeps what each shortcut stands in for."""
+def _places() -> dict[str, tuple[Any, str, Any]]:
+    """For each shortcut: where the SDK keeps what it stands in for, and the shortcut."""
     import temporalio.bridge.worker as bridge_worker
     import temporalio.common
     import temporalio.converter._payload_converter as payload_converter
     import temporalio.workflow._definition as definition
 
-    return {"type_hints_from_func": (temporalio.common, "_type_hints_from_func"),
-            "update_method": (definition, "UpdateMethodMultiParam"),
-            "parameters_identical_up_to_naming": (definition, "_parameters_identical_up_to_naming"),
-            "get_type_hints": (payload_converter, "get_type_hints"),
-            "json_default": (payload_converter.AdvancedJSONEncoder, "default"),
-            "decode_activation": (bridge_worker, "decode_activation"),
-            "encode_completion": (bridge_worker, "encode_completion")}
-
-
-_SHORTCUTS: dict[str, Any] = {
-    "type_hints_from_func": _type_hints_from_func, "update_method": _UpdateMethod,
-    "parameters_identical_up_to_naming": _parameters_identical_up_to_naming, "get_type_hints": _get_type_hints,
-    "json_default": _json_default,
-    "decode_activation": _decode_activation, "encode_completion": _encode_completion}
+    return {"type_hints_from_func": (temporalio.common, "_type_hints_from_func", _type_hints_from_func),
+            "update_method": (definition, "UpdateMethodMultiParam", _UpdateMethod),
+            "parameters_identical_up_to_naming": (definition, "_parameters_identical_up_to_naming",
+                                                  _parameters_identical_up_to_naming),
+            "get_type_hints": (payload_converter, "get_type_hints", _get_type_hints),
+            "json_default": (payload_converter.AdvancedJSONEncoder, "default", _json_default),
+            "decode_activation": (bridge_worker, "decode_activation", _decode_activation),
+            "encode_completion": (bridge_worker, "encode_completion", _encode_completion)}
 
 
 def install() -> bool:
@@ -222,16 +216,17 @@ def install() -> bool:
     import temporalio.converter._extstore as extstore
 
     places = _places()
-    missing = [f"{place.__name__}.{name}" for place, name in places.values() if not callable(getattr(place, name, None))]
+    missing = [f"{place.__name__}.{name}" for place, name, _ in places.values()
+               if not callable(getattr(place, name, None))]
     if not callable(getattr(extstore, "StorageOperationMetrics", None)):
         missing.append("temporalio.converter._extstore.StorageOperationMetrics")
     if missing:
         log.warning("SDK shortcuts not installed: this temporalio has no %s", ", ".join(missing))
         return False
     _installed["storage_metrics"] = extstore.StorageOperationMetrics
-    for what, (place, name) in places.items():
+    for what, (place, name, shortcut) in places.items():
         _installed[what] = getattr(place, name)
-        setattr(place, name, _SHORTCUTS[what])
+        setattr(place, name, shortcut)
     return True
 
 
@@ -240,7 +235,7 @@ def uninstall() -> None:
     places = _places()
     for what, original in list(_installed.items()):
         if what in places:
-            place, name = places[what]
+            place, name, _ = places[what]
             setattr(place, name, original)
         del _installed[what]
     _func_hints.clear()
