@@ -42,6 +42,8 @@ RELEASE_KINDS = (EventKind.released, EventKind.press_conference, EventKind.updat
 QUERY_TOO_LONG = f"搜索词过长：最多 {MAX_QUERY} 个字。"
 QUERY_HAS_NUL = "搜索词不能包含空字符（NUL）。"
 DATES_REVERSED = "结束日期早于开始日期，请调换或重新选择。"
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # a day outside cannot be turned into a UTC bound
+DATE_OUT_OF_RANGE = "日期须在 1900-01-01 至 2999-12-31 之间，请重新选择。"
 
 
 def is_search_table(name: str | None) -> bool:
@@ -69,6 +71,9 @@ def check(filters: SearchFilters) -> SearchFilters:
         raise InvalidInput(QUERY_HAS_NUL, code="search.nul", field="q")
     if len(q) > MAX_QUERY:
         raise InvalidInput(QUERY_TOO_LONG, code="search.too_long", field="q", params={"n": MAX_QUERY})
+    for field, day in (("detected_from", filters.detected_from), ("detected_to", filters.detected_to)):
+        if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise InvalidInput(DATE_OUT_OF_RANGE, code="search.date_out_of_range", field=field)
     if filters.detected_from and filters.detected_to and filters.detected_to < filters.detected_from:
         raise InvalidInput(DATES_REVERSED, code="search.dates_reversed", field="detected_to")
     return SearchFilters(q=q, detected_from=filters.detected_from, detected_to=filters.detected_to,

@@ -255,6 +255,7 @@ ERROR_MESSAGES = {
     "search.too_long": N_("The search words are too long: at most %(n)s characters."),
     "search.nul": N_("Remove the invalid (NUL) character from the search words."),
     "search.dates_reversed": N_("The end date is before the start date; swap them or choose again."),
+    "search.date_out_of_range": N_("Choose a date between 1900-01-01 and 2999-12-31."),
     "incident.not_found": N_("There is no incident numbered %(id)s."),
     "role.forbidden": N_("Your role cannot take this action."),
     "party.unknown": N_("Choose the responsible party from the list."),

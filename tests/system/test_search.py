@@ -94,6 +94,12 @@ async def test_bad_search_input_is_refused_with_a_sentence(desk):
     assert "结束日期早于开始日期" in r.text
     r = await desk.http.get("/api/incidents", params={"detected_from": "昨天"}, headers=desk.auth("duty"))
     assert r.status_code == 422
+    # the first and last days a date field takes: midnight in Beijing on 0001-01-01 has no UTC time, and the day
+    # after 9999-12-31 none at all (found by test_hostile_input's generated requests: a 500 before)
+    for field, day in (("detected_from", "0001-01-01"), ("detected_to", "9999-12-31")):
+        r = await desk.http.get("/api/incidents", params={field: day}, headers=desk.auth("duty"))
+        assert r.status_code == 422, r.text
+        assert "1900-01-01 至 2999-12-31" in r.text and field in r.text
 
 
 async def test_a_search_comes_in_the_lists_order_and_its_pages_join_up(desk):
