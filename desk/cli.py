@@ -194,7 +194,7 @@ def _first_admin(data_dir: Path) -> None:
             typer.echo("  users       opinion-desk user add --username U --password P --role R [--party CODE]")
             return
         password = secrets.token_urlsafe(12)
-        while True:  # a draw of letters only (about 1 in 400) is refused as weak: draw again
+        while True:  # a draw of letters only (about 1 in 28) is refused as weak: draw again
             try:
                 check_password(password, "admin")
                 break

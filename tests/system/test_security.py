@@ -131,7 +131,7 @@ def test_secret_files_are_created_owner_only_not_chmodded_after(tmp_path, databa
 
 
 def test_the_first_admin_is_made_even_when_the_random_draw_is_too_weak(tmp_path, database_url, monkeypatch):
-    """About one draw in 400 of `token_urlsafe(12)` is letters only, which the password rule refuses: the first
+    """About one draw in 28 of `token_urlsafe(12)` is letters only, which the password rule refuses: the first
     start must not fail on it. The draws are fixed here (randomness cannot be steered otherwise): a weak one, then
     a good one; the admin gets the good one and can log in with it."""
     import secrets
