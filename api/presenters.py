@@ -14,6 +14,7 @@ from api.schemas import (
     TimelineEventOut,
 )
 from desk.models import Incident, IncidentSupport, IncidentTask, Milestone, NotificationAttempt, Party, TimelineEvent, User
+from desk.service import Opened
 from desk.users import RESPONDER
 from desk.vocab import SYSTEM
 
@@ -24,6 +25,17 @@ def incident_out(session: Session, incident: Incident) -> IncidentOut:
         select(Milestone).where(Milestone.incident_id == incident.id).order_by(col(Milestone.due_at))
     ).all()
     return _with_shared(session, [_incident_out(incident, party, list(milestones))], [incident])[0]
+
+
+def opened_out(session: Session, opened: Opened) -> IncidentOut:
+    """incident_out for an incident just opened, from the rows its opening wrote (nothing is read back); an
+    incident found again by its Idempotency-Key is read as any other."""
+    if not opened.created:
+        return incident_out(session, opened.incident)
+    out = _incident_out(opened.incident, opened.party, sorted(opened.milestones, key=lambda m: m.due_at))
+    out.supporting = [_supporting_out(row, party) for row, party in sorted(opened.supporting, key=lambda s: s[0].n)]
+    out.tasks = []
+    return out
 
 
 def incidents_out(session: Session, incidents: list[Incident]) -> list[IncidentOut]:
@@ -49,9 +61,7 @@ def _with_shared(session: Session, outs: list[IncidentOut], incidents: list[Inci
     tasks: dict[int, list[TaskOut]] = {}
     for row, party in session.exec(select(IncidentSupport, Party).join(Party, col(Party.code) == col(IncidentSupport.party_code))
                                    .where(col(IncidentSupport.incident_id).in_(ids)).order_by(col(IncidentSupport.n))).all():
-        supports.setdefault(row.incident_id, []).append(SupportingOut(
-            party=PartyOut(code=party.code, name=party.name, kind=party.kind), added_at=row.added_at,
-            acknowledge_due_at=row.ack_due_at, acknowledge_state=row.ack_state, acknowledged_at=row.ack_met_at))
+        supports.setdefault(row.incident_id, []).append(_supporting_out(row, party))
     for task, party in session.exec(select(IncidentTask, Party).join(Party, col(Party.code) == col(IncidentTask.party_code))
                                      .where(col(IncidentTask.incident_id).in_(ids)).order_by(col(IncidentTask.n))).all():
         tasks.setdefault(task.incident_id, []).append(TaskOut(
@@ -62,6 +72,12 @@ def _with_shared(session: Session, outs: list[IncidentOut], incidents: list[Inci
         out.supporting = supports.get(incident.id or 0, [])
         out.tasks = tasks.get(incident.id or 0, [])
     return outs
+
+
+def _supporting_out(row: IncidentSupport, party: Party) -> SupportingOut:
+    return SupportingOut(party=PartyOut(code=party.code, name=party.name, kind=party.kind), added_at=row.added_at,
+                         acknowledge_due_at=row.ack_due_at, acknowledge_state=row.ack_state,
+                         acknowledged_at=row.ack_met_at)
 
 
 def _incident_out(incident: Incident, party: Party | None, milestones: list[Milestone]) -> IncidentOut:

@@ -157,6 +157,9 @@ class IncidentInput:
     state: IncidentState | None = None  # carried over by continue-as-new
     opened_recorded: bool = False  # the API already wrote the "opened" event (seq 1) with the row
     supporting: list[SupportingParty] = field(default_factory=list)  # named at opening (their clocks from detection)
+    # The patches the code that started (or continued) this run had, by level (workflows.incident.PATCH_LEVEL):
+    # a run at a level takes them without a marker. 0: a run started before the level was carried.
+    patch_level: int = 0
 
     def __post_init__(self) -> None:
         # Decoded for every cached workflow instance: equal policies become one object (desk.policy.shared).

@@ -52,7 +52,7 @@ from desk.timefmt import SHANGHAI
 from desk.users import RESPONDER
 from desk.vocab import EventKind, Level
 from desk.workdays import UnknownYear
-from workflows.incident import IncidentWorkflow
+from workflows.incident import PATCH_LEVEL, IncidentWorkflow
 
 log = logging.getLogger("desk.api")
 WORKFLOW_ENDED = "该事件的处理流程已结束（结案超过可重新打开期限），不能再操作。"
@@ -186,15 +186,31 @@ def check_release_time(*, incident: Incident, released_at: datetime | None) -> N
         raise InvalidInput(RELEASE_BEFORE_DETECTED, code=refusals.RELEASE_BEFORE_DETECTED, field="released_at")
 
 
+@dataclass(frozen=True)
+class Opened:
+    """An incident opened, or found again by its Idempotency-Key (created False). When this call made it, the
+    rows it wrote come with it (the lead party, the milestones, each supporting party's row and party), so the
+    caller can answer from them without reading them back."""
+
+    incident: Incident
+    created: bool
+    party: Party | None = None
+    milestones: tuple[Milestone, ...] = ()
+    supporting: tuple[tuple[IncidentSupport, Party], ...] = ()
+
+
 async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, user: User,
-                        idempotency_key: str | None = None) -> tuple[Incident, bool]:
-    """Open an incident and start its workflow. Returns (incident, created)."""
+                        idempotency_key: str | None = None) -> Opened:
+    """Open an incident and start its workflow.
+
+    The session's connection is given back at the commit: a caller that reads again takes one with
+    `reconnect` first, off the event loop."""
     client = desk.require_client()
     scoped_key = f"{user.id}:{idempotency_key}"[:200] if idempotency_key else None
     if scoped_key:
         existing = session.exec(select(Incident).where(Incident.idempotency_key == scoped_key)).first()
         if existing is not None:
-            return existing, False
+            return Opened(existing, created=False)
     party = active_party(session=session, code=data.party)
     supporting = _supporting_at_opening(session, party, list(getattr(data, "supporting", None) or []))
     now = datetime.now(UTC)
@@ -216,23 +232,25 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
         existing = session.exec(select(Incident).where(Incident.idempotency_key == scoped_key)).first()
         if existing is None:
             raise
-        return existing, False
+        return Opened(existing, created=False)
     assert incident.id is not None  # the flush gave the row its id
     incident.human_id = ids.human_id(now.astimezone(SHANGHAI).year, incident.id)
     # The random tail keeps ids unique even if the database is ever reset while Temporal keeps history.
     incident.workflow_id = ids.workflow_id(incident.human_id, uuid.uuid4().hex[:6])
     clocks = clk.open_clocks(policy, level, detected_at, now)
     incident.next_due_at = min(c.due_at for c in clocks) if clocks else None
-    for c in clocks:
-        session.add(Milestone(incident_id=incident.id, key=c.key, label=c.label, due_at=c.due_at))
+    milestones = tuple(Milestone(incident_id=incident.id, key=c.key, label=c.label, due_at=c.due_at) for c in clocks)
+    session.add_all(milestones)
     # Supporting parties named at opening see the incident at once; the workflow keeps their clocks current.
     named = [SupportingParty(n=i, party_code=p.code, party_name=p.name, added_at=now, added_by=user.username)
              for i, p in enumerate(supporting, 1)]
-    for s in named:
+    support_rows: list[tuple[IncidentSupport, Party]] = []
+    for s, supporter in zip(named, supporting, strict=True):
         ack = clk.supporting_clock(policy, level, s.n, s.party_code, detected_at, now)
-        session.add(IncidentSupport(incident_id=incident.id, party_code=s.party_code, n=s.n, added_at=now,
-                                    added_by=user.username, ack_due_at=ack.due_at if ack else None,
-                                    ack_state=ack.state if ack else None))
+        support_rows.append((IncidentSupport(incident_id=incident.id, party_code=s.party_code, n=s.n, added_at=now,
+                                             added_by=user.username, ack_due_at=ack.due_at if ack else None,
+                                             ack_state=ack.state if ack else None), supporter))
+        session.add(support_rows[-1][0])
     # The first timeline event goes in with the row: the workflow starts after it (seq 1), so opening
     # costs the worker no activity, and the timeline is never without its "opened" entry.
     session.add(TimelineEvent(
@@ -254,10 +272,13 @@ async def open_incident(*, session: Session, desk: Desk, data: IncidentDraft, us
         raise EngineUnavailable() from exc
     log.info("opened level %s for %s by %s", level, party.code, user.username,
              extra={"incident": incident.human_id, "drill": data.drill})
-    # The commit gave the connection back; take one again off the event loop, so that the caller's
-    # reads never wait for a busy pool on the loop (which would stall every request in flight).
+    return Opened(incident, created=True, party=party, milestones=milestones, supporting=tuple(support_rows))
+
+
+async def reconnect(session: Session) -> None:
+    """After a commit gave the connection back: take one again off the event loop, so that the caller's next
+    reads never wait for a busy pool on the loop (which would stall every request in flight)."""
     await asyncio.to_thread(session.connection)
-    return incident, True
 
 
 def incident_facts(incident: Incident, party: Party) -> IncidentFacts:
@@ -285,7 +306,7 @@ async def start_incident_workflow(*, client: Client, incident: Incident, party: 
         await client.start_workflow(
             IncidentWorkflow.run,
             IncidentInput(facts=facts, policy=policy, public_url=public_url, opened_recorded=opened_recorded,
-                          state=state, supporting=supporting or []),
+                          state=state, supporting=supporting or [], patch_level=PATCH_LEVEL),
             id=incident.workflow_id, task_queue=task_queue,
             search_attributes=TypedSearchAttributes([SearchAttributePair(ids.PARTY_ATTR, party.code),
                                                      SearchAttributePair(ids.LEVEL_ATTR, incident.level)]),

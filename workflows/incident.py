@@ -111,6 +111,14 @@ FOLDED = frozenset({"ladder-from-opened-at", "next-rung-beyond-horizon", "record
 # run still records one marker. Runs with the one marker, or with a marker each, replay without it.
 LOCAL_FIRST = "local-first-try"
 FOLDED_LOCAL_FIRST = FOLDED | {ONE_MARKER}
+# No marker at all: the code that starts a run (the API, the doctor) or continues it says in its input which
+# patches it had, as a level. A run at level 1 takes every patch through LOCAL_FIRST without asking, so it records
+# no marker and the SDK no TemporalChangeVersion upsert: two history events and a visibility write fewer for every
+# run (a new incident's, and every run continued as new). The input is in the history, so a replay takes the same
+# branches. A patch added later is asked for itself, as after a fold; the next fold is a new level. Runs whose
+# input has no level (0: started before it) ask as they always did.
+PATCH_LEVEL = 1
+AT_LEVEL: dict[int, frozenset[str]] = {1: FOLDED_LOCAL_FIRST | {LOCAL_FIRST}}
 
 # A send is one try of every channel; a channel that fails is owed (retried by this workflow's own clock,
 # with the policy's backoff), so the activity itself only retries when the worker could not run it.
@@ -148,6 +156,12 @@ class IncidentWorkflow(LegacyBranch):
     @workflow.init
     def __init__(self, inp: IncidentInput) -> None:
         self.taken: dict[str, bool] = {}
+        self.at_level: frozenset[str] = AT_LEVEL.get(min(inp.patch_level, PATCH_LEVEL), frozenset())
+        if self.at_level and workflow.unsafe.is_replaying():
+            # A worker from before the level may have run this run's first task (a rolling upgrade: the new API
+            # started it, an old worker took it) and recorded the fold's marker. Asked while replaying, the SDK
+            # matches that marker if it is there and records nothing if not; a run's first execution never asks.
+            workflow.patched(LOCAL_FIRST)
         self.local_first = self.one_marker = False
         self.local_first = self._patched(LOCAL_FIRST)
         self.one_marker = self._patched(ONE_MARKER)
@@ -210,7 +224,8 @@ class IncidentWorkflow(LegacyBranch):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 # The outbox goes along: whatever the last write did not take, the next run writes.
                 workflow.continue_as_new(IncidentInput(facts=self.state.facts, policy=self.policy,
-                                                       public_url=self.public_url, state=self.state))
+                                                       public_url=self.public_url, state=self.state,
+                                                       patch_level=PATCH_LEVEL))
             await self._sleep_until_next_wake()
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self.state.outbox
                                       and not self.state.attempts or self.recorder.done())
@@ -1130,8 +1145,9 @@ class IncidentWorkflow(LegacyBranch):
         return workflow.info().workflow_id
 
     def _patched(self, patch_id: str) -> bool:
-        if patch_id in FOLDED_LOCAL_FIRST and self.local_first or patch_id in FOLDED and self.one_marker:
-            taken = True  # a run with a folding marker took these without a marker of their own
+        if (patch_id in self.at_level or patch_id in FOLDED_LOCAL_FIRST and self.local_first
+                or patch_id in FOLDED and self.one_marker):
+            taken = True  # a run at a level, or with a folding marker, took these without a marker of their own
         else:
             taken = workflow.patched(patch_id)
         self.taken[patch_id] = taken

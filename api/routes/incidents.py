@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
 from api.deps import CurrentUser, DeskDep, SessionDep, ensure_can_see, require
-from api.presenters import incident_out, incidents_out, timeline_out
+from api.presenters import incident_out, incidents_out, opened_out, timeline_out
 from api.schemas import IncidentCreate, IncidentOut, Level, SimilarOut, Source, TimelineOut
 from desk import duplicates, search
 from desk.actions import ACTIONS, Action, check_part
@@ -34,11 +34,10 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
              dependencies=[Depends(require(*OPENERS))])
 async def create_incident(data: IncidentCreate, response: Response, user: CurrentUser, session: SessionDep, desk: DeskDep,
                           idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> IncidentOut:
-    incident, created = await open_incident(session=session, desk=desk, data=data, user=user,
-                                            idempotency_key=idempotency_key)
-    if not created:
+    opened = await open_incident(session=session, desk=desk, data=data, user=user, idempotency_key=idempotency_key)
+    if not opened.created:
         response.status_code = 200
-    return incident_out(session, incident)
+    return opened_out(session, opened)
 
 
 @router.get("", response_model=list[IncidentOut], summary="List and search incidents")

@@ -46,6 +46,7 @@ from desk.service import (
     incident_tasks,
     open_incident,
     party_role,
+    reconnect,
     supporting_parties,
     timeline_rows,
     visible_to,
@@ -344,12 +345,14 @@ async def create_incident(request: Request, user: User = Depends(page_role(*view
     if errors or body is None:
         return _form_page(request, session, desk, values, errors, key, status_code=422)
     try:
-        incident, created = await open_incident(session=session, desk=desk, data=body, user=user, idempotency_key=key)
+        opened = await open_incident(session=session, desk=desk, data=body, user=user, idempotency_key=key)
     except DeskError as exc:
         return _form_page(request, session, desk, values, views.desk_error_messages(exc, _), key,
                           status_code=status_of(exc))
-    if then is None or not created:
+    incident = opened.incident
+    if then is None or not opened.created:
         return RedirectResponse(f"/incidents/{incident.human_id}?done=opened", 303)
+    await reconnect(session)
     # Opened; now linked with, or merged into, the incident the duty officer chose (the incident page says
     # so, or shows why not under that action: the new incident stays open then).
     spec = ACTIONS[then[0]]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from sqlalchemy import event
 from sqlmodel import func, select
+from temporalio.worker import Replayer
 
-from desk.db import session_scope
+from desk.db import get_engine, session_scope
 from desk.models import Incident, Milestone, TimelineEvent
 from tests.helpers import eventually, workflow_id
+from worker import WORKFLOW_RUNNER, share_workflow_code
+from workflows.incident import PATCHES, IncidentWorkflow
 
 
 def _due(incident: dict, key: str) -> datetime:
@@ -33,6 +37,70 @@ async def test_extraordinary_incident_gets_press_conference_in_24h_and_release_i
         return [e["kind"] for e in r.json()["events"] if e["kind"] != "assignment_notified"] == ["opened"]
 
     await eventually(opened_recorded)
+
+
+async def test_the_opening_answer_is_the_incident_as_read_back_and_reads_nothing_after_the_commit(desk):
+    """The answer to an opening is built from the rows the opening wrote: the same incident a read gives, with
+    its milestones, supporting parties and (no) tasks, and not one statement sent after the commit."""
+    engine = get_engine(desk.database_url)
+    sent: list[str] = []
+
+    def statement(_conn, _cursor, sql, *_args) -> None:
+        sent.append(sql.split(None, 1)[0].upper())
+
+    def commit(_conn) -> None:
+        sent.append("<COMMIT>")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        r = await desk.open(level="I", category="natural_disaster", supporting=["dept-sthjj", "enyang"])
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert r.status_code == 201, r.text
+    assert "<COMMIT>" in sent and sent[sent.index("<COMMIT>") + 1:] == [], sent
+    opened = r.json()
+    assert [m["key"] for m in opened["milestones"]] == ["acknowledge", "press_conference", "first_release"]
+    assert [s["party"]["code"] for s in opened["supporting"]] == ["dept-sthjj", "enyang"]
+    read = await desk.http.get(f"/api/incidents/{opened['id']}", headers=desk.auth("duty"))
+    assert read.status_code == 200, read.text
+    assert opened == read.json()
+    # The same Idempotency-Key answers with the incident as read back.
+    again = await desk.http.post("/api/incidents", headers={**desk.auth("duty"), "Idempotency-Key": "k-1"},
+                                 json={"title": "同一事件", "category": "accident", "level": "III", "party": "bazhou",
+                                       "source": "weibo", "supporting": ["enyang"]})
+    replay = await desk.http.post("/api/incidents", headers={**desk.auth("duty"), "Idempotency-Key": "k-1"},
+                                  json={"title": "同一事件", "category": "accident", "level": "III", "party": "bazhou",
+                                        "source": "weibo", "supporting": ["enyang"]})
+    assert (again.status_code, replay.status_code) == (201, 200)
+    assert again.json() == replay.json()
+
+
+async def test_a_new_incident_records_no_patch_marker_takes_every_patch_and_replays(desk):
+    """The API starts a run at the patch level: it takes every patch without asking, so its history has no patch
+    marker and no TemporalChangeVersion upsert (two events the server writes for every run), and a worker that
+    rebuilds it from that history takes the same branches."""
+    r = await desk.open(level="II", supporting=["enyang"])
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+    handle = desk.client.get_workflow_handle(workflow_id(desk, iid))
+
+    async def notified():
+        r = await desk.http.get(f"/api/incidents/{iid}/timeline", headers=desk.auth("duty"))
+        return "assignment_notified" in [e["kind"] for e in r.json()["events"]]
+
+    await eventually(notified)
+    assert await handle.query("patches") == {patch: True for patch in PATCHES}
+    history = await handle.fetch_history()
+    markers = [e.marker_recorded_event_attributes.marker_name for e in history.events
+               if e.HasField("marker_recorded_event_attributes")]
+    assert "core_local_activity" in markers and "core_patch" not in markers, markers
+    assert not any(e.HasField("upsert_workflow_search_attributes_event_attributes") for e in history.events)
+    share_workflow_code()
+    replayed = await Replayer(workflows=[IncidentWorkflow], workflow_runner=WORKFLOW_RUNNER).replay_workflow(
+        history, raise_on_replay_failure=False)
+    assert replayed.replay_failure is None, replayed.replay_failure
 
 
 async def test_general_incident_has_no_press_conference(desk):
