@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import event
 from sqlmodel import select
 from temporalio.testing import ActivityEnvironment
 
 from activities.notify import Notifier, load_channels
 from desk import channels, roster
-from desk.db import init_db, session_scope
+from desk.db import get_engine, init_db, session_scope
 from desk.messages import Deliver
-from desk.models import DutyShift, NotificationDelivery, User
+from desk.models import DutyShift, NotificationDelivery, Party, User
 from desk.timefmt import SHANGHAI
 from desk.vocab import Audience
 from tests.helpers import add_incident, add_users
@@ -84,6 +85,45 @@ WRONG_FILES = [
       ["2026-12-01", "9点", "17:30", "市值班室", "duty"]],
      "第 3 行 B 列（开始时间）：“9点”不是时间"),
 ]
+
+
+def test_the_urls_a_delivery_reaches_on_duty_are_read_in_one_statement_in_roster_order(database_url):
+    """Every delivery asks who is on duty for its tags: one statement, the same answer as asking each party's
+    roster (liaisons on duty, active, with URLs of their own), by tag, shift and URL."""
+    class Urls:
+        @staticmethod
+        def url(name: str) -> str:
+            return f"json://127.0.0.1:9/{name}"
+
+    with_liaisons(database_url, Urls())
+    day = datetime(2026, 12, 1, tzinfo=SHANGHAI)
+    noon = day + timedelta(hours=12)
+    with session_scope(database_url) as s:
+        users = {u.username: u for u in s.exec(select(User)).all()}
+        for person, name in (("enyang", "ey-1"), ("enyang", "ey-2"), ("bz-day", "bz-2"), ("bazhou", "bz-gone")):
+            channels.add_channel(s, audience=Audience.on_duty, url=Urls.url(name), user_id=users[person].id,
+                                 actor="admin", commit=False)
+        users["bazhou"].active = False  # on duty by the roster, but no longer a user: not reached
+        for person, party, start, end in (("bz-day", "bazhou", 8, 18), ("bz-night", "bazhou", 18, 32),
+                                          ("enyang", "enyang", 11, 13), ("bazhou", "bazhou", 11, 13),
+                                          ("duty", None, 8, 20)):
+            s.add(DutyShift(party_code=party, user_id=users[person].id, starts_at=day + timedelta(hours=start),
+                            ends_at=day + timedelta(hours=end)))
+        s.commit()
+        tags = ["supervisor", "enyang", "bazhou-leaders", "bazhou", "enyang"]
+        asked_each = [(tag, url) for tag in dict.fromkeys(tags) if s.get(Party, tag) is not None
+                      for p in roster.recipients_on_duty(s, party=tag, at=noon) for url in p.notify_urls]
+        statements: list[str] = []
+        engine = get_engine(database_url)
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            found = roster.personal_urls_on_duty(s, tags=tags, at=noon)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert found == asked_each == [("enyang", Urls.url("ey-1")), ("enyang", Urls.url("ey-2")),
+                                   ("bazhou", Urls.url("bz-day")), ("bazhou", Urls.url("bz-2"))]
+    assert len(statements) == 1, statements
 
 
 def test_a_wrong_row_refuses_the_whole_file_naming_its_row_and_nothing_is_written(database_url):
