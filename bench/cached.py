@@ -54,7 +54,7 @@ from bench.trivial import WaitingWorkflow
 from desk.messages import ChannelResult, Deliver, Delivered, IncidentFacts, IncidentInput, RecordBatch
 from desk.policy import load_policy
 from worker import WORKFLOW_RUNNER, share_workflow_code
-from workflows.incident import IncidentWorkflow
+from workflows.incident import PATCH_LEVEL, IncidentWorkflow
 
 BIN = Path(sys.executable).parent
 CALLS: Counter[str] = Counter()
@@ -94,7 +94,8 @@ async def open_incidents(client: Client, task_queue: str, ids: range) -> None:
         async with sem:
             await client.start_workflow(
                 IncidentWorkflow.run,
-                IncidentInput(facts=facts, policy=policy, public_url="http://desk.test", opened_recorded=True),
+                IncidentInput(facts=facts, policy=policy, public_url="http://desk.test", opened_recorded=True,
+                              patch_level=PATCH_LEVEL),  # as the API starts them
                 id=f"incident-cached-{uuid.uuid4().hex[:12]}", task_queue=task_queue)
 
     await asyncio.gather(*(one(i) for i in ids))
