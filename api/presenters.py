@@ -33,9 +33,8 @@ def opened_out(session: Session, opened: Opened) -> IncidentOut:
     if not opened.created:
         return incident_out(session, opened.incident)
     out = _incident_out(opened.incident, opened.party, sorted(opened.milestones, key=lambda m: m.due_at))
-    out.supporting = [_supporting_out(row, party) for row, party in sorted(opened.supporting, key=lambda s: s[0].n)]
-    out.tasks = []
-    return out
+    out.supporting = [_supporting_out(row, party) for row, party in opened.supporting]  # written in their order
+    return out  # no tasks yet
 
 
 def incidents_out(session: Session, incidents: list[Incident]) -> list[IncidentOut]:

@@ -193,13 +193,13 @@ def _first_admin(data_dir: Path) -> None:
         if session.exec(select(User.id)).first() is not None:
             typer.echo("  users       opinion-desk user add --username U --password P --role R [--party CODE]")
             return
-        password = secrets.token_urlsafe(12)
         while True:  # a draw of letters only (about 1 in 28) is refused as weak: draw again
+            password = secrets.token_urlsafe(12)
             try:
                 check_password(password, "admin")
                 break
             except InvalidInput:
-                password = secrets.token_urlsafe(12)
+                continue
         create_user(session, username="admin", password=password, role=ADMIN, display_name="管理员")
     path = data_dir / "admin-password.txt"
     write_private(path, password + "\n", replace=True)

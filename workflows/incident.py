@@ -116,7 +116,9 @@ FOLDED_LOCAL_FIRST = FOLDED | {ONE_MARKER}
 # no marker and the SDK no TemporalChangeVersion upsert: two history events and a visibility write fewer for every
 # run (a new incident's, and every run continued as new). The input is in the history, so a replay takes the same
 # branches. A patch added later is asked for itself, as after a fold; the next fold is a new level. Runs whose
-# input has no level (0: started before it) ask as they always did.
+# input has no level (0: started before it) ask as they always did. The ask while replaying in __init__ (a marker
+# an older worker recorded in a run at the level) goes with LOCAL_FIRST, when `opinion-desk doctor` counts no
+# running incident older than it.
 PATCH_LEVEL = 1
 AT_LEVEL: dict[int, frozenset[str]] = {1: FOLDED_LOCAL_FIRST | {LOCAL_FIRST}}
 

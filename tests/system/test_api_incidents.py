@@ -67,12 +67,11 @@ async def test_the_opening_answer_is_the_incident_as_read_back_and_reads_nothing
     assert read.status_code == 200, read.text
     assert opened == read.json()
     # The same Idempotency-Key answers with the incident as read back.
-    again = await desk.http.post("/api/incidents", headers={**desk.auth("duty"), "Idempotency-Key": "k-1"},
-                                 json={"title": "同一事件", "category": "accident", "level": "III", "party": "bazhou",
-                                       "source": "weibo", "supporting": ["enyang"]})
-    replay = await desk.http.post("/api/incidents", headers={**desk.auth("duty"), "Idempotency-Key": "k-1"},
-                                  json={"title": "同一事件", "category": "accident", "level": "III", "party": "bazhou",
-                                        "source": "weibo", "supporting": ["enyang"]})
+    same = dict(headers={**desk.auth("duty"), "Idempotency-Key": "k-1"},
+                json={"title": "同一事件", "category": "accident", "level": "III", "party": "bazhou", "source": "weibo",
+                      "supporting": ["enyang"]})
+    again = await desk.http.post("/api/incidents", **same)
+    replay = await desk.http.post("/api/incidents", **same)
     assert (again.status_code, replay.status_code) == (201, 200)
     assert again.json() == replay.json()
 
