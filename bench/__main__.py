@@ -15,6 +15,7 @@ BENCHMARKS = {
     "board": ("bench.board", "board, assessment and year CSV on 100k incidents / 1M events vs the same SQL bare"),
     "reports": ("bench.reports", "review of 1,000 timeline events and the monthly 通报 over 100k incidents, .docx/PDF"),
     "cached": ("bench.cached", "worker memory per cached incident in one process (RSS, tracemalloc by file), stub activities"),
+    "pauses": ("bench.pauses", "the worker's full garbage collections while incidents are opened and evicted (gc.freeze)"),
     "search": ("bench.search", "Chinese search (2 and 6 characters) on 100k incidents, SQLite and PostgreSQL, vs bare SQL"),
 }
 
