@@ -219,7 +219,9 @@ def settle_heap() -> int:
     live as long as the process) would otherwise be walked again by every full collection. Those come every few
     seconds while incidents are opened or rebuilt after eviction (each instance left behind is cyclic garbage only
     a full collection frees), and each stops every thread of the worker: ~0.6 s at 10,000 open with the default
-    cache (docs/performance.md, seventh round). Collected first, so no garbage is kept for good."""
+    cache (docs/performance.md, seventh round). Collected first, so no garbage is kept for good; a frozen object
+    that becomes cyclic garbage later is never freed, and what is built at start lives as long as the process (the
+    notification channels read at start are replaced once, when the stored ones first differ: one small copy)."""
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

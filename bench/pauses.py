@@ -140,7 +140,7 @@ def main(argv: list[str]) -> None:
             before, settled = mean("before", key) * scale, mean("settled", key) * scale
             rows.append((f"{what}, {args.incidents} opened, cache {args.cache}", f"{settled:,.1f} {unit}".strip(),
                          f"before: {before:,.1f} {unit}".strip(), f"{settled / before:.2f}×" if before else "-"))
-        print_table(f"full garbage collections (mean of {args.rounds} run(s) each; the variants alternate)", rows)
+        print_table(f"pauses: full garbage collections (mean of {args.rounds} run(s) each; the variants alternate)", rows)
 
     asyncio.run(run())
 

@@ -23,6 +23,8 @@ CASES = {
                      "rows confirmed in SQL, 1 worker(s)"]),
     "cached": ([], ["incident, worker's sandbox runner (as deployed)", "incident, worker's sandbox runner, before",
                     "the sandbox's share (desk - unsandboxed)"]),
+    "pauses": ([], ["time in full collections", "longest full collection (every thread stopped)",
+                    "objects a full collection walks"]),
 }
 
 
