@@ -16,6 +16,7 @@ BENCHMARKS = {
     "reports": ("bench.reports", "review of 1,000 timeline events and the monthly 通报 over 100k incidents, .docx/PDF"),
     "cached": ("bench.cached", "worker memory per cached incident in one process (RSS, tracemalloc by file), stub activities"),
     "pauses": ("bench.pauses", "the worker's full garbage collections while incidents are opened and evicted (gc.freeze)"),
+    "floor": ("bench.floor", "CPU per start from a bare start to the desk's shape, step by step, same dev server"),
     "search": ("bench.search", "Chinese search (2 and 6 characters) on 100k incidents, SQLite and PostgreSQL, vs bare SQL"),
 }
 

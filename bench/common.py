@@ -353,10 +353,11 @@ class Stack:
             self.workers.append(proc)
             self.metrics_ports[proc.pid] = port
 
-    async def workflow_tasks(self) -> int:
-        """Workflow tasks completed by the running workers (their SDK metrics, summed)."""
+    async def workflow_tasks(self, workers: list[subprocess.Popen] | None = None) -> int:
+        """Workflow tasks completed by the running workers, or by `workers` (their SDK metrics, summed)."""
         total = 0
-        for w in self.workers:  # polled ten times a second while measuring: one kept-alive client, not one per poll
+        for w in self.workers if workers is None else workers:  # polled ten times a second while measuring: one
+            # kept-alive client, not one per poll
             try:
                 text_ = (await self.http.get(f"http://127.0.0.1:{self.metrics_ports[w.pid]}/metrics")).text
             except httpx.TransportError:  # not serving yet
@@ -365,37 +366,41 @@ class Stack:
                          if line.startswith(WFT_COUNT))
         return total
 
-    async def wait_workflow_tasks(self, n: int, timeout: float = 1800) -> float:
-        """Wait until the workers have completed `n` workflow tasks in all; returns the time.perf_counter()."""
+    async def wait_workflow_tasks(self, n: int, timeout: float = 1800,
+                                  workers: list[subprocess.Popen] | None = None) -> float:
+        """Wait until the workers (or `workers`) have completed `n` workflow tasks in all; returns the
+        time.perf_counter()."""
         end = time.monotonic() + timeout
-        while (have := await self.workflow_tasks()) < n:
+        while (have := await self.workflow_tasks(workers)) < n:
             self.check_alive()
             if time.monotonic() > end:
                 raise RuntimeError(f"only {have}/{n} workflow tasks after {timeout}s")
             await asyncio.sleep(0.1)
         return time.perf_counter()
 
-    async def wait_quiet(self, still: float = 5.0, timeout: float = 1800) -> float:
+    async def wait_quiet(self, still: float = 5.0, timeout: float = 1800,
+                         workers: list[subprocess.Popen] | None = None) -> float:
         """Wait until the workers' completed workflow tasks stop growing for ``still`` seconds: what an intake
         leaves behind (each new incident's 【新交办】 sent and its attempt recorded, a second workflow task) is done.
         Returns the seconds waited."""
         start = end = time.monotonic()
         end += timeout
-        last, since = await self.workflow_tasks(), time.monotonic()
+        last, since = await self.workflow_tasks(workers), time.monotonic()
         while time.monotonic() - since < still:
             self.check_alive()
             if time.monotonic() > end:
                 raise TimeoutError(f"the workers were still busy after {timeout}s")
             await asyncio.sleep(0.5)
-            if (now := await self.workflow_tasks()) != last:
+            if (now := await self.workflow_tasks(workers)) != last:
                 last, since = now, time.monotonic()
         return since - start
 
     def start_baseline_worker(self) -> tuple[str, subprocess.Popen]:
         """The trivial workflows' worker (bench/trivial.py) on a task queue of its own."""
-        queue = f"bench-trivial-{uuid.uuid4().hex[:6]}"
+        queue, port = f"bench-trivial-{uuid.uuid4().hex[:6]}", free_port()
         proc = self._spawn("baseline-worker", [sys.executable, "-m", "bench.trivial", self.address, queue,
-                                               f"http://127.0.0.1:{self.receiver_port}"], register=False)
+                                               f"http://127.0.0.1:{self.receiver_port}", str(port)], register=False)
+        self.metrics_ports[proc.pid] = port  # `workflow_tasks([proc])`: the workflow tasks it has run
         return queue, proc
 
     async def stop_workers(self) -> None:

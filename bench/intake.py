@@ -1,7 +1,10 @@
 """Intake: incidents opened per second over HTTP, against bare `start_workflow` on the same dev server.
 
 Baseline (same run, same dev server): a trivial workflow started with `client.start_workflow` at the
-same concurrency, its worker in a process of its own. Then the desk, with 1 and 2 worker processes:
+same concurrency, its worker in a process of its own, metered like the desk: from the first start until its
+worker has run every workflow (the SDK's metrics) and gone quiet. Until 2026-12-01 the meter stopped when the
+last start returned, before the worker had run most of them (about a third of a bare workflow's CPU); that
+figure is still printed, as "the bare starts alone". Then the desk, with 1 and 2 worker processes:
 POST /api/incidents (validate; incident row, milestones and the "opened" timeline event in one SQL
 transaction; start the workflow), and the time until the workers have run every new incident's first
 workflow task (its clocks are set: the rate the whole desk sustains, not just the API). Last, p95 open
@@ -48,6 +51,10 @@ TARGET_P95 = 0.100
 
 
 async def baseline(stack: Stack, n: int, concurrency: int, paced_seconds: float) -> dict:
+    """Bare starts, metered as the desk's opens are: from the first start until the worker has run every
+    workflow and the processes have gone quiet. What the starts alone cost (the meter stopped when the last
+    start returned, as this baseline was measured before 2026-12-01, with most workflows not run yet) is kept
+    as `accepted`."""
     queue, worker = stack.start_baseline_worker()
     try:
         run = uuid.uuid4().hex[:6]
@@ -58,13 +65,20 @@ async def baseline(stack: Stack, n: int, concurrency: int, paced_seconds: float)
             return time.perf_counter() - t
 
         await bounded(50, concurrency, start)  # warm the connection and the server's caches
+        await stack.wait_workflow_tasks(50, workers=[worker])
+        await stack.wait_quiet(still=2, workers=[worker])
+        before = await stack.workflow_tasks([worker])
         meter = CpuMeter({"temporal": stack.procs["temporal"].pid, "worker": worker.pid, "client": None}).start()
         t0 = time.perf_counter()
         await bounded(n, concurrency, lambda i: start(50 + i))
-        rate = n / (time.perf_counter() - t0)
+        accepted_seconds = time.perf_counter() - t0
+        accepted = meter.stop()
+        ran = await stack.wait_workflow_tasks(before + n, workers=[worker])
+        await stack.wait_quiet(still=2, workers=[worker])
         cpu = meter.stop()
-        latencies = await paced(rate / 2, paced_seconds, lambda i: start(50 + n + i))
-        return {"rate": rate, "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "cpu": cpu}
+        latencies = await paced(n / accepted_seconds / 2, paced_seconds, lambda i: start(50 + n + i))
+        return {"rate": n / accepted_seconds, "run_rate": n / (ran - t0), "p50": percentile(latencies, 50),
+                "p95": percentile(latencies, 95), "cpu": cpu, "accepted": accepted}
     finally:
         terminate(worker)
 
@@ -120,22 +134,29 @@ async def main(argv: list[str]) -> None:
     try:
         log(f"stack up (database {stack.db_url.split('://')[0]}); baseline: bare start_workflow × {args.incidents}")
         base = await baseline(stack, args.incidents, args.concurrency, args.paced_seconds)
-        log(f"baseline: {base['rate']:.1f} starts/s, p95 {ms(base['p95'])} at half rate")
+        log(f"baseline: {base['rate']:.1f} starts/s ({base['run_rate']:.1f}/s run), p95 {ms(base['p95'])} at half rate")
         rows = [("bare start_workflow (baseline)", f"{base['rate']:.1f} /s", "-", "-"),
-                ("  CPU ms per start", per_item_ms(base["cpu"], args.incidents), "-", "-"),
+                ("bare workflows started and run (baseline)", f"{base['run_rate']:.1f} /s", "-", "-"),
+                ("  CPU ms per bare workflow, started and run", per_item_ms(base["cpu"], args.incidents), "-", "-"),
+                ("  CPU ms per bare start, until the starts returned", per_item_ms(base["accepted"], args.incidents),
+                 "-", "-"),
                 ("bare start_workflow p95 @ half rate", ms(base["p95"]), "-", "-")]
         for workers in worker_counts(args.workers):
             d = await desk_intake(stack, workers, args.incidents, args.concurrency, args.paced_seconds)
+            desk_cpu = cpu_ms(d["cpu"], args.incidents)
+            bare_cpu, accepted_cpu = cpu_ms(base["cpu"], args.incidents), cpu_ms(base["accepted"], args.incidents)
             rows += [
                 (f"open over HTTP, {workers} worker(s)", f"{d['http_rate']:.1f} /s", f"{base['rate']:.1f} /s",
                  f"{d['http_rate'] / base['rate']:.0%} (target ≥ {TARGET_RATIO:.0%})"),
-                (f"open + clocks started, {workers} worker(s)", f"{d['e2e_rate']:.1f} /s", f"{base['rate']:.1f} /s",
-                 f"{d['e2e_rate'] / base['rate']:.0%} (target ≥ {TARGET_E2E_RATIO:.0%})"),
+                (f"open + clocks started, {workers} worker(s)", f"{d['e2e_rate']:.1f} /s", f"{base['run_rate']:.1f} /s run",
+                 f"{d['e2e_rate'] / base['run_rate']:.0%} (target ≥ {TARGET_E2E_RATIO:.0%})"),
+                ("  ditto vs bare starts returned", f"{d['e2e_rate']:.1f} /s", f"{base['rate']:.1f} /s",
+                 f"{d['e2e_rate'] / base['rate']:.0%} (before 2026-12-01)"),
                 (f"  CPU ms per incident, {workers} worker(s)", per_item_ms(d["cpu"], args.incidents), "-", "-"),
-                (f"CPU per incident vs per bare start, {workers} worker(s)",
-                 f"{cpu_ms(d['cpu'], args.incidents):.1f} ms", f"{cpu_ms(base['cpu'], args.incidents):.1f} ms",
-                 f"{cpu_ms(d['cpu'], args.incidents) / cpu_ms(base['cpu'], args.incidents):.1f}× "
-                 f"(target ≤ {TARGET_CPU_RATIO}×)"),
+                (f"CPU per incident vs per bare workflow run, {workers} worker(s)", f"{desk_cpu:.1f} ms",
+                 f"{bare_cpu:.1f} ms", f"{desk_cpu / bare_cpu:.1f}× (target ≤ {TARGET_CPU_RATIO}×)"),
+                ("  ditto vs the bare starts alone", f"{desk_cpu:.1f} ms", f"{accepted_cpu:.1f} ms",
+                 f"{desk_cpu / accepted_cpu:.1f}× (before 2026-12-01)"),
                 (f"worker memory per cached incident, {workers} worker(s)", f"{d['kb_per_cached']:.1f} KB",
                  f"target ≤ {TARGET_KB_PER_CACHED} KB", "met" if d["kb_per_cached"] <= TARGET_KB_PER_CACHED else "missed"),
                 (f"open p50 @ {d['half']:.0f}/s, {workers} worker(s)", ms(d["p50"]), "-", "-"),

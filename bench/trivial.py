@@ -4,8 +4,11 @@
 - BenchTimer: sleeps until a given moment, then one activity posts to the receiver (timer lateness).
 - BenchWaiting: waits; its update `touch` runs one no-op local activity and returns (bare update round trip,
   the same shape as the desk's actions, whose SQL write is a local activity).
+- BenchFloor: the least an open incident could be, step by step (bench/floor.py): it stays open, and, as its
+  steps ask, runs a no-op local activity in its first task (the record), keeps a timer (the clock) and runs a
+  no-op activity (a notice sent outside the first task).
 
-Run: python -m bench.trivial ADDRESS TASK_QUEUE [RECEIVER_URL]
+Run: python -m bench.trivial ADDRESS TASK_QUEUE [RECEIVER_URL] [METRICS_PORT]
 """
 
 from __future__ import annotations
@@ -55,9 +58,32 @@ class WaitingWorkflow:
         self.done = True
 
 
-async def main(address: str, task_queue: str, receiver: str = "") -> None:
+@workflow.defn(name="BenchFloor")
+class FloorWorkflow:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self, steps: list[str]) -> None:
+        if "local" in steps:
+            await workflow.execute_local_activity("bench_noop", 0, start_to_close_timeout=timedelta(seconds=30))
+        if "activity" in steps:
+            await workflow.execute_activity("bench_noop", 0, start_to_close_timeout=timedelta(seconds=30))
+        try:
+            await workflow.wait_condition(lambda: self.done,
+                                          timeout=timedelta(hours=48) if "timer" in steps else None)
+        except TimeoutError:
+            pass
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+async def main(address: str, task_queue: str, receiver: str = "", metrics_port: str = "") -> None:
     import httpx
     from temporalio.client import Client
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
     from temporalio.worker import Worker
 
     http = httpx.AsyncClient(timeout=30)
@@ -70,8 +96,11 @@ async def main(address: str, task_queue: str, receiver: str = "") -> None:
     async def noop(n: int) -> int:
         return n
 
-    client = await Client.connect(address)
-    await Worker(client, task_queue=task_queue, workflows=[TrivialWorkflow, TimerWorkflow, WaitingWorkflow],
+    # the SDK's metrics, as the desk's workers serve them: how many workflow tasks this worker has run
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{metrics_port}"))) \
+        if metrics_port else None
+    client = await Client.connect(address, runtime=runtime) if runtime else await Client.connect(address)
+    await Worker(client, task_queue=task_queue, workflows=[TrivialWorkflow, TimerWorkflow, WaitingWorkflow, FloorWorkflow],
                  activities=[post, noop]).run()
 
 

@@ -15,8 +15,12 @@ from tests.helpers import ROOT
 
 CASES = {
     "intake": (["--workers", "1"], ["bare start_workflow (baseline)", "open over HTTP, 1 worker(s)",
-                                     "open p95 @", "CPU per incident vs per bare start, 1 worker(s)",
+                                     "open p95 @", "CPU ms per bare workflow, started and run",
+                                     "CPU per incident vs per bare workflow run, 1 worker(s)",
+                                     "ditto vs the bare starts alone",
                                      "worker memory per cached incident, 1 worker(s)"]),
+    "floor": ([], ["CPU per start: 1 bare start, returns at once", "CPU per start: 5 + a local activity in the first",
+                   "CPU per start: 7 the desk, opened over HTTP"]),
     "clocks": (["--workers", "1"], ["lateness p99 at", "bare timer",
                                      "worker memory per open incident, 1 worker(s)"]),
     "actions": ([], ["acknowledge p95, 1 worker(s)", "release p95, 1 worker(s)", "bare update",
