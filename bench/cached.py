@@ -7,6 +7,8 @@ growth of resident memory (RSS, after `malloc_trim`, so freed heap is not counte
 
 - bare: a workflow that only waits (bench.trivial.WaitingWorkflow), not sandboxed: the SDK's and the Rust
   core's share of any cached workflow;
+- bare-sandboxed: the same waiting workflow in the SDK's default sandbox (`SandboxedWorkflowRunner()`, as a
+  worker runs any workflow unless told otherwise): the floor of a sandboxed workflow, whatever it does;
 - unsandboxed: IncidentWorkflow without the sandbox: the above plus the desk's state and decoded input;
 - desk-before: the worker's sandbox runner without this round's two changes (every instance its own Policy
   copy, every instance holding on to its first activation's protobuf arena);
@@ -16,7 +18,7 @@ The differences are the categories. --trace runs each variant again with tracema
 small batches so that workflow tasks do not time out) and prints Python's own allocations per incident, by
 file; RSS minus that is the Rust core, protobuf arenas and the allocators' overhead.
 
-Run: python -m bench cached [--quick] [--incidents N] [--variants bare,unsandboxed,desk-before,desk] [--trace]
+Run: python -m bench cached [--quick] [--incidents N] [--variants bare,bare-sandboxed,unsandboxed,desk-before,desk] [--trace]
 (BENCH_TRACE_FRAMES=12 with --trace: the biggest allocations' tracebacks too)
 """
 
@@ -48,6 +50,7 @@ from temporalio.worker import (
     WorkflowInstanceDetails,
     WorkflowRunner,
 )
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from bench.common import log, machine, print_table, rss_kb
 from bench.trivial import WaitingWorkflow
@@ -163,6 +166,7 @@ async def measure(env: WorkflowEnvironment, workflow: type, runner: WorkflowRunn
 
 VARIANTS = {
     "bare": "bare waiting workflow, unsandboxed (SDK + core)",
+    "bare-sandboxed": "bare waiting workflow, the SDK's default sandbox",
     "unsandboxed": "incident, unsandboxed (+ its input and state)",
     "desk-before": "incident, worker's sandbox runner, before",
     "desk": "incident, worker's sandbox runner (as deployed)",
@@ -190,9 +194,9 @@ class _Unsandboxed(UnsandboxedWorkflowRunner):
 
 async def one_variant(address: str, variant: str, n: int, trace: bool) -> dict:
     env = WorkflowEnvironment.from_client(await Client.connect(address))
-    if variant == "bare":
-        return await measure(env, WaitingWorkflow, UnsandboxedWorkflowRunner(), open_waiting, n, trace=trace,
-                             batch=25 if trace else None)
+    if variant in ("bare", "bare-sandboxed"):
+        runner = UnsandboxedWorkflowRunner() if variant == "bare" else SandboxedWorkflowRunner()
+        return await measure(env, WaitingWorkflow, runner, open_waiting, n, trace=trace, batch=25 if trace else None)
     if variant == "desk-before":
         _before()
     runner = _Unsandboxed() if variant == "unsandboxed" else WORKFLOW_RUNNER
