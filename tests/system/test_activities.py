@@ -165,6 +165,27 @@ async def test_the_same_try_asked_twice_at_once_posts_once_and_reports_the_deliv
     assert [(r.status, r.error) for r in refused.results] == [("failed", "另一次发送尚未结束")] * 2
 
 
+async def test_a_message_for_an_incident_whose_row_is_not_written_yet_is_posted_without_a_claim_and_the_ledger_goes_on(
+        database_url, notify_config, receiver):
+    """A workflow started without the API sends before its first record: no ledger row can point at the incident
+    yet. The message still goes out on every channel, without a claim; once the row is there, messages are claimed
+    and finished in the ledger as usual."""
+    init_db(database_url)
+    notifier = Notifier(load_channels(notify_config), database_url)
+    outcome = await ActivityEnvironment().run(notifier.deliver, deliver_message(tags=["bazhou", "supervisor"]))
+    assert sorted(r.status for r in outcome.results) == ["delivered", "delivered"]
+    assert count(database_url, NotificationDelivery) == 0
+    ActivityEnvironment().run(Recorder(database_url).record_batch, batch(IncidentState(facts=facts()), TimelineEntry(
+        event_key="incident-x/opened", seq=1, kind="opened", actor="duty", at=T0)))
+    later = await ActivityEnvironment().run(notifier.deliver, deliver_message(
+        dedupe_key="incident-x/release/g1/remind", tags=["bazhou", "supervisor"]))
+    assert sorted(r.status for r in later.results) == ["delivered", "delivered"]
+    with session_scope(database_url) as s:
+        ledger = s.exec(select(NotificationDelivery)).all()
+    assert sorted((r.dedupe_key, r.status) for r in ledger) == [("incident-x/release/g1/remind", "delivered")] * 2
+    assert sorted(m.path for m in receiver.messages) == ["/bazhou", "/bazhou", "/supervisor", "/supervisor"]
+
+
 async def test_sending_goes_on_without_the_database(tmp_path, notify_config, receiver):
     """The desk's database cannot be reached at all: the message still goes out, and the workflow is told."""
     notifier = Notifier(load_channels(notify_config), f"sqlite:///{tmp_path / 'missing' / 'desk.db'}")
