@@ -26,6 +26,7 @@ CASES = {
     "actions": ([], ["acknowledge p95, 1 worker(s)", "release p95, 1 worker(s)", "bare update",
                      "rows confirmed in SQL, 1 worker(s)"]),
     "cached": ([], ["incident, worker's sandbox runner (as deployed)", "incident, worker's sandbox runner, before",
+                    "bare waiting workflow, the SDK's default sandbox",
                     "the sandbox's share (desk - unsandboxed)"]),
     "pauses": ([], ["time in full collections", "longest full collection (every thread stopped)",
                     "objects a full collection walks"]),
