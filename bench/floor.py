@@ -69,7 +69,7 @@ async def wait_idle(pids: list[int], window: float = 1.0, busy: float = 0.03, ti
 
 
 async def step(stack: Stack, queue: str, worker_pid: int, n: int, concurrency: int,
-               floor: list[str] | None, attributes: bool) -> dict[str, float]:
+               floor: list[str] | None, attributes: bool, warm: int = 30, idle_seconds: float = 3) -> dict[str, float]:
     run = uuid.uuid4().hex[:6]
     sa = TypedSearchAttributes([SearchAttributePair(ids.PARTY_ATTR, "bazhou"),
                                 SearchAttributePair(ids.LEVEL_ATTR, "III")]) if attributes else None
@@ -82,20 +82,20 @@ async def step(stack: Stack, queue: str, worker_pid: int, n: int, concurrency: i
             await stack.client.start_workflow(FloorWorkflow.run, floor, id=wid, task_queue=queue,
                                               search_attributes=sa)
 
-    await bounded(30, concurrency, start)  # warm this shape: the server's caches, the worker's definitions
+    await bounded(warm, concurrency, start)  # warm this shape: the server's caches, the worker's definitions
     await wait_idle([stack.procs["temporal"].pid, worker_pid])
     idle = CpuMeter({"server": stack.procs["temporal"].pid, "worker": worker_pid}).start()
-    await asyncio.sleep(3)
+    await asyncio.sleep(idle_seconds)
     idle_cpu = idle.stop()
     meter = CpuMeter({"server": stack.procs["temporal"].pid, "worker": worker_pid, "client": None}).start()
     t0 = time.perf_counter()
-    await bounded(n, concurrency, lambda i: start(30 + i))
+    await bounded(n, concurrency, lambda i: start(warm + i))
     t1 = time.perf_counter()
     burst = meter.stop()
     await wait_idle([stack.procs["temporal"].pid, worker_pid])
     t2 = time.perf_counter()
     # most of a bare workflow's CPU comes after its start has returned: the worker runs it, the server closes it
-    log(f"  idle 3 s before: {fmt(idle_cpu)} s; the starts took {t1 - t0:.1f} s: {fmt(burst)} s; "
+    log(f"  idle {idle_seconds:.0f} s before: {fmt(idle_cpu)} s; the starts took {t1 - t0:.1f} s: {fmt(burst)} s; "
         f"{t2 - t1:.1f} s more until quiet")
     return meter.stop()
 
@@ -132,7 +132,8 @@ async def main(argv: list[str]) -> None:
     try:
         figures: list[tuple[str, dict[str, float]]] = []
         for name, floor, attributes in STEPS:
-            spent = per(await step(stack, queue, baseline_worker.pid, n, args.concurrency, floor, attributes), n)
+            spent = per(await step(stack, queue, baseline_worker.pid, n, args.concurrency, floor, attributes,
+                                   *((10, 1) if args.quick else (30, 3))), n)
             log(f"{name}: " + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()) + f" (total {sum(spent.values()):.2f} ms)")
             figures.append((name, spent))
         terminate(baseline_worker)
