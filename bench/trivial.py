@@ -83,7 +83,6 @@ class FloorWorkflow:
 async def main(address: str, task_queue: str, receiver: str = "", metrics_port: str = "") -> None:
     import httpx
     from temporalio.client import Client
-    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
     from temporalio.worker import Worker
 
     http = httpx.AsyncClient(timeout=30)
@@ -97,9 +96,12 @@ async def main(address: str, task_queue: str, receiver: str = "", metrics_port: 
         return n
 
     # the SDK's metrics, as the desk's workers serve them: how many workflow tasks this worker has run
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{metrics_port}"))) \
-        if metrics_port else None
-    client = await Client.connect(address, runtime=runtime) if runtime else await Client.connect(address)
+    if metrics_port:
+        from desk.temporal import metrics_runtime  # here, not at the top: the sandbox imports this module per run
+
+        client = await Client.connect(address, runtime=metrics_runtime(int(metrics_port), "127.0.0.1"))
+    else:
+        client = await Client.connect(address)
     await Worker(client, task_queue=task_queue, workflows=[TrivialWorkflow, TimerWorkflow, WaitingWorkflow, FloorWorkflow],
                  activities=[post, noop]).run()
 
