@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -92,8 +92,11 @@ class IncidentDraft(Protocol):
     supporting: list[str]  # supporting parties' codes (配合单位)
 
 
+_BY_HUMAN_ID = select(Incident).where(Incident.human_id == bindparam("human_id"))  # built once (api/presenters.py)
+
+
 def get_incident(*, session: Session, human_id: str) -> Incident:
-    incident = session.exec(select(Incident).where(Incident.human_id == human_id)).first()
+    incident = session.exec(_BY_HUMAN_ID, params={"human_id": human_id}).first()
     if incident is None:
         raise incident_not_found(human_id)
     return incident
