@@ -11,6 +11,9 @@ Baseline (same run, same dev server, same moments): bare `execute_update` on a t
 runs one no-op local activity (bench/trivial.py), as many as acknowledgements, shuffled into the same pool as
 the desk's actions (the same concurrency, the same load).
 
+Then, to say where the time goes, as many more acknowledgements (on incidents not acted on yet) and bare updates,
+each kind alone, with the CPU every process spent on them: CPU per action by process against the bare update's.
+
 Run: python -m bench actions [--quick] [--incidents N] [--sample S] [--cache N] [--database-url …]
 """
 
@@ -23,12 +26,14 @@ import time
 import uuid
 
 from bench.common import (
+    CpuMeter,
     Stack,
     bounded,
     log,
     machine,
     ms,
     parser,
+    per_item_ms,
     percentile,
     print_table,
     terminate,
@@ -103,7 +108,8 @@ async def one_run(args, workers: int) -> list[tuple[str, str, str, str]]:
         # Measure the actions, not the intake's backlog: each new incident's 【新交办】 is still being sent and
         # recorded (an activity and a second workflow task each) after its clocks started.
         log(f"the intake's 【新交办】 sent and recorded {await stack.wait_quiet():.0f}s later")
-        picked = random.Random(7).sample(ids, 2 * args.sample)
+        picked = random.Random(7).sample(ids, min(len(ids), 3 * args.sample))
+        alone, picked = picked[2 * args.sample:], picked[:2 * args.sample]  # `alone`: for the metered phases
         plan = [(h, "acknowledge", "acknowledged", {"note": "已签收"}) for h in picked[:args.sample]]
         plan += [(h, "releases", "released", {"channel": "政务微博", "summary": "已发布情况通报"})
                  for h in picked[args.sample:]]
@@ -126,6 +132,7 @@ async def one_run(args, workers: int) -> list[tuple[str, str, str, str]]:
             latency[path].append(seconds)
 
         await bounded(len(plan), args.action_concurrency, act)
+        cost = await metered_alone(stack, bare, alone, args.action_concurrency)
         await bare.stop(args.action_concurrency)
         base = bare.latencies
         log(f"baseline, interleaved: bare update p50 {ms(percentile(base, 50))}, p95 {ms(percentile(base, 95))}")
@@ -146,13 +153,52 @@ async def one_run(args, workers: int) -> list[tuple[str, str, str, str]]:
             (f"all actions p95, {tag}", ms(percentile(both, 95)), f"bare update {ms(percentile(base, 95))}",
              _ratio(percentile(both, 95), percentile(base, 95))),
             (f"rows confirmed in SQL, {tag}", f"{len(both)}/{2 * args.sample}", "all", "ok" if not problems else "PROBLEMS"),
+            *cost,
         ]
     finally:
         await stack.stop()
 
 
-def _ratio(value: float, base: float) -> str:
-    return f"{value / base:.1f}× the bare update" if base > 0 else "-"
+async def metered_alone(stack: Stack, bare: BareUpdates, human_ids: list[str],
+                        concurrency: int) -> list[tuple[str, str, str, str]]:
+    """Where an action's time goes: CPU per action by process, the desk's acknowledgements and the bare updates
+    each run alone (not interleaved: the server's CPU cannot be told apart otherwise), at the same concurrency,
+    on incidents not acted on yet. At a few in flight on two cores the round trip waits mostly for CPU, and
+    the worker runs its part on one core (one Python process): its CPU per action sets the pace."""
+    n = len(human_ids)
+    if n == 0:
+        return []
+    server = stack.procs["temporal"].pid
+    refused: list[str] = []
+
+    async def acknowledge(i: int) -> None:
+        r = await stack.lean.post(f"/api/incidents/{human_ids[i]}/acknowledge", json={"note": "已签收"},
+                                  headers=stack.auth("bazhou"))
+        if r.status_code != 200:
+            refused.append(f"{human_ids[i]}: {r.status_code}")
+
+    base_meter = CpuMeter({"server": server, "bare worker": bare.worker.pid, "client": None}).start()
+    await bounded(n, concurrency, lambda i: bare.touch(i % len(bare.handles), keep=False))
+    base = base_meter.stop()
+    desk_meter = CpuMeter({"server": server, "API": stack.procs["api"].pid,
+                           **{f"worker {k}": w.pid for k, w in enumerate(stack.workers)}, "client": None}).start()
+    await bounded(n, concurrency, acknowledge)
+    spent = desk_meter.stop()
+    if refused:
+        log(f"{len(refused)} acknowledgements refused in the metered phase, e.g. {refused[0]}")
+    per, per_base = 1000 * sum(spent.values()) / n, 1000 * sum(base.values()) / n
+    worker = 1000 * sum(v for k, v in spent.items() if k.startswith("worker")) / n
+    log(f"metered alone, {n} each: acknowledge {per_item_ms(spent, n)}; bare update {per_item_ms(base, n)}")
+    return [
+        (f"CPU ms per acknowledgement, alone, {concurrency} in flight", f"{per:.1f} ms",
+         f"bare update {per_base:.1f} ms", _ratio(per, per_base)),
+        ("ditto, the worker's part", f"{worker:.1f} ms", f"bare worker {1000 * base['bare worker'] / n:.1f} ms",
+         _ratio(worker, 1000 * base["bare worker"] / n, "the bare worker")),
+    ]
+
+
+def _ratio(value: float, base: float, of: str = "the bare update") -> str:
+    return f"{value / base:.1f}× {of}" if base > 0 else "-"
 
 
 async def main(argv: list[str]) -> None:
