@@ -61,6 +61,41 @@ async def test_a_retried_record_writes_the_event_once_and_an_old_snapshot_never_
     assert incident.version == 2 and states == {"acknowledge": "met", "first_release": "met"}
 
 
+def test_a_batch_brings_the_row_and_its_milestones_to_the_state_and_an_older_batch_adds_only_its_events(database_url):
+    """record_batch's statements (not the ORM's unit of work since issue 17's ninth round): a milestone the state
+    dropped is deleted, one it added inserted, one that changed updated, the row's deadline and version follow;
+    a retried batch writes nothing twice; an older batch's events go in, its state does not."""
+    init_db(database_url)
+    recorder, env = Recorder(database_url), ActivityEnvironment()
+    with session_scope(database_url) as s:  # the API writes the row before the workflow starts
+        s.add(Incident(id=42, human_id="YQ-2026-000042", workflow_id="incident-x", title="暴雨致城区内涝", source="other",
+                       category="natural_disaster", level="II", party_code="bazhou", detected_at=T0, opened_at=T0))
+        s.commit()
+    opened = IncidentState(facts=facts(), clocks=clk.open_clocks(load_policy("bazhong"), "II", T0, T0))
+    first = batch(opened, TimelineEntry(event_key="incident-x/1", seq=1, kind="opened", actor="duty", at=T0))
+    env.run(recorder.record_batch, first)
+    env.run(recorder.record_batch, first)  # retried
+    ack, release = opened.clocks
+    later = IncidentState(facts=facts(), clocks=[
+        clk.meet(ack, T0 + timedelta(minutes=5)),
+        clk.MilestoneClock(key="press_conference", label="新闻发布会", window_start=T0, due_at=T0 + timedelta(hours=24),
+                           planned_from=T0)])
+    env.run(recorder.record_batch, batch(later, TimelineEntry(
+        event_key="incident-x/2", seq=2, kind="acknowledged", actor="bazhou", at=T0 + timedelta(minutes=5),
+        payload={"note": "已签收"})))
+    env.run(recorder.record_batch, batch(opened, TimelineEntry(  # an older state, a new event
+        event_key="incident-x/late", seq=1, kind="note", actor="duty", at=T0, payload={"text": "补记"})))
+    with session_scope(database_url) as s:
+        incident = s.get(Incident, 42)
+        rows = {m.key: (m.state, m.met_at, m.due_at) for m in s.exec(select(Milestone)).all()}
+        events = [(e.event_key, e.kind) for e in s.exec(select(TimelineEvent).order_by(TimelineEvent.id)).all()]
+    assert release.key not in rows
+    assert rows == {"acknowledge": ("met", T0 + timedelta(minutes=5), ack.due_at),
+                    "press_conference": ("pending", None, T0 + timedelta(hours=24))}
+    assert (incident.version, incident.next_due_at, incident.overdue) == (2, T0 + timedelta(hours=24), False)
+    assert events == [("incident-x/1", "opened"), ("incident-x/2", "acknowledged"), ("incident-x/late", "note")]
+
+
 async def test_a_retried_notification_skips_channels_that_already_got_it(database_url, notify_config, receiver):
     init_db(database_url)
     env = ActivityEnvironment()
