@@ -207,11 +207,11 @@ def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]
 
 
 def _bring_up_to_date(session: Session, b: RecordBatch) -> bool:
-    """upsert_incident for a batch, as statements on the session's connection (a batch is written for every
-    action, rung and message: the ORM's unit of work was a third of the worker's CPU per acknowledgement, see
-    docs/performance.md). The same reads and writes: the row locked, skipped when a newer state is there, the
-    lead milestones brought to the state's, the supporting parties and tasks through the ORM (rare).
-    False when the incident's row is missing (the caller rebuilds it)."""
+    """upsert_incident for a batch, as statements on the session's connection. A batch is written for every
+    action, rung and message; through the ORM's unit of work, record_batch was a third of the worker's CPU per
+    cached acknowledgement (docs/performance.md, issue 17's ninth round). The same reads and writes: the row
+    locked, skipped when a newer state is there, the lead milestones brought to the state's, the supporting
+    parties and tasks through the ORM (rare). False when the incident's row is missing (the caller rebuilds it)."""
     state, facts = b.state, b.state.facts
     conn = session.connection()
     # Locked for the reason upsert_incident gives; SQLite serialises writers anyway and ignores FOR UPDATE.
