@@ -101,11 +101,10 @@ class Recorder:
                 EVENTS.c.event_key, EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.payload,
             ).where(EVENTS.c.event_key.in_(keys)))} if keys else {}
             incident_id = b.state.facts.incident_id
-            rebuilt = not _bring_up_to_date(session, b)
+            rebuilt = not _bring_up_to_date(session, b.state)
             incident: Incident | None = None
-            if rebuilt:  # the workflow outlived its row (restored database): the ORM rebuilds it from the facts
+            if rebuilt:  # the workflow outlived its row (restored database): rebuilt from the facts
                 incident, _ = upsert_incident(session, b)
-                session.flush()
             new = []
             for entry in b.entries:
                 found = existing.get(entry.event_key)
@@ -206,15 +205,18 @@ def _log_attempts(session: Session, incident_id: int, attempts: list[AttemptLog]
                             .values(status=a.status, updated_at=now))
 
 
-def _bring_up_to_date(session: Session, b: RecordBatch) -> bool:
-    """upsert_incident for a batch, as statements on the session's connection. A batch is written for every
+def _bring_up_to_date(session: Session, state: IncidentState) -> bool:
+    """The read model brought to the state, as statements on the session's connection. A batch is written for every
     action, rung and message; through the ORM's unit of work, record_batch was a third of the worker's CPU per
     cached acknowledgement (docs/performance.md, issue 17's ninth round). The same reads and writes: the row
     locked, skipped when a newer state is there, the lead milestones brought to the state's, the supporting
-    parties and tasks through the ORM (rare). False when the incident's row is missing (the caller rebuilds it)."""
-    state, facts = b.state, b.state.facts
+    parties and tasks through the ORM (rare). False when the incident's row is missing (upsert_incident rebuilds it).
+    Lock the row: an update's event and the run's "opened" can be recorded at the same moment, and on PostgreSQL
+    the older snapshot would otherwise overwrite the newer one (the version check must see the other
+    transaction's commit)."""
+    facts = state.facts
     conn = session.connection()
-    # Locked for the reason upsert_incident gives; SQLite serialises writers anyway and ignores FOR UPDATE.
+    # SQLite serialises writers anyway and ignores FOR UPDATE.
     version = conn.execute(sa.select(INCIDENTS.c.version).where(INCIDENTS.c.id == facts.incident_id)
                            .with_for_update()).scalar()
     if version is None:
@@ -254,51 +256,26 @@ def _bring_up_to_date(session: Session, b: RecordBatch) -> bool:
 def upsert_incident(session: Session, r: RecordEvent | RecordBatch) -> tuple[Incident, bool]:
     """Bring the read model up to the workflow's state, unless a newer state is already there. Returns the row,
     and whether it had to be rebuilt from the facts (the row was gone)."""
-    state, facts = r.state, r.state.facts
-    # Lock the row: an update's event and the run's "opened" can be recorded at the same moment, and on
-    # PostgreSQL the older snapshot would otherwise overwrite the newer one (the version check below
-    # must see the other transaction's commit). SQLite serialises writers anyway and ignores FOR UPDATE.
-    incident = session.get(Incident, facts.incident_id, with_for_update=True)
-    rebuilt = incident is None
-    if incident is None:  # the workflow outlived its row (restored database): rebuild it from the facts
-        workflow_id = activity.info().workflow_id
-        assert workflow_id is not None  # recorded by the incident's workflow
-        incident = Incident(
-            id=facts.incident_id, human_id=facts.human_id, workflow_id=workflow_id,
-            title=facts.title, summary=facts.summary, source=facts.source, source_url=facts.source_url,
-            category=facts.category, level=facts.level, party_code=facts.party_code, drill=facts.drill,
-            reporter=facts.reporter, detected_at=facts.detected_at, opened_at=facts.opened_at,
-            policy_name=r.policy_name,
-        )
-        session.add(incident)
-        session.flush()
-    assert incident.id is not None  # read, or flushed just now
-    if incident.version > state.event_seq:
-        return incident, rebuilt
-    lead_clocks = clk.lead_clocks(state.clocks)
-    open_clocks = [c for c in lead_clocks if c.open]
-    incident.level = facts.level
-    incident.party_code = facts.party_code
-    incident.status = state.status
-    incident.closed_at = state.closed_at
-    incident.merged_into = state.merged_into or None
-    incident.next_due_at = min((c.due_at for c in open_clocks), default=None)
-    incident.overdue = any(c.state == clk.OVERDUE for c in open_clocks)
-    incident.version = state.event_seq
-    incident.updated_at = utcnow()
-    rows = {m.key: m for m in session.exec(select(Milestone).where(Milestone.incident_id == incident.id)).all()}
-    keep = {c.key for c in lead_clocks}
-    for key, row in rows.items():
-        if key not in keep:
-            session.delete(row)
-    for clock in lead_clocks:
-        row = rows.get(clock.key) or Milestone(incident_id=incident.id, key=clock.key, due_at=clock.due_at)
-        row.label, row.due_at, row.state = clock.label, clock.due_at, clock.state
-        row.met_at, row.waived_reason = clock.met_at, clock.waived_reason
-        session.add(row)
-    _upsert_shared(session, incident.id, state)
+    if _bring_up_to_date(session, r.state):
+        incident = session.get(Incident, r.state.facts.incident_id)
+        assert incident is not None  # locked and updated just now, in this transaction
+        return incident, False
+    facts = r.state.facts
+    workflow_id = activity.info().workflow_id  # the workflow outlived its row (restored database): rebuilt
+    assert workflow_id is not None  # recorded by the incident's workflow
+    incident = Incident(
+        id=facts.incident_id, human_id=facts.human_id, workflow_id=workflow_id,
+        title=facts.title, summary=facts.summary, source=facts.source, source_url=facts.source_url,
+        category=facts.category, level=facts.level, party_code=facts.party_code, drill=facts.drill,
+        reporter=facts.reporter, detected_at=facts.detected_at, opened_at=facts.opened_at,
+        policy_name=r.policy_name,
+    )
     session.add(incident)
-    return incident, rebuilt
+    session.flush()
+    if not _bring_up_to_date(session, r.state):  # the row is there now: its state and milestones follow
+        raise RuntimeError(f"incident {facts.incident_id}: its row was written but cannot be read back")
+    session.refresh(incident)
+    return incident, True
 
 
 def _upsert_shared(session: Session, incident_id: int, state: IncidentState) -> None:
