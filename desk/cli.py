@@ -483,7 +483,17 @@ def doctor(
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as exc:  # a DESK_* setting (environment or .env) the desk cannot run with
+        if exc.title != Settings.__name__:
+            raise
+        lines = [f"  DESK_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!s}: {e['msg']}" for e in exc.errors()]
+        typer.secho("配置有误，未启动（环境变量或 .env）/ invalid settings, not started:\n" + "\n".join(lines),
+                    fg=typer.colors.RED, err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

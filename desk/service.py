@@ -373,6 +373,8 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
     except RPCError as exc:
         if "not found" in str(exc).lower() or "already completed" in str(exc).lower():
             raise Conflict(WORKFLOW_ENDED, code="workflow.ended") from exc
+        log.warning("%s not done, the engine answered: %s (%s)", name, exc, exc.status.name,
+                    extra={"incident": incident.human_id})
         raise EngineUnavailable() from exc
 
 

@@ -101,9 +101,10 @@ class Settings(BaseSettings):
     api_docs: bool = False  # /docs and /openapi.json
     log_json: bool = True
     worker_metrics_port: int | None = None  # the worker's Temporal SDK metrics (Prometheus) on 0.0.0.0:PORT
-    # Incidents a worker keeps in memory between their workflow tasks (the sticky cache; ~200 KB each).
+    # Incidents a worker keeps in memory between their workflow tasks (the sticky cache; ~150 KB each; at least 8:
+    # the worker takes a quarter of it in workflow tasks at once, worker.workflow_task_slots).
     # One not in memory is rebuilt by replaying its history when its next rung or action comes.
-    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    worker_max_cached_workflows: int = Field(default=1000, ge=8)
     # Attachments (evidence): the largest file taken, and how many files one upload may carry. The blobs live
     # under data_dir/blobs (a named volume in compose).
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

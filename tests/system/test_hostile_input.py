@@ -260,6 +260,19 @@ def test_a_malformed_notify_config_stops_the_worker_naming_the_line(case, tmp_pa
     assert where in worker.stderr + worker.stdout and "SECRETKEY123" not in worker.stderr + worker.stdout
 
 
+@pytest.mark.parametrize("value", ["0", "4", "很多"])
+def test_a_worker_cache_too_small_to_run_with_is_refused_in_one_line_naming_the_setting(value, tmp_path):
+    """A cache under 8 lost and repeated 【新交办】 under a burst (tests/system/test_load.py); 0 (no cache) broke
+    local activities outright. Refused at start, naming the variable, not with a traceback."""
+    env = dict(os.environ, DESK_WORKER_MAX_CACHED_WORKFLOWS=value, DESK_DATA_DIR=str(tmp_path),
+               DESK_TEMPORAL_ADDRESS="127.0.0.1:1", DESK_LOG_JSON="false")
+    worker = subprocess.run([sys.executable, "-m", "desk.cli", "worker"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert worker.returncode == 2, worker.stderr[-500:]
+    assert "配置有误" in worker.stderr and f"DESK_WORKER_MAX_CACHED_WORKFLOWS={value}" in worker.stderr
+    assert "Traceback" not in worker.stderr
+
+
 async def test_out_of_range_numbers_and_dates_get_a_422_not_a_crash(desk):
     """Found by the generated requests: each of these was a 500 (SQLite integer overflow, date arithmetic
     past year 9999 or before year 1)."""
