@@ -200,6 +200,38 @@ async def test_the_same_try_asked_twice_at_once_posts_once_and_reports_the_deliv
     assert [(r.status, r.error) for r in refused.results] == [("failed", "另一次发送尚未结束")] * 2
 
 
+async def test_a_try_called_off_while_posting_lets_the_post_finish_and_the_same_try_again_reports_it(
+        database_url, notify_config, receiver):
+    """A local first try is called off when its workflow task times out (a worker stalled or overloaded), often
+    with its post already on its way. The post goes on and its outcome goes in the ledger; the same try, asked
+    again by the retried task, waits on its own claim and reports the delivery. Before, the called-off try freed
+    its claims and the retry posted again: a 【新交办】 reached a channel up to 5 times under a burst."""
+    import asyncio
+
+    init_db(database_url)
+    ActivityEnvironment().run(Recorder(database_url).record_batch, batch(IncidentState(facts=facts()), TimelineEntry(
+        event_key="incident-x/opened", seq=1, kind="opened", actor="duty", at=T0)))
+    notifier = Notifier(load_channels(notify_config), database_url)
+    receiver.slow_seconds = 1.0
+    message = deliver_message(tags=["bazhou", "supervisor"])
+    env = ActivityEnvironment()
+    first = asyncio.create_task(env.run(notifier.deliver, message))
+    for _ in range(200):  # until the first is posting: its claims are held
+        if count(database_url, NotificationDelivery) == 2 or first.done():
+            break
+        await asyncio.sleep(0.05)
+    assert not first.done(), first.result()
+    await asyncio.sleep(0.2)  # the posts are on their way
+    env.cancel()
+    with pytest.raises(BaseException):  # noqa: B017 (called off: the SDK's cancellation, whatever its class)
+        await first
+    again = await ActivityEnvironment().run(notifier.deliver, message)
+    assert sorted(r.status for r in again.results) == ["delivered", "delivered"], again.results
+    assert sorted(m.path for m in receiver.messages) == ["/bazhou", "/supervisor"]  # posted once each
+    with session_scope(database_url) as s:
+        assert {r.status for r in s.exec(select(NotificationDelivery)).all()} == {"delivered"}
+
+
 async def test_a_message_for_an_incident_whose_row_is_not_written_yet_is_posted_without_a_claim_and_the_ledger_goes_on(
         database_url, notify_config, receiver):
     """A workflow started without the API sends before its first record: no ledger row can point at the incident
