@@ -230,7 +230,7 @@ class Notifier:
             posting = asyncio.ensure_future(batch.async_notify(body=body, title=title,
                                                               notify_type=NOTIFY_TYPES.get(d.kind)))
             try:
-                outcome = await asyncio.shield(posting)
+                await asyncio.shield(posting)
             except asyncio.CancelledError:  # the try was called off (its workflow task timed out, or the worker is
                 # stopping) while the post is on its way. A post cannot be taken back: it goes on, and what it did
                 # goes in the ledger, where the same try asked again (waiting on its own claim) finds it and reports
