@@ -23,7 +23,7 @@ from sqlmodel import Session, col, delete, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from desk import clocks as clk
 from desk import ids, refusals, search
@@ -353,7 +353,7 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
     else:
         update_id = f"{name}-{uuid.uuid4().hex}"
     try:
-        state = await handle.execute_update(update, command, id=update_id)
+        state = await _execute_update(handle, update, command, update_id, incident.human_id)
         log.info("%s by %s", name, getattr(command, "actor", ""), extra={"incident": incident.human_id})
         key = ids.update_event_key(incident.workflow_id, update_id)
         # an upload's events are <key>/1, <key>/2 …
@@ -376,6 +376,32 @@ async def act(*, desk: Desk, incident: Incident, update: Any, command: Any, user
         log.warning("%s not done, the engine answered: %s (%s)", name, exc, exc.status.name,
                     extra={"incident": incident.human_id})
         raise EngineUnavailable() from exc
+
+
+# From its third failed attempt on, while an incident's workflow task is being tried again (workers dying in the
+# middle of it, or timing out, or a build that fails it), Temporal refuses updates at once ("Workflow Task in failed
+# state"). The action is asked again, as the same update, for about 15 s (a retried task came back in ~10 s once a
+# good worker had it: tests/system/test_faults.py) before the user is told to try again later.
+TASK_FAILING_PAUSES = (0.5, 1.0, 2.0, 3.0, 4.0, 4.0)
+
+
+def _task_failing(exc: RPCError) -> bool:
+    return exc.status == RPCStatusCode.FAILED_PRECONDITION and "workflow task in failed state" in str(exc).lower()
+
+
+async def _execute_update(handle: Any, update: Any, command: Any, update_id: str, human_id: str) -> Any:
+    """``handle.execute_update``, asked again while the incident's workflow task is failing (the same update id:
+    Temporal admits it once)."""
+    for pause in TASK_FAILING_PAUSES:
+        try:
+            return await handle.execute_update(update, command, id=update_id)
+        except RPCError as exc:
+            if not _task_failing(exc):
+                raise
+            log.info("the incident's workflow task is failing; asking again in %.1f s", pause,
+                     extra={"incident": human_id})
+            await asyncio.sleep(pause)
+    return await handle.execute_update(update, command, id=update_id)
 
 
 def timeline_rows(*, session: Session, incident: Incident) -> tuple[list[TimelineEvent], list[NotificationAttempt]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from temporalio import workflow
 from temporalio.client import Client
 
 from desk import clocks as clk
@@ -259,3 +260,52 @@ async def test_channels_fail_500_refused_and_hanging_then_recover(temporal_env, 
     assert alert, "the supervisor was told that a channel keeps failing"
     report("channel 500 / refused / hang, then recovery (+1 channel failing past retries)", 4, out)
     assert out.lost == 0
+
+
+async def test_an_action_while_the_incidents_workflow_task_is_failing_waits_for_it_instead_of_a_503(
+        temporal_env, tmp_path, database_url):
+    """A worker that fails the incident's workflow task (here: a build whose workflow raises; in life, workers
+    killed in the middle of the task, or timing out) puts the task in Temporal's retry loop, and from the third
+    attempt Temporal refuses updates at once ("Workflow Task in failed state"). An acknowledgement clicked then got
+    503 at once; now the API asks again, as the same update, and it goes through once a good worker has the task
+    (~10 s here)."""
+    from temporalio.worker import UnsandboxedWorkflowRunner
+    from temporalio.worker import Worker as SdkWorker
+
+    from worker import build_worker
+
+    (tmp_path / "notify.yml").write_text("urls:\n  - json://127.0.0.1:9/unused:\n    - tag: unused\n")
+    task_queue = f"faults-{uuid.uuid4().hex[:8]}"
+    desk = await api_desk(temporal_env.client, tmp_path, database_url, task_queue)
+    try:
+        async with SdkWorker(temporal_env.client, task_queue=task_queue, workflows=[BrokenBuild],
+                             workflow_runner=UnsandboxedWorkflowRunner(), max_cached_workflows=0):
+            r = await desk.open(title="工作流任务失败时签收")
+            assert r.status_code == 201, r.text
+            iid = r.json()["id"]
+            handle = temporal_env.client.get_workflow_handle(rows(database_url, Incident, human_id=iid)[0].workflow_id)
+
+            async def failing() -> bool:
+                pending = (await handle.describe()).raw_description.pending_workflow_task
+                return pending.attempt >= 3  # Temporal refuses updates from the third attempt on
+
+            await eventually(failing, timeout=30)
+        ack = asyncio.create_task(desk.http.post(f"/api/incidents/{iid}/acknowledge", headers=desk.auth("bazhou"),
+                                                 json={"note": "收到"}))
+        await asyncio.sleep(1.5)  # the first ask is refused while no good worker has the task
+        assert not ack.done(), (await ack).text
+        async with build_worker(temporal_env.client, desk.settings, task_queue=task_queue, database_url=database_url):
+            r = await ack
+            assert r.status_code == 200, r.text
+    finally:
+        await desk.http.aclose()
+    assert [e.kind for e in rows(database_url, TimelineEvent, kind="acknowledged")] == ["acknowledged"]
+
+
+@workflow.defn(name="IncidentWorkflow", sandboxed=False)
+class BrokenBuild:
+    """A build of the incident workflow that fails every task it is given."""
+
+    @workflow.run
+    async def run(self, inp: dict) -> None:
+        raise RuntimeError("a broken build")
