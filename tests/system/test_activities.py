@@ -170,11 +170,9 @@ async def test_a_channel_that_took_a_message_is_never_posted_it_again_and_every_
     assert len(ledger) == 3 and {r.status for r in ledger} == {"delivered"}
 
 
-async def test_the_same_try_asked_twice_at_once_posts_once_and_reports_the_delivery_both_times(
-        database_url, notify_config, receiver):
-    """A message's first try runs as a local activity; when its workflow task is retried while it is posting
-    (or its activity is retried), the same try is asked again while its own claim is held. It waits for that
-    post and reports it, instead of a failed attempt that nobody made; a different try is still refused."""
+async def _posting_slowly(database_url, notify_config, receiver, env: ActivityEnvironment):  # noqa: ANN202
+    """An incident's row, and a message to two channels whose first try (run in ``env``) is posting to a receiver that
+    answers after a second: its claims are held. Returns the notifier, the message and the first try's task."""
     import asyncio
 
     init_db(database_url)
@@ -183,12 +181,23 @@ async def test_the_same_try_asked_twice_at_once_posts_once_and_reports_the_deliv
     notifier = Notifier(load_channels(notify_config), database_url)
     receiver.slow_seconds = 1.0
     message = deliver_message(tags=["bazhou", "supervisor"])
-    first = asyncio.create_task(ActivityEnvironment().run(notifier.deliver, message))
+    first = asyncio.create_task(env.run(notifier.deliver, message))
     for _ in range(200):  # until the first is posting: its claims are held
         if count(database_url, NotificationDelivery) == 2 or first.done():
             break
         await asyncio.sleep(0.05)
     assert not first.done(), first.result()
+    return notifier, message, first
+
+
+async def test_the_same_try_asked_twice_at_once_posts_once_and_reports_the_delivery_both_times(
+        database_url, notify_config, receiver):
+    """A message's first try runs as a local activity; when its workflow task is retried while it is posting
+    (or its activity is retried), the same try is asked again while its own claim is held. It waits for that
+    post and reports it, instead of a failed attempt that nobody made; a different try is still refused."""
+    import asyncio
+
+    notifier, message, first = await _posting_slowly(database_url, notify_config, receiver, ActivityEnvironment())
     rival = asyncio.create_task(ActivityEnvironment().run(notifier.deliver, deliver_message(
         tags=["bazhou", "supervisor"], attempt=2)))
     again = await ActivityEnvironment().run(notifier.deliver, message)
@@ -208,19 +217,8 @@ async def test_a_try_called_off_while_posting_lets_the_post_finish_and_the_same_
     its claims and the retry posted again: a 【新交办】 reached a channel up to 5 times under a burst."""
     import asyncio
 
-    init_db(database_url)
-    ActivityEnvironment().run(Recorder(database_url).record_batch, batch(IncidentState(facts=facts()), TimelineEntry(
-        event_key="incident-x/opened", seq=1, kind="opened", actor="duty", at=T0)))
-    notifier = Notifier(load_channels(notify_config), database_url)
-    receiver.slow_seconds = 1.0
-    message = deliver_message(tags=["bazhou", "supervisor"])
     env = ActivityEnvironment()
-    first = asyncio.create_task(env.run(notifier.deliver, message))
-    for _ in range(200):  # until the first is posting: its claims are held
-        if count(database_url, NotificationDelivery) == 2 or first.done():
-            break
-        await asyncio.sleep(0.05)
-    assert not first.done(), first.result()
+    notifier, message, first = await _posting_slowly(database_url, notify_config, receiver, env)
     await asyncio.sleep(0.2)  # the posts are on their way
     env.cancel()
     with pytest.raises(BaseException):  # noqa: B017 (called off: the SDK's cancellation, whatever its class)
