@@ -76,7 +76,7 @@ def workflow_task_slots(cached: int) -> int:
     With a burst of incidents larger than the cache and as many tasks in hand as the cache holds (or half of it),
     the SDK evicted incidents in the middle of their tasks, the tasks ran past their 10 s and were tried again, and
     a 【新交办】 whose post was cut off went again (up to 5 times) while actions answered 503 "Workflow Task in failed
-    state" (tests/system/test_load.py, a cache of 20; the SDK asks for at least two tasks). A cache of 1000 or more
+    state" (tests/system/test_load.py, a cache of 20; the SDK asks for at least two tasks). A cache of 400 or more
     keeps the SDK's 100."""
     return max(2, min(WORKFLOW_TASK_SLOTS, cached // 4))
 
