@@ -40,7 +40,7 @@ async def test_a_worker_with_a_small_sticky_cache_takes_a_burst(temporal_env, tm
     try:
         notify_yaml(tmp_path / "notify.yml", {tag: receiver.url(tag) for tag in ("bazhou", "enyang")})
         log = await run_load(temporal_env, tmp_path, database_url, incidents=150, workers=1,
-                             extra_env={"DESK_WORKER_MAX_CACHED_WORKFLOWS": "20"}, notify_written=True)
+                             extra_env={"DESK_WORKER_MAX_CACHED_WORKFLOWS": "20"})
     finally:
         receiver.stop()
     assigned = Counter(m.message_id for m in receiver.messages)
@@ -50,14 +50,14 @@ async def test_a_worker_with_a_small_sticky_cache_takes_a_burst(temporal_env, tm
 
 
 async def run_load(temporal_env, tmp_path, database_url, *, incidents: int, workers: int,
-                   extra_env: dict[str, str] | None = None, notify_written: bool = False) -> str:
+                   extra_env: dict[str, str] | None = None) -> str:
     """Open ``incidents`` over HTTP, 50 in flight, each acknowledged and annotated at once; check every row,
     workflow and event; return the workers' logs."""
     import subprocess
     import sys
 
     INCIDENTS = incidents  # noqa: N806 (the module's figure, for this run)
-    if not notify_written:
+    if not (tmp_path / "notify.yml").exists():  # the test's own channels, or none
         (tmp_path / "notify.yml").write_text("urls:\n  - json://127.0.0.1:9/unused:\n    - tag: unused\n")
     init_db(database_url)
     with session_scope(database_url) as session:
@@ -124,21 +124,22 @@ async def run_load(temporal_env, tmp_path, database_url, *, incidents: int, work
             started = time.monotonic()
             await asyncio.gather(*(one(i) for i in range(INCIDENTS)))
             elapsed = time.monotonic() - started
+
+        def notified() -> bool:  # a slow channel's last 【新交办】 may still be on its way when the last action answers
+            with session_scope(database_url) as s:
+                return s.exec(select(func.count()).select_from(TimelineEvent)
+                              .where(TimelineEvent.kind == "assignment_notified")).one() >= INCIDENTS
+
+        try:  # with the workers still running
+            await eventually(notified, timeout=120, interval=1)
+        except AssertionError:
+            pass  # counted below
     finally:
         api.terminate()
         api.wait(timeout=30)
         for w in procs:
             w.stop()
 
-    def notified() -> bool:  # a slow channel's last 【新交办】 may still be on its way when the last action answers
-        with session_scope(database_url) as s:
-            return s.exec(select(func.count()).select_from(TimelineEvent)
-                          .where(TimelineEvent.kind == "assignment_notified")).one() >= INCIDENTS
-
-    try:
-        await eventually(notified, timeout=120, interval=1)
-    except AssertionError:
-        pass  # counted below
     with session_scope(database_url) as s:
         rows = s.exec(select(func.count()).select_from(Incident)).one()
         per_incident = s.exec(select(TimelineEvent.incident_id, func.count(), func.min(TimelineEvent.seq),
