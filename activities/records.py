@@ -44,6 +44,19 @@ INCIDENTS: sa.Table = Incident.__table__  # type: ignore[attr-defined]
 MILESTONES: sa.Table = Milestone.__table__  # type: ignore[attr-defined]
 EVENTS: sa.Table = TimelineEvent.__table__  # type: ignore[attr-defined]
 MILESTONE_UPDATE = sa.update(MILESTONES).where(MILESTONES.c.id == sa.bindparam("row_id"))
+# The rest of record_batch's statements, built once: building a statement and its cache key again for every batch
+# was a third of record_batch's CPU (docs/performance.md, issue 17's eleventh round).
+_EVENTS_BY_KEY = sa.select(EVENTS.c.event_key, EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.payload).where(
+    EVENTS.c.event_key.in_(sa.bindparam("keys", expanding=True)))
+_EVENT_INSERT = sa.insert(EVENTS)
+_VERSION_LOCKED = sa.select(INCIDENTS.c.version).where(INCIDENTS.c.id == sa.bindparam("incident_id")).with_for_update()
+# The SET clause comes from the parameters' keys (always the same ones: _bring_up_to_date).
+_INCIDENT_UPDATE = sa.update(INCIDENTS).where(INCIDENTS.c.id == sa.bindparam("incident_id"))
+_MILESTONES_OF = sa.select(
+    MILESTONES.c.id, MILESTONES.c.key, MILESTONES.c.label, MILESTONES.c.due_at, MILESTONES.c.state, MILESTONES.c.met_at,
+    MILESTONES.c.waived_reason).where(MILESTONES.c.incident_id == sa.bindparam("incident_id"))
+_MILESTONE_INSERT = sa.insert(MILESTONES)
+_INCIDENT_BY_ID = select(Incident).where(Incident.id == sa.bindparam("incident_id"))
 
 
 class Recorder:
@@ -97,9 +110,7 @@ class Recorder:
         with session_scope(self.database_url) as session:
             conn = session.connection()  # the session's transaction: the statements below and its ORM rows commit together
             keys = [e.event_key for e in b.entries]
-            existing = {r.event_key: r for r in conn.execute(sa.select(
-                EVENTS.c.event_key, EVENTS.c.seq, EVENTS.c.kind, EVENTS.c.actor, EVENTS.c.payload,
-            ).where(EVENTS.c.event_key.in_(keys)))} if keys else {}
+            existing = {r.event_key: r for r in conn.execute(_EVENTS_BY_KEY, {"keys": keys})} if keys else {}
             incident_id = b.state.facts.incident_id
             rebuilt = not _bring_up_to_date(session, b.state)
             incident: Incident | None = None
@@ -114,7 +125,7 @@ class Recorder:
                 new.append(dict(incident_id=incident_id, event_key=entry.event_key, seq=entry.seq, kind=entry.kind,
                                 actor=entry.actor, at=entry.at, payload=entry.payload))
             if new:
-                conn.execute(sa.insert(EVENTS), new)
+                conn.execute(_EVENT_INSERT, new)
             for entry in b.entries:
                 if entry.event_key in existing:
                     continue
@@ -125,7 +136,7 @@ class Recorder:
             # The search document holds the notes and release summaries: rewritten with them, in this transaction.
             if rebuilt or search.touches_document([e.kind for e in b.entries if e.event_key not in existing]):
                 session.flush()
-                incident = incident or session.get(Incident, incident_id)
+                incident = incident or session.exec(_INCIDENT_BY_ID, params={"incident_id": incident_id}).one()
                 assert incident is not None  # updated above, in this transaction
                 search.write_document(session, incident)
             session.commit()
@@ -217,21 +228,18 @@ def _bring_up_to_date(session: Session, state: IncidentState) -> bool:
     facts = state.facts
     conn = session.connection()
     # SQLite serialises writers anyway and ignores FOR UPDATE.
-    version = conn.execute(sa.select(INCIDENTS.c.version).where(INCIDENTS.c.id == facts.incident_id)
-                           .with_for_update()).scalar()
+    version = conn.execute(_VERSION_LOCKED, {"incident_id": facts.incident_id}).scalar()
     if version is None:
         return False
     if version > state.event_seq:
         return True
     lead_clocks = clk.lead_clocks(state.clocks)
     open_clocks = [c for c in lead_clocks if c.open]
-    conn.execute(sa.update(INCIDENTS).where(INCIDENTS.c.id == facts.incident_id).values(
-        level=facts.level, party_code=facts.party_code, status=state.status, closed_at=state.closed_at,
+    conn.execute(_INCIDENT_UPDATE, dict(
+        incident_id=facts.incident_id, level=facts.level, party_code=facts.party_code, status=state.status, closed_at=state.closed_at,
         merged_into=state.merged_into or None, next_due_at=min((c.due_at for c in open_clocks), default=None),
         overdue=any(c.state == clk.OVERDUE for c in open_clocks), version=state.event_seq, updated_at=utcnow()))
-    rows = {r.key: r for r in conn.execute(sa.select(
-        MILESTONES.c.id, MILESTONES.c.key, MILESTONES.c.label, MILESTONES.c.due_at, MILESTONES.c.state,
-        MILESTONES.c.met_at, MILESTONES.c.waived_reason).where(MILESTONES.c.incident_id == facts.incident_id))}
+    rows = {r.key: r for r in conn.execute(_MILESTONES_OF, {"incident_id": facts.incident_id})}
     keep = {c.key for c in lead_clocks}
     gone = [row.id for key, row in rows.items() if key not in keep]
     if gone:
@@ -246,7 +254,7 @@ def _bring_up_to_date(session: Session, state: IncidentState) -> bool:
         elif any(getattr(row, name) != value for name, value in values.items()):
             changed.append(dict(row_id=row.id, **values))
     if added:
-        conn.execute(sa.insert(MILESTONES), added)
+        conn.execute(_MILESTONE_INSERT, added)
     if changed:
         conn.execute(MILESTONE_UPDATE, changed)
     _upsert_shared(session, facts.incident_id, state)

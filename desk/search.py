@@ -223,11 +223,19 @@ def _fts_match(q: str) -> Any:
 # --- the documents --------------------------------------------------------------------------------------
 
 
+# Built once (a document is rewritten with every note and release the worker records).
+_TEXT_EVENTS_OF = select(TimelineEvent.kind, TimelineEvent.payload).where(
+    TimelineEvent.incident_id == bindparam("incident_id"),
+    col(TimelineEvent.kind).in_([*NOTE_KINDS, *RELEASE_KINDS])).order_by(col(TimelineEvent.seq))
+_WRITE_SQLITE = text(f"INSERT OR REPLACE INTO {TABLE} (rowid, title, summary, notes, releases) "
+                     "VALUES (:id, :title, :summary, :notes, :releases)")
+_WRITE_POSTGRES = text(f"INSERT INTO {TABLE} (incident_id, document) VALUES (:id, :document) "
+                       "ON CONFLICT (incident_id) DO UPDATE SET document = excluded.document")
+
+
 def document_parts(session: Session, incident: Incident) -> tuple[str, str, str, str]:
     """(title, summary, notes, releases) of the incident as the timeline has them now."""
-    rows = session.exec(select(TimelineEvent.kind, TimelineEvent.payload).where(
-        TimelineEvent.incident_id == incident.id,
-        col(TimelineEvent.kind).in_([*NOTE_KINDS, *RELEASE_KINDS])).order_by(col(TimelineEvent.seq))).all()
+    rows = session.exec(_TEXT_EVENTS_OF, params={"incident_id": incident.id}).all()
     notes = [str(p.get("text", "")) for k, p in rows if k in NOTE_KINDS]
     releases = [str(p.get("summary", "")) for k, p in rows if k in RELEASE_KINDS]
     return incident.title, incident.summary, "\n".join(n for n in notes if n), "\n".join(r for r in releases if r)
@@ -241,13 +249,10 @@ def write_document(session: Session, incident: Incident, *, new: bool = False) -
     else:
         title, summary, notes, releases = document_parts(session, incident)
     if session.get_bind().dialect.name == "sqlite":  # FTS5 replaces a row of the same rowid
-        session.execute(text(f"INSERT OR REPLACE INTO {TABLE} (rowid, title, summary, notes, releases) "
-                             "VALUES (:id, :title, :summary, :notes, :releases)"),
-                        {"id": incident.id, "title": title, "summary": summary, "notes": notes, "releases": releases})
+        session.execute(_WRITE_SQLITE, {"id": incident.id, "title": title, "summary": summary, "notes": notes,
+                                        "releases": releases})
         return
-    session.execute(text(f"INSERT INTO {TABLE} (incident_id, document) VALUES (:id, :document) "
-                         "ON CONFLICT (incident_id) DO UPDATE SET document = excluded.document"),
-                    {"id": incident.id, "document": "\n".join((title, summary, notes, releases))})
+    session.execute(_WRITE_POSTGRES, {"id": incident.id, "document": "\n".join((title, summary, notes, releases))})
 
 
 def remove_document(session: Session, incident_id: int) -> None:
