@@ -236,7 +236,8 @@ def _bring_up_to_date(session: Session, state: IncidentState) -> bool:
     lead_clocks = clk.lead_clocks(state.clocks)
     open_clocks = [c for c in lead_clocks if c.open]
     conn.execute(_INCIDENT_UPDATE, dict(
-        incident_id=facts.incident_id, level=facts.level, party_code=facts.party_code, status=state.status, closed_at=state.closed_at,
+        incident_id=facts.incident_id, level=facts.level, party_code=facts.party_code, status=state.status,
+        closed_at=state.closed_at,
         merged_into=state.merged_into or None, next_due_at=min((c.due_at for c in open_clocks), default=None),
         overdue=any(c.state == clk.OVERDUE for c in open_clocks), version=state.event_seq, updated_at=utcnow()))
     rows = {r.key: r for r in conn.execute(_MILESTONES_OF, {"incident_id": facts.incident_id})}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlmodel import Session
+from sqlalchemy import bindparam
+from sqlmodel import Session, select
 
 from desk.models import User
 from desk.users import (
@@ -22,6 +23,9 @@ from desk.users import (
 )
 
 # Users and roles are re-exported: the API's modules name them from here.
+# Every request reads its user: a statement built once (session.get builds its query each time; issue 17, eleventh round).
+_USER_BY_ID = select(User).where(User.id == bindparam("uid"))
+
 __all__ = ["ADMIN", "DUTY_OFFICER", "RESPONDER", "ROLES", "SUPERVISOR", "Tokens", "authenticate", "create_user",
            "disable_user", "hash_password", "revoke_tokens", "set_password", "verify_password"]
 
@@ -57,7 +61,7 @@ class Tokens:
         claims = self.read(token, purpose) if token else None
         if claims is None:
             return None
-        user = session.get(User, claims[0])
+        user = session.exec(_USER_BY_ID, params={"uid": claims[0]}).first()
         if user is None or not user.active or user.token_version != claims[1]:
             return None
         return user

@@ -102,6 +102,16 @@ def get_incident(*, session: Session, human_id: str) -> Incident:
     return incident
 
 
+_AGAIN_BY_ID = select(Incident).where(Incident.id == bindparam("incident_id")).execution_options(populate_existing=True)
+
+
+def read_again(session: Session, incident: Incident) -> Incident:
+    """The incident's row as SQL has it now (after an action the worker recorded): ``session.refresh``, with a
+    statement built once (refresh builds its query for every call: a tenth of the API's CPU per action, issue 17's
+    eleventh round)."""
+    return session.exec(_AGAIN_BY_ID, params={"incident_id": incident.id}).one()
+
+
 def visible_to(query: Any, user: User) -> Any:
     """The one visibility rule, as a filter on a query over Incident: a responder sees the incidents its party
     leads or supports; every other role sees all."""

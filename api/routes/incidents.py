@@ -16,7 +16,7 @@ from api.schemas import IncidentCreate, IncidentOut, Level, SimilarOut, Source, 
 from desk import duplicates, search
 from desk.actions import ACTIONS, Action, check_part
 from desk.models import Incident, utcnow
-from desk.service import act, get_incident, open_incident, party_role, timeline_rows, visible_to
+from desk.service import act, get_incident, open_incident, party_role, read_again, timeline_rows, visible_to
 from desk.vocab import OPENERS
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents"])
@@ -120,8 +120,7 @@ def _add_action_route(action: Action) -> None:
                              idempotency_key=key)
         if not recorded:
             return JSONResponse({"id": incident.human_id, "recorded": False, "detail": RECORDED_LATER}, status_code=202)
-        session.refresh(incident)
-        return incident_out(session, incident)
+        return incident_out(session, read_again(session, incident))
 
     # The body's type is the action's own model (optional where every field has a default and the API always
     # took an empty request); the other parameters keep their annotations.
