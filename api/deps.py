@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -21,8 +22,8 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
 # The dependencies are coroutines: FastAPI runs a plain function's dependency in its thread pool, a hand-over per
-# dependency and request (a tenth of the API's CPU per action, issue 17's eleventh round). Each is quick: making a
-# session, reading one user row by its key (the routes' own reads run on the event loop already).
+# dependency and request (a tenth of the API's CPU per action, issue 17's eleventh round). Making a session takes
+# no connection; the one that reads (current_user) goes to a thread itself.
 async def get_session(request: Request) -> AsyncIterator[Session]:
     with Session(get_engine(request.app.state.database_url), expire_on_commit=False) as session:
         yield session
@@ -46,6 +47,12 @@ async def current_user(
     session: Session = Depends(get_session),
     tokens: Tokens = Depends(get_tokens),
 ) -> User:
+    # Off the event loop: the request's first statement takes a connection from the pool, and a busy pool must
+    # make this request wait, not every request in flight (the routes' reads then use this connection).
+    return await asyncio.to_thread(_user_of, request, token, session, tokens)
+
+
+def _user_of(request: Request, token: str | None, session: Session, tokens: Tokens) -> User:
     user = tokens.user(session, token, "api")
     if user is None and not token:
         user = tokens.user(session, request.cookies.get("desk_session"), "session")
