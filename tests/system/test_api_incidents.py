@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import traceback
 from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import event
@@ -125,6 +127,32 @@ async def test_responder_acknowledges_and_releases_timeline_shows_both(desk):
     actions = [e for e in timeline["events"] if e["kind"] != "assignment_notified"]
     assert [e["kind"] for e in actions] == ["opened", "acknowledged", "released"]
     assert actions[2]["actor"] == "bazhou"
+
+
+async def test_an_action_takes_its_connection_from_the_pool_off_the_event_loop(desk):
+    """A request's first statement takes a connection from the pool, and waits there when every connection is in
+    use (by requests awaiting Temporal with theirs). Done on the event loop, that wait would stop every request in
+    flight, the ones holding the connections too, until the pool gave up (30 s): a burst of actions would answer
+    500. The dependencies run on the loop since issue 17's eleventh round; the user's read, the first, goes to a
+    thread, and nothing later in the action takes another connection."""
+    incident = (await desk.open()).json()
+    engine = get_engine(desk.database_url)
+    loop_thread = threading.get_ident()
+    on_loop: list[str] = []
+
+    def checkout(*_args) -> None:
+        if threading.get_ident() == loop_thread:
+            on_loop.append("".join(traceback.format_stack(limit=12)))
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        r = await desk.http.post(f"/api/incidents/{incident['id']}/acknowledge", json={"note": "已收到"},
+                                 headers=desk.auth("bazhou"))
+        read = await desk.http.get(f"/api/incidents/{incident['id']}", headers=desk.auth("bazhou"))
+    finally:
+        event.remove(engine, "checkout", checkout)
+    assert (r.status_code, read.status_code) == (200, 200), r.text
+    assert on_loop == [], on_loop[0]
 
 
 async def test_responder_of_another_party_is_refused_as_if_the_incident_did_not_exist(desk):
